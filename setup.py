@@ -1,0 +1,40 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+about = {}
+exec((HERE / "sktvnet" / "_version.py").read_text(), about)
+
+setup(
+    name="sktvnet",
+    version=about["__version__"],
+    description="TVNet and TV-L1 optical flow for scikit-learn users (torch backend, NumPy reference)",
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    license="BSD-3-Clause",
+    python_requires=">=3.10",
+    packages=find_packages(include=["sktvnet", "sktvnet.*"]),
+    install_requires=[
+        "numpy>=1.23",
+        "scipy>=1.9",
+        "scikit-learn>=1.6",
+        "torch>=2.1",
+        "joblib>=1.2",
+        "tqdm>=4.60",
+        "pillow>=9.0",
+        "scikit-image>=0.21",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "hypothesis>=6"],
+        "video": ["av>=10"],
+        "benchmark": ["opencv-contrib-python-headless>=4.8"],
+        "docs": ["sphinx>=7", "numpydoc>=1.6", "matplotlib>=3.6"],
+    },
+    entry_points={"console_scripts": ["sktvnet=sktvnet.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Image Recognition",
+        "Intended Audience :: Science/Research",
+    ],
+)
