@@ -1,0 +1,126 @@
+"""Pieces shared by the NumPy reference and the torch network (NumPy only, never torch).
+
+Everything that both implementations must agree on lives here once: the parameter checks, the
+Gaussian kernel, the pyramid sizes and the image preparation (grey conversion and joint scaling).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+# Rec. 601 luma weights, the ones OpenCV and Pillow use for RGB -> grey.
+LUMA_RGB = (0.299, 0.587, 0.114)
+# IPOL tvl1flow constants.
+PRESMOOTHING_SIGMA = 0.8
+ZOOM_SIGMA_ZERO = 0.6
+GAUSSIAN_WINDOW = 5
+GRAD_IS_ZERO = 1e-10
+MIN_COARSE_SIDE = 16
+MIN_SIDE = 4
+
+
+def check_real(name, value, *, low=None, high=None, low_open=True, high_open=False):
+    """Return ``value`` as a float after checking it is a finite real number in the interval."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if low is not None and (value <= low if low_open else value < low):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value}")
+    if high is not None and (value >= high if high_open else value > high):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value}")
+    return value
+
+
+def check_int(name, value, *, low=1):
+    """Return ``value`` as an int after checking it is an integer >= ``low``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return value
+
+
+def check_solver_params(*, tau, lmbda, theta, zoom_factor, n_scales, n_warps, n_iters):
+    """Validate the TV-L1 constants and structure shared by every layer; return them cleaned.
+
+    ``n_scales=None`` (as many levels as the image allows) passes through unchanged.
+    """
+    return dict(
+        tau=check_real("tau", tau, low=0.0, high=0.25),
+        lmbda=check_real("lmbda", lmbda, low=0.0),
+        theta=check_real("theta", theta, low=0.0),
+        zoom_factor=check_real("zoom_factor", zoom_factor, low=0.0, high=1.0, high_open=True),
+        n_scales=None if n_scales is None else check_int("n_scales", n_scales),
+        n_warps=check_int("n_warps", n_warps),
+        n_iters=check_int("n_iters", n_iters),
+    )
+
+
+def zoom_size(height: int, width: int, zoom_factor: float) -> tuple[int, int]:
+    """Size of the next coarser level: ``int(n * z + 0.5)`` for each side (IPOL's rule)."""
+    return int(height * zoom_factor + 0.5), int(width * zoom_factor + 0.5)
+
+
+def max_scales(height: int, width: int, zoom_factor: float) -> int:
+    """Most pyramid levels IPOL allows: ``1 + log(hypot(H, W) / 16) / log(1 / zoom_factor)``.
+
+    The coarsest level then keeps a diagonal of about 16 pixels; at least one level is kept.
+    """
+    levels = 1 + math.log(math.hypot(height, width) / MIN_COARSE_SIDE) / math.log(1.0 / zoom_factor)
+    return max(1, int(levels))
+
+
+def pyramid_shapes(
+    height: int, width: int, n_scales: int | None, zoom_factor: float
+) -> list[tuple[int, int]]:
+    """Shapes of the pyramid levels, finest first.
+
+    ``n_scales`` is capped by :func:`max_scales` (IPOL's rule); ``None`` takes that maximum.
+    """
+    cap = max_scales(height, width, zoom_factor)
+    n_scales = cap if n_scales is None else min(n_scales, cap)
+    shapes = [(int(height), int(width))]
+    while len(shapes) < n_scales:
+        shapes.append(zoom_size(*shapes[-1], zoom_factor))
+    return shapes
+
+
+def gaussian_kernel1d(sigma: float) -> np.ndarray:
+    """Symmetric, normalised 1-D Gaussian of radius ``int(5 * sigma)`` (IPOL's window), float64."""
+    radius = int(GAUSSIAN_WINDOW * sigma)
+    offsets = np.arange(-radius, radius + 1, dtype=np.float64)
+    kernel = np.exp(-(offsets**2) / (2.0 * sigma * sigma))
+    return kernel / kernel.sum()
+
+
+def zoom_sigma(zoom_factor: float) -> float:
+    """Blur applied before subsampling by ``zoom_factor`` (anti-aliasing, IPOL's constant 0.6)."""
+    return ZOOM_SIGMA_ZERO * math.sqrt(1.0 / (zoom_factor * zoom_factor) - 1.0)
+
+
+def mirror_indices(n: int, radius: int) -> np.ndarray:
+    """Indices of a length-``n`` axis padded by ``radius`` on both sides, mirrored about the end
+    samples (``c b | a b c | b a``), repeated as often as needed for short axes."""
+    idx = np.arange(-radius, n + radius)
+    if n == 1:
+        return np.zeros_like(idx)
+    period = 2 * (n - 1)
+    idx = np.mod(idx, period)
+    return np.where(idx >= n, period - idx, idx)
+
+
+def normalize_pair(image0: np.ndarray, image1: np.ndarray):
+    """Scale two frames jointly to [0, 255] (min and max taken over both); constant pairs give 0."""
+    low = min(image0.min(), image1.min())
+    high = max(image0.max(), image1.max())
+    span = high - low
+    if span <= 0:
+        return np.zeros_like(image0), np.zeros_like(image1)
+    scale = 255.0 / span
+    return (image0 - low) * scale, (image1 - low) * scale

@@ -1,0 +1,375 @@
+"""Reference TV-L1 optical flow in NumPy/SciPy (never imports torch).
+
+This is the solver every other layer of sktvnet is validated against. It follows the IPOL
+implementation of Sanchez, Meinhardt-Llopis and Facciolo (2013) of the duality-based TV-L1 method of
+Zach, Pock and Bischof (2007), which is Algorithm 1 of Fan et al. (2018): a coarse-to-fine pyramid,
+several warps per scale, and per warp a fixed-point iteration of the threshold step (for ``v``), the
+primal update (for ``u``) and the dual update (for ``p``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from . import _core
+
+__all__ = ["tvl1_optical_flow"]
+
+
+# --------------------------------------------------------------------------------------------
+# Finite differences (Eq. 3-5 of Fan et al. 2018; Chambolle 2004)
+# --------------------------------------------------------------------------------------------
+def _centered_gradient(image):
+    """Central differences, halved one-sided differences on the border (Eq. 3).
+
+    Returns ``(dx, dy)`` with the shape of ``image`` (``(..., H, W)``).
+    """
+    dx = np.empty_like(image)
+    dy = np.empty_like(image)
+    if image.shape[-1] > 1:
+        dx[..., 1:-1] = 0.5 * (image[..., 2:] - image[..., :-2])
+        dx[..., 0] = 0.5 * (image[..., 1] - image[..., 0])
+        dx[..., -1] = 0.5 * (image[..., -1] - image[..., -2])
+    else:
+        dx[...] = 0
+    if image.shape[-2] > 1:
+        dy[..., 1:-1, :] = 0.5 * (image[..., 2:, :] - image[..., :-2, :])
+        dy[..., 0, :] = 0.5 * (image[..., 1, :] - image[..., 0, :])
+        dy[..., -1, :] = 0.5 * (image[..., -1, :] - image[..., -2, :])
+    else:
+        dy[...] = 0
+    return dx, dy
+
+
+def _forward_gradient(field, out_x, out_y):
+    """Forward differences; the last column of ``out_x`` and the last row of ``out_y`` are 0 (Eq. 4)."""
+    np.subtract(field[..., :, 1:], field[..., :, :-1], out=out_x[..., :, :-1])
+    out_x[..., :, -1] = 0
+    np.subtract(field[..., 1:, :], field[..., :-1, :], out=out_y[..., :-1, :])
+    out_y[..., -1, :] = 0
+    return out_x, out_y
+
+
+def _divergence(px, py, out):
+    """Backward-difference divergence, the negative adjoint of :func:`_forward_gradient` (Eq. 5).
+
+    ``div = px[j] - px[j-1]`` inside, ``px[0]`` on the first column and ``-px[W-2]`` on the last
+    (likewise for ``py`` along rows).
+    """
+    out[...] = 0
+    out[..., :, :-1] += px[..., :, :-1]
+    out[..., :, 1:] -= px[..., :, :-1]
+    out[..., :-1, :] += py[..., :-1, :]
+    out[..., 1:, :] -= py[..., :-1, :]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Interpolation
+# --------------------------------------------------------------------------------------------
+def _catmull_rom_weights(t):
+    """The four Keys (a = -0.5) cubic weights for offsets -1, 0, 1, 2 at fractional position t."""
+    t2 = t * t
+    t3 = t2 * t
+    return (
+        -0.5 * t3 + t2 - 0.5 * t,
+        1.5 * t3 - 2.5 * t2 + 1.0,
+        -1.5 * t3 + 2.0 * t2 + 0.5 * t,
+        0.5 * t3 - 0.5 * t2,
+    )
+
+
+def _interpolate(images, x, y, method):
+    """Sample ``images`` ``(C, H, W)`` at real pixel positions ``x`` (column), ``y`` (row).
+
+    ``x`` and ``y`` share one shape ``S``; returns ``(C, *S)``. Neighbours outside the image take
+    the value of the nearest border pixel (Neumann condition), as in IPOL's interpolation.
+    """
+    n_ch, height, width = images.shape
+    flat = images.reshape(n_ch, -1)
+    x0 = np.floor(x)
+    y0 = np.floor(y)
+    tx = (x - x0).astype(images.dtype)
+    ty = (y - y0).astype(images.dtype)
+    x0 = x0.astype(np.intp)
+    y0 = y0.astype(np.intp)
+    if method == "bilinear":
+        offsets = (0, 1)
+        wx = (1 - tx, tx)
+        wy = (1 - ty, ty)
+    else:
+        offsets = (-1, 0, 1, 2)
+        wx = _catmull_rom_weights(tx)
+        wy = _catmull_rom_weights(ty)
+    cols = [np.clip(x0 + o, 0, width - 1) for o in offsets]
+    out = np.zeros((n_ch,) + x.shape, dtype=images.dtype)
+    for oy, wyk in zip(offsets, wy):
+        row = np.clip(y0 + oy, 0, height - 1) * width
+        acc = np.zeros_like(out)
+        for col, wxk in zip(cols, wx):
+            acc += flat[:, row + col] * wxk
+        out += acc * wyk
+    return out
+
+
+def _gaussian_blur(image, sigma):
+    """Separable Gaussian blur with IPOL's window and mirrored borders."""
+    kernel = _core.gaussian_kernel1d(sigma).astype(image.dtype)
+    radius = kernel.size // 2
+    for axis in (-1, -2):
+        idx = _core.mirror_indices(image.shape[axis], radius)
+        padded = np.take(image, idx, axis=axis)
+        image = ndimage.correlate1d(padded, kernel, axis=axis, mode="constant")
+        image = np.take(image, np.arange(radius, radius + image.shape[axis] - 2 * radius), axis=axis)
+    return image
+
+
+def _zoom_out(image, shape, zoom_factor, method):
+    """Blur then resample ``image`` ``(H, W)`` to ``shape`` at positions ``i / zoom_factor``."""
+    blurred = _gaussian_blur(image, _core.zoom_sigma(zoom_factor))
+    ys = np.arange(shape[0], dtype=np.float64) / zoom_factor
+    xs = np.arange(shape[1], dtype=np.float64) / zoom_factor
+    yy, xx = np.meshgrid(ys, xs, indexing="ij")
+    return _interpolate(blurred[None], xx, yy, method)[0]
+
+
+def _zoom_in(field, shape, method):
+    """Resample ``field`` ``(C, h, w)`` to ``shape`` at positions ``i * h / H`` (IPOL's zoom_in)."""
+    _, h, w = field.shape
+    ys = np.arange(shape[0], dtype=np.float64) * (h / shape[0])
+    xs = np.arange(shape[1], dtype=np.float64) * (w / shape[1])
+    yy, xx = np.meshgrid(ys, xs, indexing="ij")
+    return _interpolate(field, xx, yy, method)
+
+
+# --------------------------------------------------------------------------------------------
+# The solver
+# --------------------------------------------------------------------------------------------
+def _tvl1_single_scale(i0, i1, flow, *, tau, lmbda, theta, n_warps, n_iters, tol, method):
+    """TV-L1 at one scale (Algorithm 1): ``n_warps`` warps of at most ``n_iters`` iterations.
+
+    ``flow`` ``(2, H, W)`` is the initial flow and is updated in place. The dual variable ``p`` starts
+    at zero and is carried across warps.
+    """
+    height, width = i0.shape
+    dtype = i0.dtype
+    grad_x, grad_y = _centered_gradient(i1)
+    stack = np.stack([i1, grad_x, grad_y])
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float64)
+
+    u = flow  # u[0] horizontal, u[1] vertical
+    p = np.zeros((2, 2, height, width), dtype=dtype)  # p[k] is the dual field of u[k]
+    div = np.empty((2, height, width), dtype=dtype)
+    v = np.empty_like(u)
+    u_prev = np.empty_like(u)
+    gx = np.empty_like(u)
+    gy = np.empty_like(u)
+    norm = np.empty_like(u)
+    rho = np.empty((height, width), dtype=dtype)
+    coef = np.empty_like(rho)
+    l_t = lmbda * theta
+    taut = tau / theta
+    tol2 = tol * tol
+
+    for _ in range(n_warps):
+        x = cols + u[0]
+        y = rows + u[1]
+        warped = _interpolate(stack, x, y, method)
+        # Where the warp leaves the image there is no data: the data term is switched off there
+        # (IPOL zeroes the warped values, so the threshold step leaves v = u).
+        outside = (x < 0) | (x > width - 1) | (y < 0) | (y > height - 1)
+        warped[:, outside] = 0
+        i1w, i1wx, i1wy = warped
+        sq_grad = i1wx * i1wx + i1wy * i1wy
+        inv_grad = np.zeros_like(sq_grad)
+        np.divide(1.0, sq_grad, out=inv_grad, where=sq_grad > _core.GRAD_IS_ZERO)
+        rho_c = i1w - i1wx * u[0] - i1wy * u[1] - i0
+
+        for _ in range(n_iters):
+            # Threshold step (Eq. 11): v = u - clip(rho / |grad I1|^2, -l_t, l_t) * grad I1.
+            np.multiply(i1wx, u[0], out=rho)
+            rho += rho_c
+            rho += i1wy * u[1]
+            np.multiply(rho, inv_grad, out=coef)
+            np.clip(coef, -l_t, l_t, out=coef)
+            np.multiply(coef, i1wx, out=v[0])
+            np.multiply(coef, i1wy, out=v[1])
+            np.subtract(u, v, out=v)
+            # Primal step: u = v + theta * div(p).
+            _divergence(p[:, 0], p[:, 1], div)
+            u_prev[...] = u
+            np.multiply(div, theta, out=u)
+            u += v
+            # Dual step (Eq. 12): p = (p + tau/theta grad u) / (1 + tau/theta |grad u|).
+            _forward_gradient(u, gx, gy)
+            np.hypot(gx, gy, out=norm)
+            norm *= taut
+            norm += 1.0
+            p[:, 0] += taut * gx
+            p[:, 1] += taut * gy
+            p[:, 0] /= norm
+            p[:, 1] /= norm
+            if tol2 > 0:
+                np.subtract(u, u_prev, out=u_prev)
+                if np.vdot(u_prev, u_prev) / (height * width) <= tol2:
+                    break
+    return u
+
+
+def _as_grey(image, name):
+    """Return a float image ``(H, W)`` from grey ``(H, W)`` or colour ``(H, W, 3)`` input."""
+    if not isinstance(image, np.ndarray):
+        image = np.asarray(image)
+    if image.dtype.kind not in "biuf" or image.dtype.kind == "b":
+        raise TypeError(f"{name} must hold real numbers, got dtype {image.dtype}")
+    if image.ndim == 3 and image.shape[-1] == 3:
+        dtype = np.float64 if image.dtype == np.float64 else np.float32
+        image = image.astype(dtype, copy=False) @ np.asarray(_core.LUMA_RGB, dtype=dtype)
+    elif image.ndim != 2:
+        raise ValueError(
+            f"{name} must be a grey image (H, W) or a colour image (H, W, 3), got shape {image.shape}"
+        )
+    if image.dtype != np.float64:
+        image = image.astype(np.float32)
+    if not np.isfinite(image).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return image
+
+
+def tvl1_optical_flow(
+    image0: np.ndarray,
+    image1: np.ndarray,
+    *,
+    tau: float = 0.25,
+    lmbda: float = 0.15,
+    theta: float = 0.3,
+    n_scales: int | None = None,
+    zoom_factor: float = 0.5,
+    n_warps: int = 5,
+    n_iters: int = 300,
+    tol: float = 0.01,
+    interpolation: str = "bicubic",
+    flow0: np.ndarray | None = None,
+) -> np.ndarray:
+    """Coarse-to-fine TV-L1 optical flow between two frames (reference implementation).
+
+    Solves ``min_w  sum |grad w| + lmbda * |I1(x + w(x)) - I0(x)|`` with the duality-based scheme of
+    Zach, Pock and Bischof as implemented by IPOL's tvl1flow: joint scaling of the frames to
+    [0, 255], Gaussian pre-smoothing (sigma 0.8), a pyramid of ``n_scales`` levels, ``n_warps``
+    linearisations per level and at most ``n_iters`` fixed-point iterations per warp.
+
+    Parameters
+    ----------
+    image0, image1 : ndarray of shape (H, W) or (H, W, 3)
+        The frames at t and t+1, grey or RGB colour (converted with the Rec. 601 luma weights), of
+        any real dtype and range.
+    tau : float, default=0.25
+        Time step of the dual update, tau in Eq. 12; stable for tau <= 0.25.
+    lmbda : float, default=0.15
+        Weight of the data term, lambda in Eq. 1. Smaller values give smoother flow.
+    theta : float, default=0.3
+        Tightness of the coupling between ``u`` and ``v``, theta in Eq. 2.
+    n_scales : int or None, default=None
+        Number of pyramid levels. IPOL's cap applies: at most ``1 + log(diag / 16) / log(1 / z)``
+        levels, so that the coarsest level keeps a diagonal of about 16 px; ``None`` takes that
+        maximum (IPOL's default; 5 levels for 240x320, 6 for 500x741).
+    zoom_factor : float, default=0.5
+        Ratio between the sizes of consecutive levels, in (0, 1).
+    n_warps : int, default=5
+        Number of warps (re-linearisations of the data term) per level.
+    n_iters : int, default=300
+        Maximum number of iterations per warp.
+    tol : float, default=0.01
+        Stop a warp's iterations once the mean squared change of the flow is <= ``tol**2``;
+        ``tol=0`` always runs ``n_iters`` iterations.
+    interpolation : {"bicubic", "bilinear"}, default="bicubic"
+        Interpolation used for warping and for the pyramid. ``"bicubic"`` (Catmull-Rom) is IPOL's
+        choice; ``"bilinear"`` computes the same function as the frozen :class:`sktvnet.TVNet`.
+    flow0 : ndarray of shape (2, H, W), optional
+        Initial flow (u, v) at full resolution; it is resized to the coarsest level.
+
+    Returns
+    -------
+    flow : ndarray of shape (2, H, W)
+        Horizontal (u, columns) then vertical (v, rows) displacement in pixels, such that
+        ``image0[y, x] ~= image1[y + v, x + u]``. float64 for float64 input, float32 otherwise.
+
+    References
+    ----------
+    .. [1] C. Zach, T. Pock, H. Bischof, "A duality based approach for realtime TV-L1 optical
+       flow", DAGM 2007. :doi:`10.1007/978-3-540-74936-3_22`
+    .. [2] J. Sanchez, E. Meinhardt-Llopis, G. Facciolo, "TV-L1 optical flow estimation",
+       Image Processing On Line 3 (2013) 137-150. :doi:`10.5201/ipol.2013.26`
+    .. [3] L. Fan, W. Huang, C. Gan, S. Ermon, B. Gong, J. Huang, "End-to-end learning of motion
+       representation for video understanding", CVPR 2018. :doi:`10.1109/CVPR.2018.00630`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import ndimage
+    >>> from sktvnet import tvl1_optical_flow
+    >>> rng = np.random.default_rng(0)
+    >>> image1 = ndimage.gaussian_filter(rng.random((64, 64)), 2)
+    >>> image0 = ndimage.shift(image1, (0, -1.5), order=3, mode="nearest")  # moves 1.5 px right
+    >>> flow = tvl1_optical_flow(image0, image1)
+    >>> flow.shape
+    (2, 64, 64)
+    >>> float(np.median(flow[0])), float(np.median(flow[1]))  # doctest: +NUMBER
+    (1.5, 0.0)
+    """
+    params = _core.check_solver_params(
+        tau=tau, lmbda=lmbda, theta=theta, zoom_factor=zoom_factor,
+        n_scales=n_scales, n_warps=n_warps, n_iters=n_iters,
+    )
+    tol = _core.check_real("tol", tol, low=0.0, low_open=False)
+    if interpolation not in ("bicubic", "bilinear"):
+        raise ValueError(f"interpolation must be 'bicubic' or 'bilinear', got {interpolation!r}")
+    i0 = _as_grey(image0, "image0")
+    i1 = _as_grey(image1, "image1")
+    if i0.shape != i1.shape:
+        raise ValueError(f"image0 and image1 must have the same shape, got {i0.shape} and {i1.shape}")
+    if min(i0.shape) < _core.MIN_SIDE:
+        raise ValueError(
+            f"images must be at least {_core.MIN_SIDE}x{_core.MIN_SIDE} pixels, got {i0.shape}"
+        )
+    dtype = np.result_type(i0.dtype, i1.dtype)
+    i0 = i0.astype(dtype, copy=False)
+    i1 = i1.astype(dtype, copy=False)
+    shapes = _core.pyramid_shapes(*i0.shape, params["n_scales"], params["zoom_factor"])
+    if flow0 is not None:
+        flow0 = np.asarray(flow0)
+        if flow0.shape != (2,) + i0.shape:
+            raise ValueError(f"flow0 must have shape {(2,) + i0.shape}, got {flow0.shape}")
+        if flow0.dtype.kind not in "iuf" or not np.isfinite(flow0).all():
+            raise ValueError("flow0 must hold finite real numbers")
+
+    i0, i1 = _core.normalize_pair(i0, i1)
+    i0 = _gaussian_blur(i0, _core.PRESMOOTHING_SIGMA)
+    i1 = _gaussian_blur(i1, _core.PRESMOOTHING_SIGMA)
+    levels = [(i0, i1)]
+    for shape in shapes[1:]:
+        prev0, prev1 = levels[-1]
+        z = params["zoom_factor"]
+        levels.append(
+            (_zoom_out(prev0, shape, z, interpolation), _zoom_out(prev1, shape, z, interpolation))
+        )
+
+    if flow0 is None:
+        flow = np.zeros((2,) + shapes[-1], dtype=dtype)
+    else:
+        flow = flow0.astype(dtype)
+        if len(shapes) > 1:
+            flow = _zoom_in(flow, shapes[-1], interpolation)
+            flow *= params["zoom_factor"] ** (len(shapes) - 1)
+
+    solver = dict(
+        tau=params["tau"], lmbda=params["lmbda"], theta=params["theta"],
+        n_warps=params["n_warps"], n_iters=params["n_iters"], tol=tol, method=interpolation,
+    )
+    for level in range(len(shapes) - 1, -1, -1):
+        flow = _tvl1_single_scale(*levels[level], flow, **solver)
+        if level > 0:
+            flow = _zoom_in(flow, shapes[level - 1], interpolation)
+            flow *= 1.0 / params["zoom_factor"]
+    return flow
