@@ -26,30 +26,23 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
-from skimage import data, transform
 from skimage.registration import optical_flow_tvl1
 
-from sktvnet import tvl1_optical_flow
+from sktvnet import _core, tvl1_optical_flow
+from sktvnet.datasets import load_stereo_motorcycle, make_synthetic_pair
+from sktvnet.io import read_flo
 
 RESULTS = Path(__file__).parent / "results"
-LUMA = np.array([0.299, 0.587, 0.114])
+LUMA = np.array(_core.LUMA_RGB)
 
 
 def synthetic_pair():
-    image1 = transform.resize(data.camera(), (240, 320))
-    height, width = image1.shape
-    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
-    u = 2 + 1.5 * np.sin(2 * np.pi * y / height)
-    v = -1 + np.cos(2 * np.pi * x / width)
-    image0 = ndimage.map_coordinates(image1, [y + v, x + u], order=3)
-    return image0, image1, np.stack([u, v]), np.ones_like(u, dtype=bool)
+    image0, image1, flow = make_synthetic_pair("camera", (240, 320))
+    return image0, image1, flow, np.ones(flow.shape[1:], dtype=bool)
 
 
 def motorcycle_pair():
-    left, right, disparity = data.stereo_motorcycle()
-    valid = np.isfinite(disparity)
-    flow = np.stack([-np.where(valid, disparity, 0.0), np.zeros_like(disparity)])
+    left, right, flow, valid = load_stereo_motorcycle()
     return left @ LUMA / 255.0, right @ LUMA / 255.0, flow, valid
 
 
@@ -68,14 +61,6 @@ def _write_pgm16(path, image):
         handle.write(image.astype(">u2").tobytes())
 
 
-def _read_flo(path):
-    with open(path, "rb") as handle:
-        handle.read(4)
-        width, height = np.frombuffer(handle.read(8), "<i4")
-        values = np.frombuffer(handle.read(), "<f4").reshape(height, width, 2)
-    return np.moveaxis(values, -1, 0).astype(np.float64)
-
-
 def ipol(binary):
     def run(image0, image1):
         with tempfile.TemporaryDirectory() as tmp:
@@ -83,7 +68,7 @@ def ipol(binary):
             _write_pgm16(f"{tmp}/b.pgm", image1)
             subprocess.run([binary, f"{tmp}/a.pgm", f"{tmp}/b.pgm", f"{tmp}/f.flo", "2"],
                            check=True, capture_output=True)
-            return _read_flo(f"{tmp}/f.flo")
+            return read_flo(f"{tmp}/f.flo").astype(np.float64)
     return run
 
 
