@@ -1,0 +1,358 @@
+"""TVNet: the TV-L1 solver unrolled into a torch network (Fan et al., CVPR 2018, Section 4)."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint as _checkpoint
+
+from . import _core
+from . import functional as tvf
+
+__all__ = ["TVNet", "COMPILE_ENV_VAR"]
+
+#: Environment variable that disables ``torch.compile`` everywhere in sktvnet when set to ``0``
+#: (also ``false``, ``no``, ``off``); read at each call.
+COMPILE_ENV_VAR = "SKTVNET_COMPILE"
+# Storage size of the trainable initial flow: independent of the image, resized to the input.
+U0_SIZE = (16, 16)
+
+_compiled_step = None
+_compile_failed = False
+
+
+def _compile_enabled() -> bool:
+    return os.environ.get(COMPILE_ENV_VAR, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def _uniform_step(u, px, py, rho_c, grad, denom, forward_weight, divergence_weight, consts):
+    """One iteration with every input a tensor, so that a single compiled graph serves them all.
+
+    ``consts`` holds (lmbda * theta, tau / theta, theta, eps): as tensors, not floats, they do not
+    make the graph recompile for each TVNet's constants (a grid search over lmbda would).
+    """
+    l_t, taut, theta, eps = consts.unbind()
+    u, (px, py) = tvf._tvl1_step(
+        u, (px, py), rho_c, grad, denom, l_t=l_t, taut=taut, theta=theta, eps=eps,
+        forward_weight=forward_weight, divergence_weight=divergence_weight,
+    )
+    return u, px, py
+
+
+def _fused_step(*args, **kwargs):
+    """The compiled iteration; falls back to eager for the whole process if compilation fails."""
+    global _compiled_step, _compile_failed
+    if not _compile_failed:
+        try:
+            if _compiled_step is None:
+                # dynamic=True: one graph for every pyramid level, batch size and image size.
+                _compiled_step = torch.compile(_uniform_step, dynamic=True)
+            return _compiled_step(*args, **kwargs)
+        except Exception as exc:  # compilation errors come from many layers (dynamo, inductor, cc)
+            _compile_failed = True
+            warnings.warn(
+                f"torch.compile failed ({type(exc).__name__}: {str(exc).strip()[:300]}); "
+                f"TVNet runs eagerly from now on. Set {COMPILE_ENV_VAR}=0 to skip compilation.",
+                UserWarning,
+                stacklevel=2,
+            )
+    return _uniform_step(*args, **kwargs)
+
+
+class TVNet(nn.Module):
+    """TV-L1 optical flow unrolled into a network: TVNet-``n_scales``-``n_warps``-``n_iters``.
+
+    Frozen (the default), TVNet computes the same function as
+    ``tvl1_optical_flow(..., interpolation="bilinear", tol=0)`` with the same structure: the frames
+    are turned grey, scaled jointly to [0, 255] per pair, smoothed (sigma 0.8) and put in a pyramid;
+    on each level, coarsest first, ``n_warps`` warps of ``n_iters`` iterations of
+    :func:`sktvnet.functional.tvl1_iteration` refine the flow, which is then zoomed in to the next
+    level. ``eps`` is added where Eq. 11-12 divide (TVNet's choice; the reference tests for zero).
+
+    Made trainable (Section 4.2), the initial flow ``u0`` and the difference filters learn
+    task-specific motion features. The filters are untied: each scale owns its centred-gradient
+    taps, and each dual update owns its forward-gradient taps (which turn u into p) and divergence
+    taps (which feed that p back into u at the next iteration). The dual update after the last
+    iteration of a scale is not computed (p is reset at the next scale, the output does not depend
+    on it), so it owns no parameter; every parameter therefore influences the output.
+
+    Shape:
+        - x0, x1: ``(B, C, H, W)`` with C = 1 (grey) or 3 (RGB), H, W >= 4, float32 or float64.
+        - output: ``(B, 2, H, W)``, u (horizontal, columns) then v (vertical, rows), in pixels.
+
+    Parameters
+    ----------
+    n_scales : int, default=1
+        Number of pyramid levels. Capped per input by IPOL's rule (``_core.pyramid_shapes``: the
+        coarsest level keeps a diagonal of about 16 px); parameters of level k (0 = finest) serve
+        level k of every input.
+    n_warps : int, default=1
+        Warps (re-linearisations of the data term) per level.
+    n_iters : int, default=50
+        Iterations per warp.
+    tau : float, default=0.25
+        Time step of the dual update, tau in Eq. 12, in (0, 0.25].
+    lmbda : float, default=0.15
+        Weight of the data term, lambda in Eq. 1.
+    theta : float, default=0.3
+        Coupling between u and v, theta in Eq. 2.
+    zoom_factor : float, default=0.5
+        Ratio between the sizes of consecutive levels, in (0, 1).
+    eps : float, default=1e-10
+        Small positive constant added where Eq. 11-12 divide (``_core.GRAD_IS_ZERO``).
+    train_u0 : bool, default=False
+        Whether the initial flow ``u0`` is trainable.
+    train_filters : bool, default=False
+        Whether the difference filters are trainable.
+    fused : {"auto", True, False}, default="auto"
+        Run the iterations compiled with ``torch.compile``. ``"auto"`` compiles for inference
+        (nothing needs a gradient), ``True`` always, ``False`` never. Compilation is skipped when
+        the environment variable ``SKTVNET_COMPILE`` is ``0``; if it fails, TVNet warns once and
+        runs eagerly.
+    checkpoint : bool, default=False
+        Recompute each warp's iterations in the backward pass (``torch.utils.checkpoint``) instead
+        of storing them: memory of one warp instead of all, for about one extra forward.
+
+    Attributes
+    ----------
+    u0 : nn.Parameter of shape (2, 16, 16)
+        Initial flow, in pixels of the input, zero-initialised. It is resized (bilinear,
+        antialiased) to the coarsest level and multiplied by ``zoom_factor ** (levels - 1)``, the
+        nominal coarsest/finest size ratio, as the reference does with ``flow0``.
+    centered_weight : nn.Parameter of shape (n_scales, 2, 3)
+        Taps wc of the image gradient (Eq. 3) of each level, x then y; initialised (-0.5, 0, 0.5).
+    forward_weight : nn.Parameter of shape (n_scales, n_warps * n_iters - 1, 2, 2)
+        Taps wf of the forward gradient (Eq. 4) of each dual update, counted across the warps of a
+        level; initialised (-1, 1).
+    divergence_weight : nn.Parameter of shape (n_scales, n_warps * n_iters - 1, 2, 2)
+        Taps wb of the divergence (Eq. 5) that uses the p of the same dual update; initialised
+        (-1, 1).
+
+    See Also
+    --------
+    sktvnet.tvl1_optical_flow : The NumPy reference solver.
+    sktvnet.losses.tvl1_energy : The unsupervised loss Lf (Eq. 1).
+
+    References
+    ----------
+    .. [1] L. Fan, W. Huang, C. Gan, S. Ermon, B. Gong, J. Huang, "End-to-end learning of motion
+       representation for video understanding", CVPR 2018. :doi:`10.1109/CVPR.2018.00630`
+    .. [2] J. Sanchez, E. Meinhardt-Llopis, G. Facciolo, "TV-L1 optical flow estimation",
+       Image Processing On Line 3 (2013) 137-150. :doi:`10.5201/ipol.2013.26`
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktvnet.network import TVNet
+    >>> y, x = torch.meshgrid(torch.arange(48.0), torch.arange(64.0), indexing="ij")
+    >>> frame1 = (torch.sin(0.3 * x) + torch.cos(0.25 * y))[None, None]
+    >>> frame0 = (torch.sin(0.3 * (x + 1.0)) + torch.cos(0.25 * y))[None, None]  # I0(x) = I1(x + 1)
+    >>> net = TVNet(n_scales=2, n_warps=3, n_iters=30)
+    >>> flow = net(frame0, frame1)
+    >>> flow.shape
+    torch.Size([1, 2, 48, 64])
+    >>> float(flow[0, 0].median()), float(flow[0, 1].median())  # doctest: +NUMBER
+    (1.0, 0.0)
+    """
+
+    def __init__(
+        self,
+        *,
+        n_scales: int = 1,
+        n_warps: int = 1,
+        n_iters: int = 50,
+        tau: float = 0.25,
+        lmbda: float = 0.15,
+        theta: float = 0.3,
+        zoom_factor: float = 0.5,
+        eps: float = _core.GRAD_IS_ZERO,
+        train_u0: bool = False,
+        train_filters: bool = False,
+        fused: bool | str = "auto",
+        checkpoint: bool = False,
+    ) -> None:
+        super().__init__()
+        params = _core.check_solver_params(
+            tau=tau, lmbda=lmbda, theta=theta, zoom_factor=zoom_factor,
+            n_scales=n_scales, n_warps=n_warps, n_iters=n_iters,
+        )
+        for name, flag in (("train_u0", train_u0), ("train_filters", train_filters),
+                           ("checkpoint", checkpoint)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool, got {type(flag).__name__} {flag!r}")
+        if not (isinstance(fused, bool) or fused == "auto"):
+            raise ValueError(f"fused must be 'auto', True or False, got {fused!r}")
+        self.n_scales = params["n_scales"]
+        self.n_warps = params["n_warps"]
+        self.n_iters = params["n_iters"]
+        self.tau = params["tau"]
+        self.lmbda = params["lmbda"]
+        self.theta = params["theta"]
+        self.zoom_factor = params["zoom_factor"]
+        self.eps = _core.check_real("eps", eps, low=0.0)
+        self.train_u0 = train_u0
+        self.train_filters = train_filters
+        self.fused = fused
+        self.checkpoint = checkpoint
+
+        n_dual = self.n_warps * self.n_iters - 1
+        self.u0 = nn.Parameter(torch.zeros(2, *U0_SIZE), requires_grad=train_u0)
+        self.centered_weight = nn.Parameter(
+            torch.tensor(tvf.CENTERED_TAPS).repeat(self.n_scales, 2, 1), requires_grad=train_filters
+        )
+        self.forward_weight = nn.Parameter(
+            torch.tensor(tvf.FORWARD_TAPS).repeat(self.n_scales, n_dual, 2, 1),
+            requires_grad=train_filters,
+        )
+        self.divergence_weight = nn.Parameter(
+            torch.tensor(tvf.DIVERGENCE_TAPS).repeat(self.n_scales, n_dual, 2, 1),
+            requires_grad=train_filters,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"n_scales={self.n_scales}, n_warps={self.n_warps}, n_iters={self.n_iters}, "
+            f"tau={self.tau}, lmbda={self.lmbda}, theta={self.theta}, "
+            f"zoom_factor={self.zoom_factor}, eps={self.eps}, train_u0={self.train_u0}, "
+            f"train_filters={self.train_filters}, fused={self.fused!r}, "
+            f"checkpoint={self.checkpoint}"
+        )
+
+    # ----------------------------------------------------------------------------------------
+    def forward(self, x0: Tensor, x1: Tensor) -> Tensor:
+        """Flow from ``x0`` (frame t) to ``x1`` (frame t+1): ``x0(x) ~= x1(x + w(x))``.
+
+        Parameters
+        ----------
+        x0, x1 : Tensor of shape (B, C, H, W)
+            Frames, C = 1 or 3 (RGB), float32 or float64, any range (each pair is scaled on its
+            own), H, W >= 4.
+
+        Returns
+        -------
+        flow : Tensor of shape (B, 2, H, W)
+            Horizontal u then vertical v, in pixels, in the dtype and on the device of the frames.
+        """
+        tvf._check_tensor(x0, "x0", channels=(1, 3))
+        tvf._check_tensor(x1, "x1", channels=(1, 3))
+        tvf._check_like(x1, x0, "x1", "x0")
+        if x0.dtype not in (torch.float32, torch.float64):
+            raise TypeError(
+                f"x0 and x1 must be float32 or float64, got {x0.dtype}; convert them with .float()"
+            )
+        if min(x0.shape[-2:]) < _core.MIN_SIDE:
+            raise ValueError(
+                f"frames must be at least {_core.MIN_SIDE}x{_core.MIN_SIDE} pixels, "
+                f"got shape {tuple(x0.shape)}"
+            )
+        need_grad = torch.is_grad_enabled() and (
+            x0.requires_grad or x1.requires_grad or any(p.requires_grad for p in self.parameters())
+        )
+        fused = self._use_fused(need_grad)
+        if need_grad:
+            return self._flow(x0, x1, fused=fused, use_checkpoint=self.checkpoint)
+        with torch.inference_mode():
+            flow = self._flow(x0, x1, fused=fused, use_checkpoint=False)
+        # A normal tensor, not an inference tensor, so that callers may feed it to autograd.
+        return flow.clone()
+
+    def _use_fused(self, need_grad: bool) -> bool:
+        if self.fused is False or _compile_failed or not _compile_enabled():
+            return False
+        return self.fused is True or not need_grad
+
+    def _flow(self, x0: Tensor, x1: Tensor, *, fused: bool, use_checkpoint: bool) -> Tensor:
+        batch, _, height, width = x0.shape
+        dtype, device = x0.dtype, x0.device
+        i0, i1 = tvf._normalize_pair(tvf._to_grey(x0), tvf._to_grey(x1))
+        frames = tvf._gaussian_blur(torch.cat([i0, i1], dim=1), _core.PRESMOOTHING_SIGMA)
+        shapes = _core.pyramid_shapes(height, width, self.n_scales, self.zoom_factor)
+        levels = tvf._pyramid(frames, shapes, self.zoom_factor)
+        centered = self.centered_weight.to(device=device, dtype=dtype)
+        forward = self.forward_weight.to(device=device, dtype=dtype)
+        div = self.divergence_weight.to(device=device, dtype=dtype)
+
+        flow = self._initial_flow(shapes, batch, dtype, device)
+        for level in range(len(shapes) - 1, -1, -1):
+            flow = self._solve_level(
+                levels[level][:, 0:1], levels[level][:, 1:2], flow,
+                centered[level], forward[level], div[level],
+                fused=fused, use_checkpoint=use_checkpoint,
+            )
+            if level > 0:
+                flow = tvf._zoom_in(flow, shapes[level - 1]) * (1.0 / self.zoom_factor)
+        return flow
+
+    def _initial_flow(self, shapes, batch: int, dtype, device) -> Tensor:
+        h, w = shapes[-1]
+        u0 = self.u0.to(device=device, dtype=dtype)
+        if tuple(u0.shape[-2:]) != (h, w):
+            # Antialiased so that every stored value reaches the output (and gets a gradient) even
+            # when the coarsest level is smaller than the stored field.
+            u0 = F.interpolate(
+                u0[None], size=(h, w), mode="bilinear", align_corners=False, antialias=True
+            )[0]
+        # Pixels of the coarsest level: the inverse of the 1 / zoom_factor applied at each zoom-in
+        # (the reference scales flow0 the same way).
+        u0 = u0 * self.zoom_factor ** (len(shapes) - 1)
+        # Materialised (not a stride-0 expand) so that every iteration sees the same memory layout.
+        return u0.expand(batch, 2, h, w).contiguous()
+
+    def _solve_level(self, i0, i1, flow, centered, forward, div, *, fused, use_checkpoint):
+        """``n_warps`` warps of ``n_iters`` iterations on one level; p starts at 0 (None)."""
+        i1x, i1y = tvf._centered_gradient(i1, centered)
+        stack = torch.cat([i1, i1x, i1y], dim=1)
+        p = None
+        for warp_index in range(self.n_warps):
+            warped, outside = tvf._warp(stack, flow)
+            # No data outside the image: zero I1w and its gradient, the threshold step keeps v = u.
+            warped = warped.masked_fill(outside, 0.0)
+            i1w, grad = warped[:, 0:1], warped[:, 1:3]
+            gx, gy = grad[:, 0:1], grad[:, 1:2]
+            rho_c = i1w - gx * flow[:, 0:1] - gy * flow[:, 1:2] - i0
+            denom = gx * gx + gy * gy + self.eps
+            args = (flow, p, rho_c, grad, denom, forward, div, warp_index * self.n_iters, fused)
+            if use_checkpoint:
+                flow, p = _checkpoint(self._iterate, *args, use_reentrant=False)
+            else:
+                flow, p = self._iterate(*args)
+        return flow
+
+    def _iterate(self, u, p, rho_c, grad, denom, forward, div, start: int, fused: bool):
+        """Iterations ``start .. start + n_iters - 1`` of a level (counted across its warps).
+
+        Dual update t (t = 0 .. T-2, T = n_warps * n_iters) uses ``forward[t]`` at the end of
+        iteration t and ``div[t]`` at the start of iteration t + 1.
+        """
+        # The reference's arithmetic: lmbda * theta and tau / theta in float64, then used.
+        consts = dict(l_t=self.lmbda * self.theta, taut=self.tau / self.theta, theta=self.theta,
+                      eps=self.eps)
+        last = self.n_warps * self.n_iters - 1
+        if fused:
+            # Where a tap set does not exist (p = 0 before the first iteration, p unused after the
+            # last) any taps will do; padding keeps one tensor kind for the compiled graph's guards.
+            default = torch.tensor([tvf.FORWARD_TAPS] * 2, dtype=u.dtype, device=u.device)[None]
+            forward = torch.cat([forward, default])
+            div = torch.cat([default, div])
+            values = torch.tensor(list(consts.values()), dtype=u.dtype, device=u.device)
+            if p is None:
+                p = (torch.zeros_like(u), torch.zeros_like(u))
+            for t in range(start, start + self.n_iters):
+                u, px, py = _fused_step(
+                    u, p[0], p[1], rho_c, grad, denom, forward[t], div[t], values
+                )
+                p = (px, py)
+            return u, p
+        for t in range(start, start + self.n_iters):
+            u, p = tvf._tvl1_step(
+                u, p, rho_c, grad, denom,
+                forward_weight=forward[t] if t < last else None,
+                divergence_weight=div[t - 1] if t > 0 else None,
+                update_dual=t < last,
+                **consts,
+            )
+        return u, p

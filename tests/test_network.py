@@ -1,0 +1,426 @@
+"""Tests of TVNet (sktvnet.network): the frozen network is the reference TV-L1 with bilinear warps;
+the trainable one gets a gradient in every parameter; the execution paths (eager, checkpointed,
+fused) agree."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from conftest import TOLERANCES
+from scipy import ndimage
+from skimage import data, transform
+from torch.autograd import gradcheck
+from torch.func import functional_call
+
+from sktvnet import _core, network, tvl1_optical_flow
+from sktvnet import functional as tvf
+from sktvnet.losses import endpoint_error, tvl1_energy
+from sktvnet.network import TVNet
+
+
+def _field(shape):
+    height, width = shape
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    u = 1.2 + 1.5 * np.sin(2 * np.pi * y / height)
+    v = -0.8 + np.cos(2 * np.pi * x / width)
+    return y, x, u, v
+
+
+def _warped_pair(name, shape):
+    """(image0, image1, flow) in NumPy layout, image0(x) = image1(x + w) exactly (bicubic)."""
+    image = getattr(data, name)()
+    colour = image.ndim == 3
+    image1 = transform.resize(image, shape + ((3,) if colour else ()), anti_aliasing=True)
+    y, x, u, v = _field(shape)
+    channels = [image1[..., c] for c in range(3)] if colour else [image1]
+    warped = [ndimage.map_coordinates(c, [y + v, x + u], order=3, mode="nearest") for c in channels]
+    image0 = np.stack(warped, -1) if colour else warped[0]
+    return image0, image1, np.stack([u, v])
+
+
+def _to_torch(image, dtype=torch.float64):
+    tensor = torch.from_numpy(np.ascontiguousarray(image))
+    tensor = tensor.permute(2, 0, 1) if tensor.ndim == 3 else tensor[None]
+    return tensor[None].to(dtype)
+
+
+def _frames(shape=(32, 40), batch=1, seed=0):
+    rng = np.random.default_rng(seed)
+    base = ndimage.gaussian_filter(rng.random((batch, shape[0] + 4, shape[1] + 4)), (0, 2, 2))
+    x1 = torch.from_numpy(base[:, None, 2:-2, 2:-2].copy())
+    x0 = torch.from_numpy(base[:, None, 3:-1, 1:-3].copy())  # I0(x) = I1(x + w), w = (-1, 1)
+    return x0, x1
+
+
+# ------------------------------------------------------------------ construction
+def test_parameters_shapes_and_flags():
+    net = TVNet(n_scales=3, n_warps=2, n_iters=4)
+    shapes = {name: tuple(p.shape) for name, p in net.named_parameters()}
+    assert shapes == {
+        "u0": (2, 16, 16),
+        "centered_weight": (3, 2, 3),
+        "forward_weight": (3, 7, 2, 2),
+        "divergence_weight": (3, 7, 2, 2),
+    }
+    assert not any(p.requires_grad for p in net.parameters())
+    assert torch.equal(net.centered_weight[1, 0], torch.tensor(tvf.CENTERED_TAPS))
+    assert bool((net.u0 == 0).all())
+    trainable = TVNet(train_u0=True, train_filters=True)
+    assert all(p.requires_grad for p in trainable.parameters())
+    assert TVNet(train_u0=True).u0.requires_grad
+    assert not TVNet(train_u0=True).forward_weight.requires_grad
+    assert "n_scales=1, n_warps=1, n_iters=50" in repr(net.__class__())
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(n_scales=0), ValueError, "n_scales must be >= 1, got 0"),
+        (dict(n_iters=2.5), TypeError, "n_iters must be an integer"),
+        (dict(tau=0.3), ValueError, "tau must be <= 0.25, got 0.3"),
+        (dict(zoom_factor=1), ValueError, "zoom_factor must be < 1.0"),
+        (dict(eps=0), ValueError, "eps must be > 0.0, got 0.0"),
+        (dict(fused="yes"), ValueError, "fused must be 'auto', True or False, got 'yes'"),
+        (dict(train_u0=1), TypeError, "train_u0 must be a bool, got int 1"),
+        (dict(checkpoint="no"), TypeError, "checkpoint must be a bool"),
+    ],
+)
+def test_constructor_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        TVNet(**kwargs)
+
+
+def test_constructor_is_keyword_only():
+    with pytest.raises(TypeError):
+        TVNet(1, 1, 50)
+
+
+def test_forward_errors():
+    net = TVNet(n_iters=1)
+    ok = torch.zeros(1, 1, 8, 8)
+    with pytest.raises(ValueError, match=r"x1 and x0 must have the same shape, got \(1, 1, 8, 9\)"):
+        net(ok, torch.zeros(1, 1, 8, 9))
+    with pytest.raises(ValueError, match=r"x0 must have 1 or 3 channel\(s\).*got \(1, 2, 8, 8\)"):
+        net(torch.zeros(1, 2, 8, 8), torch.zeros(1, 2, 8, 8))
+    with pytest.raises(ValueError, match=r"shape \(B, C, H, W\), got \(8, 8\)"):
+        net(torch.zeros(8, 8), torch.zeros(8, 8))
+    with pytest.raises(TypeError, match=r"float32 or float64, got torch.float16"):
+        net(ok.half(), ok.half())
+    with pytest.raises(TypeError, match=r"floating-point tensor, got dtype torch.uint8"):
+        net(ok.to(torch.uint8), ok.to(torch.uint8))
+    with pytest.raises(ValueError, match=r"at least 4x4 pixels, got shape \(1, 1, 3, 8\)"):
+        net(torch.zeros(1, 1, 3, 8), torch.zeros(1, 1, 3, 8))
+
+
+# ------------------------------------------------------------------ smoke and shapes
+@pytest.mark.parametrize(
+    "shape", [(1, 1, 4, 4), (3, 1, 17, 23), (2, 3, 37, 53), (1, 3, 64, 20)]
+)
+def test_output_shape_any_size(shape):
+    rng = np.random.default_rng(1)
+    x0, x1 = (torch.from_numpy(rng.random(shape)).float() for _ in range(2))
+    flow = TVNet(n_scales=3, n_warps=2, n_iters=3)(x0, x1)
+    assert flow.shape == (shape[0], 2) + shape[2:]
+    assert flow.dtype == torch.float32
+    assert bool(torch.isfinite(flow).all())
+
+
+def test_identical_and_constant_frames_give_exactly_zero_flow():
+    x0, _ = _frames()
+    net = TVNet(n_scales=2, n_warps=2, n_iters=5)
+    assert bool((net(x0, x0) == 0).all())
+    constant = torch.full_like(x0, 7.0)
+    assert bool((net(constant, constant) == 0).all())
+
+
+def test_recovers_a_known_translation():
+    x0, x1 = _frames((40, 48))
+    flow = TVNet(n_scales=3, n_warps=5, n_iters=50)(x0, x1)
+    inner = flow[0, :, 6:-6, 6:-6]
+    assert float(inner[0].median()) == pytest.approx(-1.0, abs=0.05)
+    assert float(inner[1].median()) == pytest.approx(1.0, abs=0.05)
+
+
+def test_each_sample_is_normalised_on_its_own_pair():
+    x0, x1 = _frames(batch=2)
+    x0[1] = 1000 * x0[1] - 3
+    x1[1] = 1000 * x1[1] - 3
+    net = TVNet(n_scales=2, n_warps=1, n_iters=10)
+    together = net(x0, x1)
+    for i in range(2):
+        torch.testing.assert_close(together[i:i + 1], net(x0[i:i + 1], x1[i:i + 1]),
+                                   rtol=0, atol=TOLERANCES["float64"])
+
+
+def test_colour_equals_its_grey_version():
+    rng = np.random.default_rng(2)
+    x0, x1 = (torch.from_numpy(rng.random((1, 3, 20, 24))) for _ in range(2))
+    net = TVNet(n_scales=2, n_iters=5)
+    torch.testing.assert_close(net(x0, x1), net(tvf.to_grey(x0), tvf.to_grey(x1)),
+                               rtol=0, atol=TOLERANCES["float64"])
+
+
+def test_non_contiguous_input():
+    x0, x1 = _frames((30, 26))
+    t0, t1 = x0.transpose(-1, -2), x1.transpose(-1, -2)
+    assert not t0.is_contiguous()
+    net = TVNet(n_scales=2, n_iters=5)
+    assert torch.equal(net(t0, t1), net(t0.contiguous(), t1.contiguous()))
+
+
+# ------------------------------------------------------------------ equivalence with the reference
+STRUCTURES = {"1-1-50": (1, 1, 50, (64, 96)), "3-1-10": (3, 1, 10, (64, 96)),
+              "5-5-50": (5, 5, 50, (96, 128))}
+
+
+@pytest.mark.parametrize("image", ["camera", "astronaut", "coffee"])
+@pytest.mark.parametrize("structure", list(STRUCTURES))
+def test_frozen_tvnet_is_the_reference_tvl1(structure, image):
+    n_scales, n_warps, n_iters, shape = STRUCTURES[structure]
+    image0, image1, _ = _warped_pair(image, shape)
+    expected = tvl1_optical_flow(image0, image1, n_scales=n_scales, n_warps=n_warps,
+                                 n_iters=n_iters, tol=0, interpolation="bilinear")
+    net = TVNet(n_scales=n_scales, n_warps=n_warps, n_iters=n_iters)
+    flow = net(_to_torch(image0), _to_torch(image1))[0].numpy()
+    assert len(_core.pyramid_shapes(*shape, n_scales, 0.5)) == min(n_scales, 4)
+    assert np.abs(flow - expected).mean() <= 0.01
+    # The only departure is eps in Eq. 11-12: a few 1e-7 px.
+    assert np.abs(flow - expected).mean() <= 1e-5
+
+
+def test_without_eps_tvnet_equals_the_reference_to_rounding():
+    """A negligible eps leaves the reference's arithmetic: odd sizes, colour, 3 levels, 2 warps.
+
+    (Where 0 < |grad I1w|^2 <= 1e-10, e.g. in the saturated areas of astronaut, the reference
+    skips the threshold step while TVNet moves by at most lmbda theta 1e-5 px: not this image.)"""
+    image0, image1, _ = _warped_pair("coffee", (61, 77))
+    expected = tvl1_optical_flow(image0, image1, n_scales=3, n_warps=2, n_iters=20, tol=0,
+                                 interpolation="bilinear")
+    net = TVNet(n_scales=3, n_warps=2, n_iters=20, eps=1e-200)
+    flow = net(_to_torch(image0), _to_torch(image1))
+    np.testing.assert_allclose(flow[0].numpy(), expected, rtol=0, atol=TOLERANCES["float64"])
+
+
+def test_constant_u0_is_the_reference_flow0():
+    image0, image1, _ = _warped_pair("camera", (45, 70))
+    flow0 = np.stack([np.full((45, 70), 1.25), np.full((45, 70), -0.5)])
+    expected = tvl1_optical_flow(image0, image1, n_scales=3, n_warps=2, n_iters=10, tol=0,
+                                 interpolation="bilinear", flow0=flow0)
+    net = TVNet(n_scales=3, n_warps=2, n_iters=10, eps=1e-200).double()
+    with torch.no_grad():
+        net.u0[0], net.u0[1] = 1.25, -0.5
+    flow = net(_to_torch(image0), _to_torch(image1))
+    np.testing.assert_allclose(flow[0].numpy(), expected, rtol=0, atol=TOLERANCES["float64"])
+
+
+def test_float32_close_to_float64():
+    image0, image1, _ = _warped_pair("camera", (64, 96))
+    net = TVNet(n_scales=3, n_warps=5, n_iters=30)
+    flow64 = net(_to_torch(image0), _to_torch(image1))
+    flow32 = net(_to_torch(image0, torch.float32), _to_torch(image1, torch.float32))
+    assert flow32.dtype == torch.float32
+    assert float((flow32.double() - flow64).abs().mean()) <= TOLERANCES["float32"]
+
+
+def test_module_equals_the_functional_ops():
+    """TVNet-2-2-5 written with the public functional ops gives the module's output."""
+    image0, image1, _ = _warped_pair("camera", (40, 52))
+    x0, x1 = _to_torch(image0), _to_torch(image1)
+    params = dict(tau=0.25, lmbda=0.15, theta=0.3)
+    i0, i1 = tvf.normalize_pair(tvf.to_grey(x0), tvf.to_grey(x1))
+    levels0 = tvf.pyramid(tvf.gaussian_blur(i0, _core.PRESMOOTHING_SIGMA), 2)
+    levels1 = tvf.pyramid(tvf.gaussian_blur(i1, _core.PRESMOOTHING_SIGMA), 2)
+    flow = torch.zeros(1, 2, *levels0[-1].shape[-2:], dtype=torch.float64)
+    for level in (1, 0):
+        gx, gy = tvf.centered_gradient(levels1[level])
+        stack = torch.cat([levels1[level], gx, gy], 1)
+        p = None
+        for _ in range(2):
+            warped, outside = tvf.warp(stack, flow)
+            warped = warped.masked_fill(outside, 0)
+            grad = warped[:, 1:]
+            rho_c = warped[:, :1] - grad[:, :1] * flow[:, :1] - grad[:, 1:] * flow[:, 1:]
+            rho_c = rho_c - levels0[level]
+            for _ in range(5):
+                flow, p = tvf.tvl1_iteration(flow, p, rho_c, grad, **params)
+        if level:
+            flow = tvf.zoom_in(flow, levels0[0].shape[-2:], zoom_factor=0.5)
+    expected = TVNet(n_scales=2, n_warps=2, n_iters=5, **params)(x0, x1)
+    torch.testing.assert_close(flow, expected, rtol=0, atol=1e-12)
+
+
+# ------------------------------------------------------------------ gradients
+def _trainable(n_scales=2, n_warps=2, n_iters=3, seed=0, **kwargs):
+    torch.manual_seed(seed)
+    net = TVNet(n_scales=n_scales, n_warps=n_warps, n_iters=n_iters, train_u0=True,
+                train_filters=True, **kwargs).double()
+    with torch.no_grad():
+        # Away from integer warp positions (kinks of bilinear interpolation) and from the
+        # default taps, so that the gradients are generic.
+        net.u0.copy_(0.3 + 0.1 * torch.rand_like(net.u0))
+        for weight in (net.centered_weight, net.forward_weight, net.divergence_weight):
+            weight.add_(0.02 * torch.randn_like(weight))
+    return net
+
+
+@pytest.mark.parametrize("loss", ["energy", "epe"])
+@pytest.mark.parametrize("shape", [(40, 48), (24, 24)])
+def test_every_parameter_gets_a_gradient(loss, shape):
+    """Every element of u0 and of the taps of every iteration, warp and scale matters.
+
+    (24, 24) has a 12x12 coarsest level, smaller than the stored u0."""
+    image0, image1, truth = _warped_pair("camera", shape)
+    x0, x1 = _to_torch(image0), _to_torch(image1)
+    net = TVNet(n_scales=2, n_warps=2, n_iters=3, train_u0=True, train_filters=True).double()
+    assert len(_core.pyramid_shapes(*shape, 2, 0.5)) == 2
+    flow = net(x0, x1)
+    if loss == "energy":
+        value = tvl1_energy(flow, x0, x1)
+    else:
+        value = endpoint_error(flow, torch.from_numpy(truth)[None])
+    value.backward()
+    for name, param in net.named_parameters():
+        assert param.grad is not None, name
+        assert int((param.grad == 0).sum()) == 0, f"{name} has zero gradients"
+
+
+def test_gradcheck_tvnet_2_2_3():
+    """TVNet-2-2-3 with trainable u0 and filters, on a 20x24 image that has 2 levels (z=0.8)."""
+    image0, image1, _ = _warped_pair("camera", (20, 24))
+    x0, x1 = _to_torch(image0), _to_torch(image1)
+    net = _trainable(zoom_factor=0.8)
+    assert len(_core.pyramid_shapes(20, 24, 2, 0.8)) == 2
+    names = [name for name, _ in net.named_parameters()]
+    params = tuple(p.detach().clone().requires_grad_() for p in net.parameters())
+
+    def run(*values):
+        return functional_call(net, dict(zip(names, values)), (x0, x1))
+
+    # eps=1e-8: the finite differences must not straddle a kink (clip of Eq. 11, floor of the
+    # bilinear warp); float64 keeps them accurate.
+    assert gradcheck(run, params, eps=1e-8, fast_mode=True)
+
+    def run_filters(*filters):
+        return functional_call(net, dict(zip(names[1:], filters)), (x0, x1))
+
+    assert gradcheck(run_filters, params[1:], eps=1e-8)  # every tap, slow mode
+    inputs = (x0.clone().requires_grad_(), x1.clone().requires_grad_())
+    assert gradcheck(net, inputs, eps=1e-8, fast_mode=True)
+
+
+def test_checkpoint_gives_the_same_values_and_gradients():
+    image0, image1, _ = _warped_pair("camera", (40, 48))
+    x0, x1 = _to_torch(image0), _to_torch(image1)
+    plain, ckpt = _trainable(), _trainable(checkpoint=True)
+    results = []
+    for net in (plain, ckpt):
+        flow = net(x0, x1)
+        tvl1_energy(flow, x0, x1).backward()
+        results.append((flow.detach(), [p.grad for p in net.parameters()]))
+    torch.testing.assert_close(results[0][0], results[1][0], rtol=0, atol=0)
+    for a, b in zip(results[0][1], results[1][1]):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_float32_module_accepts_float64_frames_and_gradients_reach_float32_parameters():
+    x0, x1 = _frames()
+    net = TVNet(n_scales=2, n_iters=3, train_filters=True)
+    flow = net(x0, x1)
+    assert flow.dtype == torch.float64
+    flow.sum().backward()
+    assert net.forward_weight.grad.dtype == torch.float32
+
+
+def test_gradient_reaches_the_frames():
+    x0, x1 = _frames()
+    x1.requires_grad_()
+    flow = TVNet(n_scales=2, n_iters=5)(x0, x1)
+    assert flow.requires_grad
+    flow.square().sum().backward()
+    assert float(x1.grad.abs().sum()) > 0
+
+
+# ------------------------------------------------------------------ inference, fused path
+def test_inference_output_is_a_normal_tensor():
+    x0, x1 = _frames()
+    net = TVNet(n_iters=3, train_filters=True)
+    with torch.no_grad():
+        flow = net(x0, x1)
+    assert not flow.requires_grad and not flow.is_inference()
+    weight = torch.ones((), dtype=flow.dtype, requires_grad=True)
+    (weight * flow).sum().backward()  # a frozen TVNet may feed a trained head
+    assert weight.grad is not None
+
+
+def test_compile_switch_is_read_at_each_call(monkeypatch):
+    calls = []
+    monkeypatch.setattr(network, "_compiled_step", None)
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: calls.append(kw) or fn)
+    x0, x1 = _frames()
+    net = TVNet(n_iters=2, fused=True)
+    monkeypatch.setenv(network.COMPILE_ENV_VAR, "0")
+    net(x0, x1)
+    assert calls == []
+    monkeypatch.setenv(network.COMPILE_ENV_VAR, "1")
+    net(x0, x1)
+    assert calls == [{"dynamic": True}]
+
+
+@pytest.mark.parametrize("fused", ["auto", True])
+def test_fused_path_equals_eager(monkeypatch, fused):
+    """The fused loop (here with an identity 'compiler', compile time stays out of the tests)."""
+    monkeypatch.setenv(network.COMPILE_ENV_VAR, "1")
+    monkeypatch.setattr(network, "_compiled_step", network._uniform_step)
+    image0, image1, _ = _warped_pair("camera", (40, 48))
+    x0, x1 = _to_torch(image0), _to_torch(image1)
+    eager = _trainable(n_iters=4, fused=False)
+    other = _trainable(n_iters=4, fused=fused)
+    assert other._use_fused(need_grad=False)
+    with torch.no_grad():
+        torch.testing.assert_close(other(x0, x1), eager(x0, x1), rtol=0, atol=1e-12)
+    if fused is True:
+        flow = other(x0, x1)
+        tvl1_energy(flow, x0, x1).backward()
+        tvl1_energy(eager(x0, x1), x0, x1).backward()
+        for a, b in zip(other.parameters(), eager.parameters()):
+            torch.testing.assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_compile_failure_falls_back_to_eager_with_a_warning(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setenv(network.COMPILE_ENV_VAR, "1")
+    monkeypatch.setattr(network, "_compiled_step", broken)
+    monkeypatch.setattr(network, "_compile_failed", False)
+    x0, x1 = _frames()
+    expected = TVNet(n_iters=5, fused=False)(x0, x1)
+    net = TVNet(n_iters=5, fused="auto")
+    with pytest.warns(UserWarning, match="torch.compile failed.*no compiler here.*eagerly"):
+        flow = net(x0, x1)
+    torch.testing.assert_close(flow, expected, rtol=0, atol=1e-12)
+    assert not net._use_fused(need_grad=False)
+
+
+# ------------------------------------------------------------------ persistence and devices
+def test_pickle_and_state_dict_round_trip():
+    net = _trainable()
+    x0, x1 = _frames()
+    clone = pickle.loads(pickle.dumps(net))
+    torch.testing.assert_close(clone(x0, x1), net(x0, x1), rtol=0, atol=0)
+    fresh = TVNet(n_scales=2, n_warps=2, n_iters=3).double()
+    fresh.load_state_dict(net.state_dict())
+    torch.testing.assert_close(fresh(x0, x1), net(x0, x1), rtol=0, atol=0)
+
+
+def test_on_device(device, dtype):
+    dt = getattr(torch, dtype)
+    x0, x1 = _frames((24, 30), batch=2)
+    net = TVNet(n_scales=2, n_warps=2, n_iters=5, train_filters=True).to(device)
+    flow = net(x0.to(device=device, dtype=dt), x1.to(device=device, dtype=dt))
+    assert flow.device.type == device and flow.dtype == dt
+    flow.sum().backward()
+    assert net.forward_weight.grad.device.type == device
+    cpu = TVNet(n_scales=2, n_warps=2, n_iters=5)(x0.to(dt), x1.to(dt))
+    torch.testing.assert_close(flow.detach().cpu(), cpu, rtol=0, atol=TOLERANCES[dtype])
