@@ -5,12 +5,17 @@ Public names only; everything else is private.
 
 from ._version import __version__
 from .datasets import load_stereo_motorcycle, make_synthetic_pair
+from .estimators import TVNetFlow
 from .io import flow_to_color, read_flo, save_png, write_flo
+from .losses import tvl1_energy
 from .metrics import angular_error, endpoint_error
+from .network import TVNet
 from .reference import tvl1_optical_flow
 
 __all__ = [
     "__version__",
+    "TVNet",
+    "TVNetFlow",
     "angular_error",
     "endpoint_error",
     "flow_to_color",
@@ -18,6 +23,7 @@ __all__ = [
     "make_synthetic_pair",
     "read_flo",
     "save_png",
+    "tvl1_energy",
     "tvl1_optical_flow",
     "write_flo",
 ]

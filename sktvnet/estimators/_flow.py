@@ -1,0 +1,319 @@
+"""TVNetFlow: videos in, TVNet flow features out, optionally trained (Fan et al. 2018, Table 1)."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import joblib
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
+
+from .. import losses
+from ..network import TVNet
+from . import _videos
+from ._base import TorchStateMixin, resolve_device, torch_generator, worker_threads
+
+TRAIN_OPTIONS = {None: (False, False), "u0": (True, False), "filters": (False, True), "all": (True, True)}
+
+
+class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
+    """Optical-flow features of videos computed by TVNet, frozen or trained.
+
+    Every pair of consecutive frames of a video goes through TVNet, the TV-L1 solver unrolled into
+    a network (Fan et al. 2018, Section 4.1). Frozen (``train=None``) it is TV-L1; trained, its
+    initial flow u0 and its difference filters adapt to the data (Section 4.2), either without
+    labels by minimising the TV-L1 energy (``loss="energy"``, Eq. 1) or against ground-truth flows
+    (``loss="epe"``).
+
+    Parameters
+    ----------
+    n_scales : int, default=1
+        Pyramid levels (capped per input so the coarsest keeps a diagonal of ~16 px).
+    n_warps : int, default=1
+        Warps per level.
+    n_iters : int, default=50
+        Unrolled TV-L1 iterations per warp (TVNet-1-1-50 by default, the paper's TVNet-50).
+    tau : float, default=0.25
+        Time step of the dual update, tau in Eq. 12.
+    lmbda : float, default=0.15
+        Weight of the data term, lambda in Eq. 1.
+    theta : float, default=0.3
+        Tightness of the coupling, theta in Eq. 2.
+    zoom_factor : float, default=0.5
+        Size ratio between pyramid levels.
+    eps : float, default=1e-10
+        Soft non-zero constant of the divisions in Eq. 11-12.
+    train : {None, "u0", "filters", "all"}, default=None
+        What :meth:`fit` trains: nothing (TV-L1), the initial flow u0, the difference filters of
+        every iteration (Eq. 7-9, the centred-gradient filters included), or both.
+    loss : {"energy", "epe"}, default="energy"
+        Training loss: the TV-L1 energy of the output flow (Eq. 1, unsupervised, y ignored) or the
+        mean end-point error against ground-truth flows ``y``.
+    learning_rate : float, default=0.05
+        Adam learning rate.
+    max_steps : int, default=300
+        Number of optimisation steps (minibatches).
+    batch_size : int, default=8
+        Pairs per minibatch in training and in :meth:`transform`.
+    device : str, default="auto"
+        ``"auto"`` uses CUDA when available, else the CPU; or any torch device string.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the minibatch sampling.
+    verbose : int, default=0
+        Progress bars over training steps (``verbose >= 1``) and over videos in transform.
+    n_jobs : int or None, default=None
+        Videos processed in parallel by :meth:`transform` and :meth:`score`, through joblib:
+        ``None`` means 1 unless inside a ``joblib.parallel_backend`` context (for instance
+        ``"dask"`` on a ``dask.distributed`` cluster), ``-1`` all cores. Each worker uses its
+        own device and ``cores / n_jobs`` torch threads. Outputs equal the sequential ones.
+
+    Attributes
+    ----------
+    model_ : sktvnet.TVNet
+        The fitted network.
+    loss_curve_ : list of float
+        Training loss at every step (empty when ``train=None``).
+    n_pairs_seen_ : int
+        Number of frame pairs in the training data.
+
+    See Also
+    --------
+    sktvnet.TVNet : The network itself.
+    sktvnet.tvl1_optical_flow : The NumPy reference TV-L1.
+
+    References
+    ----------
+    .. [1] L. Fan, W. Huang, C. Gan, S. Ermon, B. Gong, J. Huang, "End-to-end learning of motion
+       representation for video understanding", CVPR 2018. :doi:`10.1109/CVPR.2018.00630`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktvnet import TVNetFlow
+    >>> rng = np.random.default_rng(0)
+    >>> videos = rng.random((2, 3, 32, 32)).astype(np.float32)  # 2 videos of 3 frames
+    >>> flows = TVNetFlow(n_iters=10).fit_transform(videos)
+    >>> flows.shape  # (n_videos, T - 1, 2, H, W)
+    (2, 2, 2, 32, 32)
+    """
+
+    _parameter_constraints: dict = {
+        "n_scales": [Interval(Integral, 1, None, closed="left")],
+        "n_warps": [Interval(Integral, 1, None, closed="left")],
+        "n_iters": [Interval(Integral, 1, None, closed="left")],
+        "tau": [Interval(Real, 0, 0.25, closed="right")],
+        "lmbda": [Interval(Real, 0, None, closed="neither")],
+        "theta": [Interval(Real, 0, None, closed="neither")],
+        "zoom_factor": [Interval(Real, 0, 1, closed="neither")],
+        "eps": [Interval(Real, 0, None, closed="left")],
+        "train": [StrOptions({"u0", "filters", "all"}), None],
+        "loss": [StrOptions({"energy", "epe"})],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "max_steps": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_scales=1,
+        n_warps=1,
+        n_iters=50,
+        tau=0.25,
+        lmbda=0.15,
+        theta=0.3,
+        zoom_factor=0.5,
+        eps=1e-10,
+        train=None,
+        loss="energy",
+        learning_rate=0.05,
+        max_steps=300,
+        batch_size=8,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        n_jobs=None,
+    ):
+        self.n_scales = n_scales
+        self.n_warps = n_warps
+        self.n_iters = n_iters
+        self.tau = tau
+        self.lmbda = lmbda
+        self.theta = theta
+        self.zoom_factor = zoom_factor
+        self.eps = eps
+        self.train = train
+        self.loss = loss
+        self.learning_rate = learning_rate
+        self.max_steps = max_steps
+        self.batch_size = batch_size
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = True
+        tags.target_tags.required = False
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = False
+        return tags
+
+    # ------------------------------------------------------------------ network
+    def _make_network(self) -> TVNet:
+        train_u0, train_filters = TRAIN_OPTIONS[self.train]
+        return TVNet(
+            n_scales=self.n_scales, n_warps=self.n_warps, n_iters=self.n_iters, tau=self.tau,
+            lmbda=self.lmbda, theta=self.theta, zoom_factor=self.zoom_factor, eps=self.eps,
+            train_u0=train_u0, train_filters=train_filters,
+        )
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Build TVNet and, unless ``train=None``, train it on the frame pairs of ``X``.
+
+        Parameters
+        ----------
+        X : array of shape (n_videos, T, H, W[, C]), list of videos or list of video paths
+            Training videos (T >= 2). A pair of frames is a video with T = 2.
+        y : array of shape (n_videos, T-1, 2, H, W) or list of such arrays, optional
+            Ground-truth flows, required by ``loss="epe"`` and ignored by ``loss="energy"``.
+
+        Returns
+        -------
+        self : TVNetFlow
+        """
+        sources = _videos.check_videos(X)
+        if self.loss == "epe" and self.train is not None and y is None:
+            raise ValueError("loss='epe' trains against ground-truth flows: pass them as y")
+        self._device = resolve_device(self.device)
+        self.model_ = self._make_network().to(self._device)
+        self.loss_curve_ = []
+        self.n_pairs_seen_ = 0
+        if self.train is None:
+            return self
+
+        frames = [_videos.load_video(s, f"X[{i}]") for i, s in enumerate(sources)]
+        flows = None
+        if self.loss == "epe":
+            flows = _videos.check_flows(y, frames)
+        self.n_pairs_seen_ = sum(len(f) - 1 for f in frames)
+        self._train(frames, flows)
+        return self
+
+    def _train(self, frames, flows):
+        generator = torch_generator(self.random_state)
+        # Pairs are grouped by frame size so that every minibatch stacks.
+        groups: dict[tuple, list] = {}
+        for v, video in enumerate(frames):
+            groups.setdefault(video.shape[1:], []).extend((v, t) for t in range(len(video) - 1))
+        keys = list(groups)
+        weights = torch.tensor([len(groups[k]) for k in keys], dtype=torch.float64)
+        params = [p for p in self.model_.parameters() if p.requires_grad]
+        optimizer = torch.optim.Adam(params, lr=self.learning_rate)
+        self.model_.train()
+        steps = tqdm(range(self.max_steps), desc="TVNetFlow.fit", unit="step",
+                     disable=not self.verbose)
+        for _ in steps:
+            group = groups[keys[int(torch.multinomial(weights, 1, generator=generator))]]
+            picks = torch.randint(len(group), (min(self.batch_size, len(group)),), generator=generator)
+            pairs = [group[i] for i in picks.tolist()]
+            x0 = self._to_tensor([frames[v][t] for v, t in pairs])
+            x1 = self._to_tensor([frames[v][t + 1] for v, t in pairs])
+            flow = self.model_(x0, x1)
+            if flows is None:
+                loss = losses.tvl1_energy(flow, x0, x1, lmbda=self.lmbda, eps=self.eps)
+            else:
+                target = torch.from_numpy(np.stack([flows[v][t] for v, t in pairs])).to(flow)
+                loss = losses.endpoint_error(flow, target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            self.loss_curve_.append(float(loss.detach()))
+            steps.set_postfix(loss=f"{self.loss_curve_[-1]:.4f}")
+        self.model_.eval()
+
+    def _to_tensor(self, frames: list) -> torch.Tensor:
+        return torch.from_numpy(np.stack(frames)[:, None]).to(self._device)
+
+    # ------------------------------------------------------------------ transform
+    def _video_flows(self, source, name):
+        """Frames (T, H, W) and flows (T-1, 2, H, W) float32 of one video, in batches of pairs."""
+        video = _videos.load_video(source, name)
+        out = np.empty((len(video) - 1, 2) + video.shape[1:], dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(video) - 1, self.batch_size):
+                stop = min(start + self.batch_size, len(video) - 1)
+                x0 = self._to_tensor(video[start:stop])
+                x1 = self._to_tensor(video[start + 1:stop + 1])
+                out[start:stop] = self.model_(x0, x1).float().cpu().numpy()
+        return video, out
+
+    def _iter_flows(self, X, desc):
+        """Yield, per video, its frames (T, H, W) and its flows (T-1, 2, H, W) float32."""
+        check_is_fitted(self)
+        sources = _videos.check_videos(X)
+        self.model_.eval()
+        progress = dict(desc=desc, unit="video", total=len(sources), disable=not self.verbose)
+        n_jobs = joblib.effective_n_jobs(self.n_jobs)
+        if n_jobs == 1:
+            for i, source in enumerate(tqdm(sources, **progress)):
+                yield self._video_flows(source, f"X[{i}]")
+            return
+        tasks = (joblib.delayed(_video_flows_in_worker)(self, s, f"X[{i}]", worker_threads(n_jobs))
+                 for i, s in enumerate(sources))
+        results = joblib.Parallel(n_jobs=self.n_jobs, return_as="generator")(tasks)
+        yield from tqdm(results, **progress)
+
+    def transform(self, X):
+        """Flow of every pair of consecutive frames.
+
+        Parameters
+        ----------
+        X : array of shape (n_videos, T, H, W[, C]), list of videos or list of video paths
+
+        Returns
+        -------
+        flows : ndarray of shape (n_videos, T-1, 2, H, W), float32, or a list of
+            ``(T_i-1, 2, H_i, W_i)`` arrays when the videos differ in length or size. Channel 0
+            is u (horizontal), channel 1 is v (vertical), in pixels.
+        """
+        return _videos.stack_or_list([flow for _, flow in self._iter_flows(X, "TVNetFlow.transform")])
+
+    def score(self, X, y=None):
+        """Minus the mean end-point error against ``y`` if given, else minus the mean TV-L1
+        energy (Eq. 1) of the flows: higher is better, so GridSearchCV needs no custom scorer."""
+        check_is_fitted(self)
+        sources = _videos.check_videos(X)
+        targets = None if y is None else _videos.check_flows(y, sources)
+        total, count = 0.0, 0
+        for i, (video, flow) in enumerate(self._iter_flows(sources, "TVNetFlow.score")):
+            if targets is None:
+                with torch.inference_mode():
+                    x0 = self._to_tensor(video[:-1])
+                    x1 = self._to_tensor(video[1:])
+                    value = losses.tvl1_energy(torch.from_numpy(flow).to(x0), x0, x1,
+                                               lmbda=self.lmbda, eps=self.eps)
+                total += float(value) * len(flow)
+            else:
+                if targets[i].shape != flow.shape:
+                    raise ValueError(f"y[{i}] must have shape {flow.shape}, got {targets[i].shape}")
+                total += float(np.hypot(*np.moveaxis(flow - targets[i], 1, 0)).mean()) * len(flow)
+            count += len(flow)
+        return -total / count
+
+
+def _video_flows_in_worker(estimator, source, name, threads):
+    """Run in a joblib worker (process, thread or dask): bound the torch threads, then compute."""
+    torch.set_num_threads(threads)
+    return estimator._video_flows(source, name)
