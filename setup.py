@@ -26,7 +26,7 @@ setup(
         "scikit-image>=0.21",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6"],
+        "test": ["pytest>=7", "hypothesis>=6", "dask[distributed]>=2023.1"],
         "video": ["av>=10"],
         "benchmark": ["opencv-contrib-python-headless>=4.8"],
         "docs": ["sphinx>=7", "numpydoc>=1.6", "matplotlib>=3.6"],
