@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 
@@ -114,8 +115,9 @@ class TVNet(nn.Module):
         the environment variable ``SKTVNET_COMPILE`` is ``0``; if it fails, TVNet warns once and
         runs eagerly.
     checkpoint : bool, default=False
-        Recompute each warp's iterations in the backward pass (``torch.utils.checkpoint``) instead
-        of storing them: memory of one warp instead of all, for about one extra forward.
+        Recompute the iterations in the backward pass (``torch.utils.checkpoint``, segments of
+        about ``sqrt(n_iters)`` iterations) instead of storing them all: memory grows like
+        ``sqrt(n_iters)`` instead of ``n_iters``, for about one extra forward pass.
 
     Attributes
     ----------
@@ -315,15 +317,24 @@ class TVNet(nn.Module):
             gx, gy = grad[:, 0:1], grad[:, 1:2]
             rho_c = i1w - gx * flow[:, 0:1] - gy * flow[:, 1:2] - i0
             denom = gx * gx + gy * gy + self.eps
-            args = (flow, p, rho_c, grad, denom, forward, div, warp_index * self.n_iters, fused)
-            if use_checkpoint:
-                flow, p = _checkpoint(self._iterate, *args, use_reentrant=False)
-            else:
-                flow, p = self._iterate(*args)
+            start = warp_index * self.n_iters
+            if not use_checkpoint:
+                flow, p = self._iterate(flow, p, rho_c, grad, denom, forward, div,
+                                        start, start + self.n_iters, fused)
+                continue
+            # Segments of about sqrt(n_iters) iterations: the backward pass keeps only the
+            # segment boundaries and recomputes one segment at a time, so memory grows like
+            # sqrt(n_iters) instead of n_iters.
+            segment = max(1, math.isqrt(self.n_iters))
+            for first in range(start, start + self.n_iters, segment):
+                last = min(first + segment, start + self.n_iters)
+                flow, p = _checkpoint(self._iterate, flow, p, rho_c, grad, denom, forward, div,
+                                      first, last, fused, use_reentrant=False)
         return flow
 
-    def _iterate(self, u, p, rho_c, grad, denom, forward, div, start: int, fused: bool):
-        """Iterations ``start .. start + n_iters - 1`` of a level (counted across its warps).
+    def _iterate(self, u, p, rho_c, grad, denom, forward, div, start: int, stop: int,
+                 fused: bool):
+        """Iterations ``start .. stop - 1`` of a level (counted across its warps).
 
         Dual update t (t = 0 .. T-2, T = n_warps * n_iters) uses ``forward[t]`` at the end of
         iteration t and ``div[t]`` at the start of iteration t + 1.
@@ -341,13 +352,13 @@ class TVNet(nn.Module):
             values = torch.tensor(list(consts.values()), dtype=u.dtype, device=u.device)
             if p is None:
                 p = (torch.zeros_like(u), torch.zeros_like(u))
-            for t in range(start, start + self.n_iters):
+            for t in range(start, stop):
                 u, px, py = _fused_step(
                     u, p[0], p[1], rho_c, grad, denom, forward[t], div[t], values
                 )
                 p = (px, py)
             return u, p
-        for t in range(start, start + self.n_iters):
+        for t in range(start, stop):
             u, p = tvf._tvl1_step(
                 u, p, rho_c, grad, denom,
                 forward_weight=forward[t] if t < last else None,
