@@ -6,7 +6,16 @@ Public names only; everything else is private.
 from ._version import __version__
 from .datasets import load_stereo_motorcycle, make_synthetic_pair
 from .estimators import TVNetFlow
-from .io import flow_to_color, read_flo, save_png, write_flo
+from .io import (
+    flow_to_color,
+    iter_video,
+    read_flo,
+    read_video,
+    save_png,
+    write_flo,
+    write_flow_npz,
+    write_flow_video,
+)
 from .losses import tvl1_energy
 from .metrics import angular_error, endpoint_error
 from .network import TVNet
@@ -19,11 +28,15 @@ __all__ = [
     "angular_error",
     "endpoint_error",
     "flow_to_color",
+    "iter_video",
     "load_stereo_motorcycle",
     "make_synthetic_pair",
     "read_flo",
+    "read_video",
     "save_png",
     "tvl1_energy",
     "tvl1_optical_flow",
     "write_flo",
+    "write_flow_npz",
+    "write_flow_video",
 ]

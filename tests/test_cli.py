@@ -41,11 +41,29 @@ def test_demo_quick_succeeds_and_prints_a_table(quick_demo):
     assert "stereo-motorcycle" not in out
 
 
-def test_demo_writes_the_comparison_png(quick_demo):
+def test_demo_has_a_tvnet_row_as_accurate_as_the_reference(quick_demo):
+    _, out, _, _ = quick_demo
+    lines = out.splitlines()
+    row = re.match(
+        r"synthetic-camera\s+TVNet-6-3-30\s+240x320\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$", lines[2]
+    )
+    assert row, lines[2]
+    seconds, epe, ae = (float(g) for g in row.groups())
+    reference_epe = float(lines[1].split()[-2])
+    assert seconds > 0
+    # Frozen TVNet is TV-L1 with bilinear warps and a fixed number of iterations: 0.128 px here.
+    assert 0.05 < epe < 0.2 and epe < 1.3 * reference_epe
+    assert 0.5 < ae < 2.5
+
+
+def test_demo_writes_the_comparison_pngs(quick_demo):
     _, out, _, folder = quick_demo
+    names = ["synthetic-camera_methods.png", "synthetic-camera_tvl1.png",
+             "synthetic-camera_tvnet.png"]
+    for name in names:
+        assert str(folder / name) in out
+    assert sorted(p.name for p in folder.iterdir()) == names  # no temporary file left
     path = folder / "synthetic-camera_tvl1.png"
-    assert str(path) in out
-    assert sorted(p.name for p in folder.iterdir()) == [path.name]  # no temporary file left
     with Image.open(path) as png:
         assert png.format == "PNG" and png.mode == "RGB"
         rgb = np.asarray(png)
@@ -130,3 +148,16 @@ def test_demo_runs_every_registered_method(tmp_path, capsys, monkeypatch):
     row = r"synthetic-camera\s+exact flow\s+240x320\s+[\d.]+\s+0\.000\s+0\.00$"
     assert re.search(row, out, re.M)
     assert (tmp_path / "synthetic-camera_exact.png").is_file()
+
+
+def test_demo_side_by_side_picture_shows_every_method_and_the_truth(quick_demo):
+    _, _, _, folder = quick_demo
+    with Image.open(folder / "synthetic-camera_methods.png") as png:
+        rgb = np.asarray(png)
+    height, width, _ = rgb.shape
+    assert height > 240 and width > 3 * 320  # reference | TVNet | ground truth
+    panels = [rgb[-8 - 240:-8, 8 + k * (320 + 8):8 + k * (320 + 8) + 320].astype(int)
+              for k in range(3)]
+    # Away from the legend (bottom-right of the first panel), both estimates look like the truth.
+    for panel in panels[:2]:
+        assert np.abs(panel[:150] - panels[2][:150]).mean() < 12

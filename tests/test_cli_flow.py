@@ -1,0 +1,301 @@
+"""Tests of ``sktvnet flow``: inputs, formats, resume, errors, and a run killed mid-way."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from _media import moving_texture, write_video
+from PIL import Image
+
+from sktvnet import cli, io
+
+pytest.importorskip("av")
+
+# TVNet with very few iterations: these tests check plumbing, not accuracy.
+FAST = ["--n-scales", "1", "--n-warps", "1", "--n-iters", "3", "--no-compile", "-q"]
+T, H, W = 8, 32, 48
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    """An mp4 (H.264), a lossless mkv, a folder of PNG frames and a pair of PNG files."""
+    folder = tmp_path_factory.mktemp("media")
+    frames = moving_texture(T, H, W, dx=1)
+    paths = {
+        "mp4": write_video(folder / "walk.mp4", frames),
+        "mkv": write_video(folder / "lossless.mkv", frames),
+        "folder": folder / "frames",
+        "pair": (folder / "a.png", folder / "b.png"),
+    }
+    paths["folder"].mkdir()
+    for t, rgb in enumerate(frames):
+        Image.fromarray(rgb).save(paths["folder"] / f"{t:06d}.png")
+    Image.fromarray(frames[0]).save(paths["pair"][0])
+    Image.fromarray(frames[1]).save(paths["pair"][1])
+    return paths
+
+
+def run(argv, capsys):
+    """``sktvnet flow ARGV`` in this process: (status, stdout, stderr)."""
+    status = cli.main(["flow", *(os.fspath(a) for a in argv)])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def listing(folder):
+    return sorted(os.listdir(folder))
+
+
+def flo_names(n):
+    return [f"{t:06d}.flo" for t in range(n)]
+
+
+# ------------------------------------------------------------------------------------ formats
+def test_every_format_gives_one_flow_per_pair(media, tmp_path, capsys):
+    out_dir = tmp_path / "out"
+    status, out, err = run([media["mp4"], "-o", out_dir, "--format", "flo,npz",
+                            "--format", "png,mp4", "--legend", *FAST], capsys)
+    assert status == 0, err
+    assert listing(out_dir) == ["walk", "walk.mp4", "walk.npz"]
+    names = listing(out_dir / "walk")
+    assert names == sorted(flo_names(T - 1) + [f"{t:06d}.png" for t in range(T - 1)])
+    with np.load(out_dir / "walk.npz") as archive:
+        stack = archive["flow"]
+    assert stack.shape == (T - 1, 2, H, W) and stack.dtype == np.float32
+    for t in range(T - 1):
+        np.testing.assert_array_equal(io.read_flo(out_dir / "walk" / f"{t:06d}.flo"), stack[t])
+        with Image.open(out_dir / "walk" / f"{t:06d}.png") as png:
+            assert png.size == (W, H) and png.mode == "RGB"
+    video = io.read_video(out_dir / "walk.mp4")
+    assert video.shape == (T - 1, H, W, 3)
+    assert io._probe(out_dir / "walk.mp4").fps == 25  # the input's rate
+    assert "walk: 7 flows in" in out and "1 of 1 input done, 7 flows computed" in out
+    assert not any(name.startswith(".") for name in listing(out_dir) + names)
+
+
+def test_flows_are_right_and_u_comes_first(media, tmp_path, capsys):
+    """The texture moves 1 px right per frame: u = 1, v = 0 away from the uncovered border."""
+    status, _, err = run([media["mkv"], "-o", tmp_path, "--format", "npz", "--n-scales", "2",
+                          "--n-warps", "2", "--n-iters", "20", "--no-compile", "-q"], capsys)
+    assert status == 0, err
+    with np.load(tmp_path / "lossless.npz") as archive:
+        interior = archive["flow"][:, :, 4:-4, 4:-4]
+    assert abs(np.median(interior[:, 0]) - 1.0) < 0.1
+    assert abs(np.median(interior[:, 1])) < 0.1
+
+
+def test_flo_files_read_by_opencv(media, tmp_path, capsys):
+    cv2 = pytest.importorskip("cv2")
+    assert run([media["mp4"], "-o", tmp_path, *FAST], capsys)[0] == 0
+    for t in range(T - 1):
+        path = tmp_path / "walk" / f"{t:06d}.flo"
+        theirs = cv2.readOpticalFlow(str(path))  # (H, W, 2), u then v
+        np.testing.assert_array_equal(np.moveaxis(theirs, -1, 0), io.read_flo(path))
+
+
+def test_progress_bars_on_a_terminal(media, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # bars show only on a terminal
+    argv = [media["mp4"], media["folder"], "-o", tmp_path, *[a for a in FAST if a != "-q"]]
+    status, _, err = run(argv, capsys)
+    assert status == 0
+    assert "inputs: 100%" in err and "2/2" in err  # over the files
+    assert "walk:" in err and "7/7" in err and "pair/s" in err  # over the pairs of each
+
+
+def test_image_folder_and_image_pair_inputs(media, tmp_path, capsys):
+    status, out, err = run([media["folder"], *media["pair"], "-o", tmp_path, *FAST], capsys)
+    assert status == 0, err
+    assert listing(tmp_path) == ["a", "frames"]
+    assert listing(tmp_path / "frames") == flo_names(T - 1)
+    assert listing(tmp_path / "a") == flo_names(1)
+    assert "2 of 2 inputs done, 8 flows computed" in out
+
+
+def test_reference_method_resize_and_fps(media, tmp_path, capsys):
+    status, _, err = run([media["mkv"], "-o", tmp_path, "--method", "reference", "--n-scales", "1",
+                          "--n-warps", "1", "--n-iters", "3", "--resize", "16x", "--format",
+                          "npz,mp4", "--fps", "10", "-q"], capsys)
+    assert status == 0, err
+    with np.load(tmp_path / "lossless.npz") as archive:
+        assert archive["flow"].shape == (T - 1, 2, 16, 24)
+    assert io._probe(tmp_path / "lossless.mp4").fps == 10
+
+
+def test_batch_size_does_not_change_the_flows(media, tmp_path, capsys):
+    for batch in ("1", "3"):
+        assert run([media["mkv"], "-o", tmp_path / batch, "--format", "npz", "--batch-size", batch,
+                    *FAST], capsys)[0] == 0
+    with np.load(tmp_path / "1" / "lossless.npz") as one, \
+            np.load(tmp_path / "3" / "lossless.npz") as three:
+        np.testing.assert_allclose(one["flow"], three["flow"], atol=1e-4)
+
+
+# ------------------------------------------------------------------------------------- resume
+def test_resume_computes_only_what_is_missing(media, tmp_path, capsys):
+    argv = [media["mp4"], "-o", tmp_path, "--format", "flo,npz", *FAST]
+    assert run(argv, capsys)[0] == 0
+    folder = tmp_path / "walk"
+    kept = {name: os.stat(folder / name).st_mtime_ns for name in listing(folder)}
+    os.remove(folder / "000003.flo")
+    npz_time = os.stat(tmp_path / "walk.npz").st_mtime_ns
+    (folder / ".000004.flo.0123456789ab.tmp").write_bytes(b"PIEH half")  # a killed write
+
+    status, out, err = run([*argv, "--format", "flo", "--resume"], capsys)
+    assert status == 0, err
+    assert "1 flow computed" in out and "6 already complete" in out
+    assert listing(folder) == flo_names(T - 1)  # the stale temporary is gone
+    for name, mtime in kept.items():
+        if name != "000003.flo":
+            assert os.stat(folder / name).st_mtime_ns == mtime
+    assert os.stat(tmp_path / "walk.npz").st_mtime_ns == npz_time  # complete: not rewritten
+
+    # Everything complete: nothing is computed, nothing rewritten.
+    status, out, _ = run([*argv, "--resume"], capsys)
+    assert status == 0 and "0 flows computed" in out
+
+
+def test_without_resume_outputs_are_rewritten(media, tmp_path, capsys):
+    argv = [media["mp4"], "-o", tmp_path, "--format", "npz", *FAST]
+    assert run(argv, capsys)[0] == 0
+    (tmp_path / "walk.npz").write_bytes(b"stale")
+    assert run(argv, capsys)[0] == 0
+    with np.load(tmp_path / "walk.npz") as archive:
+        assert archive["flow"].shape == (T - 1, 2, H, W)
+
+
+def test_killed_run_then_resume_completes_every_output(tmp_path):
+    """SIGKILL in the middle of a run (no clean-up possible), then --resume: every output exists,
+    reads back, and agrees with the stack computed in the same run."""
+    n_frames = 12
+    video = write_video(tmp_path / "long.mp4", moving_texture(n_frames, 64, 64, dx=1))
+    out_dir = tmp_path / "out"
+    # Slow enough per pair (one pair per call, many iterations) to be caught mid-run.
+    argv = [sys.executable, "-m", "sktvnet", "flow", str(video), "-o", str(out_dir),
+            "--format", "flo,npz", "--batch-size", "1", "--n-scales", "1", "--n-warps", "1",
+            "--n-iters", "40", "--no-compile", "-q"]
+    env = dict(os.environ, SKTVNET_COMPILE="0")
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    folder = out_dir / "long"
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            if folder.is_dir() and sum(n.endswith(".flo") for n in os.listdir(folder)) >= 2:
+                break
+            time.sleep(0.005)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.communicate()
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    done = [n for n in os.listdir(folder) if n.endswith(".flo")]
+    assert 2 <= len(done) < n_frames - 1
+    assert not (out_dir / "long.npz").exists()  # published only when complete
+    kept = {name: os.stat(folder / name).st_mtime_ns for name in done}
+
+    result = subprocess.run(argv + ["--resume"], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert listing(folder) == flo_names(n_frames - 1)  # no temporary left either
+    assert {name: os.stat(folder / name).st_mtime_ns for name in done} == kept  # not rewritten
+    with np.load(out_dir / "long.npz") as archive:
+        stack = archive["flow"]
+    assert stack.shape == (n_frames - 1, 2, 64, 64)
+    for t in range(n_frames - 1):
+        np.testing.assert_array_equal(io.read_flo(folder / f"{t:06d}.flo"), stack[t])
+
+
+# ------------------------------------------------------------------------------------- errors
+def test_one_bad_input_is_reported_and_skipped(media, tmp_path, capsys):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video at all" * 20)
+    missing = tmp_path / "missing.avi"
+    status, out, err = run([bad, media["mp4"], missing, "-o", tmp_path / "out", *FAST], capsys)
+    assert status == 1
+    assert listing(tmp_path / "out") == ["walk"]
+    assert listing(tmp_path / "out" / "walk") == flo_names(T - 1)
+    assert f"sktvnet flow: error: cannot read '{bad}' as a video" in err
+    assert f"no such video file or image folder: '{missing}'; skipped" in err
+    assert "2 inputs failed" in err and "1 of 3 inputs done" in out
+
+
+def test_truncated_video_is_reported(tmp_path, capsys):
+    path = write_video(tmp_path / "cut.mkv", moving_texture(30, 32, 48))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    status, _, err = run([path, "-o", tmp_path / "out", "--format", "npz", *FAST], capsys)
+    assert status == 1
+    assert "is truncated or corrupt" in err and str(path) in err
+    assert listing(tmp_path / "out") == []  # the stack of a failed input is not published
+
+
+def test_single_frame_video(tmp_path, capsys):
+    path = write_video(tmp_path / "one.mkv", moving_texture(1, 32, 48))
+    status, _, err = run([path, "-o", tmp_path / "out", *FAST], capsys)
+    assert status == 1 and "has a single frame: a flow needs at least two" in err
+
+
+@pytest.mark.parametrize("inputs, message", [
+    (["a.png"], "image files are read in pairs (frame t, then frame t+1), but 'a.png' is "
+                "followed by nothing"),
+    (["a.png", "clip.mp4"], "'a.png' is followed by 'clip.mp4'"),
+    (["x/clip.mp4", "y/clip.avi"], "'x/clip.mp4' and 'y/clip.avi' would write the same outputs"),
+])
+def test_bad_input_lists_fail_before_any_work(tmp_path, capsys, inputs, message):
+    status, _, err = run([*inputs, "-o", tmp_path / "out", *FAST], capsys)
+    assert status == 1
+    assert message in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--tau", "0.5"], "tau must be <= 0.25, got 0.5"),
+    (["--method", "reference", "--tol", "-1"], "tol must be >= 0.0, got -1.0"),
+    (["--device", "nonsense"], "--device must be auto, cpu, cuda or cuda:N, got 'nonsense'"),
+    pytest.param(["--device", "cuda:0"], "CUDA is not available here", marks=pytest.mark.skipif(
+        torch.cuda.is_available(), reason="CUDA is available on this machine")),
+])
+def test_bad_solver_options_fail_with_a_message(media, tmp_path, capsys, option, message):
+    status, _, err = run([media["mp4"], "-o", tmp_path, *FAST, *option], capsys)
+    assert status == 1 and message in err
+    assert listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--format", "gif"], "expected one or more of flo, npz, png, mp4"),
+    (["--resize", "0x10"], "expected HEIGHTxWIDTH with positive sizes"),
+    (["--resize", "big"], "expected HEIGHTxWIDTH"),
+    (["--n-iters", "0"], "expected a positive int, got '0'"),
+    (["--batch-size", "two"], "expected a int, got 'two'"),
+])
+def test_bad_option_values_are_usage_errors(media, tmp_path, capsys, option, message):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["flow", os.fspath(media["mp4"]), "-o", os.fspath(tmp_path), *option])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_output_is_required(media, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["flow", os.fspath(media["mp4"])])
+    assert exit_info.value.code == 2
+    assert "the following arguments are required: -o/--output" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command, options", [
+    ("flow", ["--format", "--resume", "--method", "--n-scales", "--n-warps", "--n-iters", "--tau",
+              "--lmbda", "--theta", "--zoom-factor", "--eps", "--tol", "--device", "--batch-size",
+              "--resize", "--no-compile", "--max-flow", "--legend", "--fps"]),
+    ("demo", ["--quick", "--output"]),
+])
+def test_every_subcommand_has_help(capsys, command, options):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([command, "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"usage: sktvnet {command}")
+    for option in options:
+        assert option in text
