@@ -314,5 +314,6 @@ def test_read_only_non_contiguous_and_extreme_inputs():
     np.testing.assert_array_equal(est.transform(wide[..., ::2]), expected)
     # The frames are scaled jointly to [0, 255]: a huge affine change of the values is invisible.
     np.testing.assert_allclose(est.transform(X.astype(np.float64) * 1e30 - 1e29), expected, atol=1e-3)
+    np.testing.assert_allclose(est.transform(X.astype(np.float64) * 1e300), expected, atol=1e-3)
     with pytest.raises(TypeError, match="real numbers"):
         est.transform(X > 0.5)

@@ -59,6 +59,10 @@ class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
         Number of optimisation steps (minibatches).
     batch_size : int, default=8
         Pairs per minibatch in training and in :meth:`transform`.
+    crop_size : int or None, default=64
+        Training takes random square crops of this side from the pairs (and their flows), which
+        makes steps cheaper; TVNet has no fixed size, so the fitted network serves any frame size.
+        ``None`` or a side larger than the frames trains on whole frames.
     device : str, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU; or any torch device string.
     random_state : int, RandomState instance or None, default=None
@@ -115,6 +119,7 @@ class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "max_steps": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "crop_size": [Interval(Integral, 4, None, closed="left"), None],
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -137,6 +142,7 @@ class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
         learning_rate=0.05,
         max_steps=300,
         batch_size=8,
+        crop_size=64,
         device="auto",
         random_state=None,
         verbose=0,
@@ -155,6 +161,7 @@ class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
         self.learning_rate = learning_rate
         self.max_steps = max_steps
         self.batch_size = batch_size
+        self.crop_size = crop_size
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -228,20 +235,30 @@ class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
             group = groups[keys[int(torch.multinomial(weights, 1, generator=generator))]]
             picks = torch.randint(len(group), (min(self.batch_size, len(group)),), generator=generator)
             pairs = [group[i] for i in picks.tolist()]
-            x0 = self._to_tensor([frames[v][t] for v, t in pairs])
-            x1 = self._to_tensor([frames[v][t + 1] for v, t in pairs])
+            window = self._crop_window(frames[pairs[0][0]].shape[1:], generator)
+            x0 = self._to_tensor([frames[v][t][window] for v, t in pairs])
+            x1 = self._to_tensor([frames[v][t + 1][window] for v, t in pairs])
             flow = self.model_(x0, x1)
             if flows is None:
                 loss = losses.tvl1_energy(flow, x0, x1, lmbda=self.lmbda, eps=self.eps)
             else:
-                target = torch.from_numpy(np.stack([flows[v][t] for v, t in pairs])).to(flow)
-                loss = losses.endpoint_error(flow, target)
+                target = np.stack([flows[v][t][(slice(None),) + window] for v, t in pairs])
+                loss = losses.endpoint_error(flow, torch.from_numpy(target).to(flow))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             self.loss_curve_.append(float(loss.detach()))
             steps.set_postfix(loss=f"{self.loss_curve_[-1]:.4f}")
         self.model_.eval()
+
+    def _crop_window(self, shape, generator):
+        """Slices of one random ``crop_size`` square inside frames of ``shape`` (all if larger)."""
+        window = []
+        for side in shape:
+            size = side if self.crop_size is None else min(self.crop_size, side)
+            start = int(torch.randint(side - size + 1, (1,), generator=generator))
+            window.append(slice(start, start + size))
+        return tuple(window)
 
     def _to_tensor(self, frames: list) -> torch.Tensor:
         return torch.from_numpy(np.stack(frames)[:, None]).to(self._device)

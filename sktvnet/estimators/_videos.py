@@ -96,6 +96,11 @@ def as_frames(video: np.ndarray, *, colour: bool = False,
     """Frames ``(T, H, W[, 3])`` as float32: grey ``(T, H, W)``, or with ``colour`` RGB
     ``(T, H, W, 3)`` (a grey video gets three equal channels); resized to ``size`` (bilinear,
     antialiased, as :func:`sktvnet.io.read_video` resizes) when it differs."""
+    if video.dtype.kind == "f" and video.size and np.abs(video).max() > 1e30:
+        # Beyond float32's range: map the video affinely into [0, 1] in float64 first. Every pair
+        # is scaled jointly to [0, 255] anyway, so an affine map of the whole video changes nothing.
+        low, high = video.min(), video.max()
+        video = (video.astype(np.float64) - low) / ((high - low) or 1.0)
     if video.ndim == 4 and not colour:
         video = video.astype(np.float32) @ np.asarray(_core.LUMA_RGB, dtype=np.float32)
     elif video.ndim == 3 and colour:
