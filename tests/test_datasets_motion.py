@@ -1,0 +1,227 @@
+"""Tests of sktvnet.datasets' video part: make_motion_videos and load_video_folder."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+from _media import moving_texture, write_video
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sktvnet.datasets import MOTION_CLASSES, load_video_folder, make_motion_videos
+from sktvnet.io import read_video
+from sktvnet.network import TVNet
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tensors this small gain nothing from a thread pool, and lose much when cores are busy."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _flows(X, n_iters=30):
+    """TV-L1 flows (n_videos, T-1, 2, H, W) of grey videos, by frozen TVNet."""
+    n, t, h, w = X.shape
+    frames = torch.from_numpy(X)
+    x0 = frames[:, :-1].reshape(-1, 1, h, w)
+    x1 = frames[:, 1:].reshape(-1, 1, h, w)
+    return TVNet(n_iters=n_iters, n_scales=2)(x0, x1).reshape(n, t - 1, 2, h, w).numpy()
+
+
+def _motion_summary(flows, threshold=0.3):
+    """Per video of a still background, from an affine fit of each flow where it moves: mean u,
+    mean v, curl (dv/dx - du/dy) and divergence (du/dx + dv/dy).
+
+    (Averages of curl and divergence over the whole frame would vanish: they are the circulation
+    and the flux through the frame's border, where nothing moves.)
+    """
+    n, pairs, _, height, width = flows.shape
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float64)
+    summary = np.zeros((n, 4))
+    for i in range(n):
+        for flow in flows[i].astype(np.float64):
+            moving = np.hypot(flow[0], flow[1]) > threshold
+            design = np.stack([np.ones(moving.sum()), cols[moving], rows[moving]], axis=1)
+            (_, ux, uy), (_, vx, vy) = (np.linalg.lstsq(design, c[moving], rcond=None)[0]
+                                        for c in flow)
+            summary[i] += [flow[0][moving].mean(), flow[1][moving].mean(), vx - uy, ux + vy]
+        summary[i] /= pairs
+    return summary
+
+
+# ------------------------------------------------------------------------------ make_motion_videos
+def test_shapes_range_and_balanced_labels():
+    X, y = make_motion_videos(30, n_classes=4, n_frames=5, shape=(20, 28), random_state=0)
+    assert X.shape == (30, 5, 20, 28) and X.dtype == np.float32
+    assert y.shape == (30,) and y.dtype == np.int64
+    assert 0.0 <= X.min() and X.max() <= 1.0
+    assert sorted(np.bincount(y).tolist()) == [7, 7, 8, 8]
+    assert (X.std(axis=(2, 3)) > 0.02).all()  # every frame shows texture
+
+
+def test_seeded_and_reproducible():
+    a = make_motion_videos(6, random_state=3, shape=(16, 16))
+    b = make_motion_videos(6, random_state=3, shape=(16, 16))
+    c = make_motion_videos(6, random_state=4, shape=(16, 16))
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], c[0])
+    d = make_motion_videos(6, random_state=np.random.RandomState(3), shape=(16, 16))
+    np.testing.assert_array_equal(a[0], d[0])
+
+
+def test_each_class_moves_as_its_name_says():
+    """On a still background, the TV-L1 flow of each class has the expected mean direction,
+    curl (clockwise is positive with rows growing downwards) or divergence."""
+    X, y = make_motion_videos(24, n_classes=12, background_speed=0.0, speed=1.5, random_state=1)
+    summary = _motion_summary(_flows(X))
+    for (u, v, curl, div), label in zip(summary, y):
+        name = MOTION_CLASSES[label]
+        if name in ("clockwise", "anticlockwise"):
+            assert abs(div) < 0.3 * abs(curl), (name, u, v, div)
+            assert np.sign(curl) == (1 if name == "clockwise" else -1), (name, curl)
+        elif name in ("zoom_in", "zoom_out"):
+            assert abs(curl) < 0.3 * abs(div), (name, curl, div)
+            assert np.sign(div) == (1 if name == "zoom_in" else -1), (name, div)
+        else:
+            expected = np.array([("right" in name) - ("left" in name),
+                                 ("down" in name) - ("up" in name)], dtype=float)
+            direction = np.array([u, v]) / np.hypot(u, v)
+            assert direction @ expected / np.hypot(*expected) > 0.9, (name, u, v)
+
+
+def test_motion_tells_the_classes_apart_and_appearance_does_not():
+    """A linear model on the middle frames is at chance; on coarse maps of the flow (the mean
+    flow of each 8x8 cell) it is nearly always right, whatever the background does."""
+    X, y = make_motion_videos(96, n_classes=8, random_state=2)
+    middle = torch.from_numpy(X[:, X.shape[1] // 2][:, None])
+    appearance = torch.nn.functional.avg_pool2d(middle, 4).reshape(len(X), -1).numpy()
+    flows = torch.from_numpy(_flows(X, n_iters=20).mean(axis=1))
+    motion = torch.nn.functional.avg_pool2d(flows, 8).reshape(len(X), -1).numpy()
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    assert cross_val_score(model, appearance, y, cv=4).mean() < 0.3  # chance: 0.125
+    assert cross_val_score(model, motion, y, cv=4).mean() > 0.9
+
+
+def test_still_background_and_noise():
+    still, _ = make_motion_videos(4, n_classes=2, background_speed=0.0, random_state=0)
+    # Far from the disc (the corners: it sits near the middle) nothing moves.
+    corner = still[:, :, :4, :4]
+    assert np.abs(np.diff(corner, axis=1)).max() < 1e-6
+    noisy, _ = make_motion_videos(4, n_classes=2, background_speed=0.0, noise=0.05,
+                                  random_state=0)
+    # The first video is drawn before any noise: the difference is the noise (clipped to [0, 1]).
+    inside = (still[0] > 0.2) & (still[0] < 0.8)
+    assert 0.045 < (noisy[0] - still[0])[inside].std() < 0.055
+
+
+def test_speed_sets_the_displacement():
+    X, y = make_motion_videos(8, n_classes=2, background_speed=0.0, speed=2.0, random_state=0)
+    summary = _motion_summary(_flows(X))
+    right = summary[y == 0]
+    # The disc covers part of the frame, so the mean flow is a fraction of its 2 px per frame.
+    assert (right[:, 0] > 0.3).all() and (right[:, 0] < 2.0).all()
+    slow, y_slow = make_motion_videos(8, n_classes=2, background_speed=0.0, speed=0.5,
+                                      random_state=0)
+    assert (_motion_summary(_flows(slow))[y_slow == 0][:, 0] < right[:, 0]).all()
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(n_classes=13), ValueError, "n_classes must be at most 12"),
+        (dict(n_classes=1), ValueError, "n_classes must be >= 2, got 1"),
+        (dict(n_videos=0), ValueError, "n_videos must be >= 1, got 0"),
+        (dict(n_frames=1), ValueError, "n_frames must be >= 2, got 1"),
+        (dict(shape=(12, 48)), ValueError, r"shape must be at least \(16, 16\)"),
+        (dict(shape=48), TypeError, "shape must be a pair of integers"),
+        (dict(speed=(2.0, 1.0)), ValueError, "low <= high"),
+        (dict(speed="fast"), TypeError, "speed must be a positive number or a"),
+        (dict(speed=0), ValueError, "speed must be > 0.0"),
+        (dict(background_speed=-1), ValueError, "background_speed must be >= 0.0"),
+        (dict(noise=-0.1), ValueError, "noise must be >= 0.0"),
+    ],
+)
+def test_make_motion_videos_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        make_motion_videos(**{"n_videos": 4, **kwargs})
+
+
+# ------------------------------------------------------------------------------ load_video_folder
+@pytest.fixture(scope="module")
+def video_folder(tmp_path_factory):
+    """UCF101-style folder: two classes of real mp4 files, a frame folder, and clutter."""
+    root = tmp_path_factory.mktemp("ucf")
+    for label, dx in (("PushUps", 1), ("WalkingWithDog", -1)):
+        (root / label).mkdir()
+        for k in range(2):
+            write_video(root / label / f"v_{label}_g0{k}.mp4",
+                        moving_texture(6, 24, 32, dx=dx, seed=k))
+    frames = root / "WalkingWithDog" / "v_WalkingWithDog_g09"
+    frames.mkdir()
+    for t, frame in enumerate(moving_texture(6, 24, 32, dx=-1, seed=9)):
+        from PIL import Image
+
+        Image.fromarray(frame).save(frames / f"{t:04d}.png")
+    (root / "WalkingWithDog" / "notes.txt").write_text("not a video")
+    (root / "PushUps" / ".hidden.mp4").write_bytes(b"")
+    (root / ".cache").mkdir()
+    (root / "empty_folder_class").mkdir()
+    (root / "classInd.txt").write_text("1 PushUps\n2 WalkingWithDog\n")
+    return root
+
+
+def test_load_video_folder_lists_videos_by_class(video_folder):
+    paths, labels = load_video_folder(video_folder)
+    names = [os.path.relpath(p, video_folder) for p in paths]
+    assert names == [
+        os.path.join("PushUps", "v_PushUps_g00.mp4"),
+        os.path.join("PushUps", "v_PushUps_g01.mp4"),
+        os.path.join("WalkingWithDog", "v_WalkingWithDog_g00.mp4"),
+        os.path.join("WalkingWithDog", "v_WalkingWithDog_g01.mp4"),
+        os.path.join("WalkingWithDog", "v_WalkingWithDog_g09"),
+    ]
+    assert labels.tolist() == ["PushUps"] * 2 + ["WalkingWithDog"] * 3
+    assert all(isinstance(p, str) for p in paths)
+
+
+def test_listed_paths_decode_to_the_videos_written(video_folder):
+    paths, _ = load_video_folder(video_folder)
+    for path in paths:
+        video = read_video(path)
+        assert video.shape == (6, 24, 32, 3) and video.dtype == np.uint8
+    expected = moving_texture(6, 24, 32, dx=-1, seed=9)
+    np.testing.assert_array_equal(read_video(paths[-1]), expected)  # PNG frames are lossless
+    luma = np.array([0.299, 0.587, 0.114])
+    decoded = read_video(paths[0]) @ luma
+    assert np.abs(decoded - moving_texture(6, 24, 32, dx=1, seed=0) @ luma).mean() < 4
+
+
+def test_load_video_folder_options(video_folder):
+    paths, labels = load_video_folder(video_folder, classes=["WalkingWithDog"])
+    assert set(labels) == {"WalkingWithDog"} and len(paths) == 3
+    paths, labels = load_video_folder(video_folder, extensions=(".MP4",))
+    assert len(paths) == 5  # extensions compare case-insensitively; frame folders still count
+    paths, _ = load_video_folder(video_folder, extensions=(".avi",))
+    assert [os.path.basename(p) for p in paths] == ["v_WalkingWithDog_g09"]
+
+
+def test_load_video_folder_errors(video_folder, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such dataset folder"):
+        load_video_folder(tmp_path / "missing")
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        load_video_folder(video_folder / "classInd.txt")
+    with pytest.raises(ValueError, match=r"no folder for the classes \['Swimming'\]"):
+        load_video_folder(video_folder, classes=["PushUps", "Swimming"])
+    with pytest.raises(TypeError, match="list of class names"):
+        load_video_folder(video_folder, classes="PushUps")
+    (tmp_path / "Run").mkdir()
+    (tmp_path / "Run" / "readme.txt").write_text("")
+    with pytest.raises(ValueError, match="holds no video"):
+        load_video_folder(tmp_path)
