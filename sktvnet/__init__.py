@@ -4,8 +4,13 @@ Public names only; everything else is private.
 """
 
 from ._version import __version__
-from .datasets import load_stereo_motorcycle, make_synthetic_pair
-from .estimators import TVNetFlow
+from .datasets import (
+    load_stereo_motorcycle,
+    load_video_folder,
+    make_motion_videos,
+    make_synthetic_pair,
+)
+from .estimators import TVNetActionClassifier, TVNetFlow
 from .io import (
     flow_to_color,
     iter_video,
@@ -24,12 +29,15 @@ from .reference import tvl1_optical_flow
 __all__ = [
     "__version__",
     "TVNet",
+    "TVNetActionClassifier",
     "TVNetFlow",
     "angular_error",
     "endpoint_error",
     "flow_to_color",
     "iter_video",
     "load_stereo_motorcycle",
+    "load_video_folder",
+    "make_motion_videos",
     "make_synthetic_pair",
     "read_flo",
     "read_video",

@@ -97,6 +97,7 @@ class TorchStateMixin:
         """
         path = Path(path)
         params = self.get_params(deep=False)
+        _check_json_params(self, params)
         fitted = {k: _to_json(v) for k, v in self.__dict__.items()
                   if k.endswith("_") and not k.startswith("_") and k not in self._torch_attributes}
         meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "sktvnet": __version__,
@@ -155,6 +156,22 @@ class TorchStateMixin:
             estimator.model_ = estimator._make_network().to(estimator._device)
             estimator.model_.load_state_dict(state)
         return estimator
+
+
+def _check_json_params(estimator, params: dict) -> None:
+    """Raise before writing anything if a parameter is not plain data (e.g. a callable)."""
+    bad = []
+    for key, value in params.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            bad.append(f"{key}={value!r}")
+    if bad:
+        raise TypeError(
+            f"{type(estimator).__name__}.save writes the parameters as JSON, and "
+            f"{', '.join(bad)} cannot be written as JSON (a file never stores code); "
+            "use joblib.dump (pickle) for an estimator with such parameters"
+        )
 
 
 def _to_json(value):

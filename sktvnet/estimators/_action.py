@@ -1,0 +1,610 @@
+"""TVNetActionClassifier: videos in, labels out; TVNet and a CNN head trained end to end
+(Fan et al. 2018, Section 5)."""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from .. import losses
+from ..heads import HEADS, make_head
+from ..network import TVNet
+from . import _videos
+from ._base import TorchStateMixin, resolve_device, torch_generator
+from ._flow import TRAIN_OPTIONS
+
+# TVNet's learning rate relative to the heads' when tvnet_learning_rate=None. The paper divides
+# the classifier's rate by 255 for TVNet, with SGD, whose steps grow with the gradient (large on
+# [0, 255] images); Adam's steps do not, and 1/255 leaves TVNet nearly where it started.
+TVNET_LR_RATIO = 0.1
+# The built-in heads halve the frames twice; smaller frames leave them nothing to convolve.
+_MIN_HEAD_SIDE = 8
+# Standardisation of the RGB frame and of frame differences: never divide by a flat clip's 0.
+_STD_FLOOR = 1e-6
+
+
+class _ActionNetwork(nn.Module):
+    """The motion stream (TVNet, or frame differences, then a head) and the optional RGB stream.
+
+    ``forward`` takes a batch of grey clips ``(B, T, H, W)`` (and RGB frames ``(B, 3, H, W)``
+    when there is an RGB stream) and returns the logits of each stream, plus the flows and the
+    frame pairs they came from (for the loss Lf), or ``None`` without TVNet.
+    """
+
+    def __init__(self, tvnet: TVNet | None, motion_head: nn.Module, rgb_head: nn.Module | None):
+        super().__init__()
+        self.tvnet = tvnet
+        self.motion_head = motion_head
+        self.rgb_head = rgb_head
+
+    def forward(self, clips: Tensor, rgb: Tensor | None = None):
+        batch, length, height, width = clips.shape
+        x0 = clips[:, :-1].reshape(-1, 1, height, width)
+        x1 = clips[:, 1:].reshape(-1, 1, height, width)
+        if self.tvnet is None:
+            scale = clips.flatten(1).std(dim=1).clamp_min(_STD_FLOOR)[:, None, None, None]
+            features, pairs = (clips[:, 1:] - clips[:, :-1]) / scale, None
+        else:
+            flow = self.tvnet(x0, x1)
+            # (B * (T-1), 2, H, W) -> (B, 2 (T-1), H, W): u1, v1, u2, v2, ... as in the paper.
+            features, pairs = flow.reshape(batch, 2 * (length - 1), height, width), (flow, x0, x1)
+        logits = [self.motion_head(features)]
+        if self.rgb_head is not None:
+            mean = rgb.mean(dim=(1, 2, 3), keepdim=True)
+            std = rgb.flatten(1).std(dim=1).clamp_min(_STD_FLOOR)[:, None, None, None]
+            logits.append(self.rgb_head((rgb - mean) / std))
+        return logits, pairs
+
+
+class TVNetActionClassifier(TorchStateMixin, ClassifierMixin, BaseEstimator):
+    """Action recognition with TVNet and a CNN head, trained end to end (Fan et al. 2018).
+
+    A clip of ``n_frames`` consecutive frames goes through TVNet, the TV-L1 solver unrolled into
+    a network, which gives ``n_frames - 1`` flow fields; stacked (``2 (n_frames - 1)`` channels,
+    u then v of each pair: 10 for the paper's 6 frames) they are classified by a CNN head. The
+    whole is trained with the multitask loss of the paper, ``L = Lc + lambda_f Lf``: the
+    cross-entropy of the classes plus the TV-L1 energy of the flows (Eq. 1), which keeps TVNet's
+    output a flow while its initial flow and filters adapt to the task. TVNet is trained with a
+    smaller learning rate than the head. No flow is computed in advance or stored.
+
+    Training samples one clip at a random place in each video per epoch; prediction averages the
+    class scores of ``n_test_clips`` clips spread over each video (and of their mirror images
+    with ``horizontal_flip=True``), the paper's test-time averaging. An optional RGB stream
+    classifies the middle frame of each clip; its scores are averaged with the motion stream's.
+
+    Parameters
+    ----------
+    n_scales : int, default=1
+        TVNet's pyramid levels.
+    n_warps : int, default=1
+        TVNet's warps per level.
+    n_iters : int, default=10
+        TVNet's iterations per warp: TVNet-1-1-10 by default, enough for motions of a few pixels
+        in small frames; raise it (the paper uses 50) for larger frames and motions.
+    tau : float, default=0.25
+        Time step of the dual update, tau in Eq. 12.
+    lmbda : float, default=0.15
+        Weight of the data term, lambda in Eq. 1.
+    theta : float, default=0.3
+        Tightness of the coupling, theta in Eq. 2.
+    zoom_factor : float, default=0.5
+        Size ratio between pyramid levels.
+    eps : float, default=1e-10
+        Soft non-zero constant of the divisions in Eq. 11-12.
+    train_tvnet : {"all", "u0", "filters"} or None, default="all"
+        What of TVNet is trained with the head: its initial flow u0 and its difference filters
+        (end to end, the paper's full model), one of them, or nothing (``None``: TVNet is a
+        frozen TV-L1 solver, the paper's baseline).
+    flow_loss_weight : float, default=0.1
+        lambda_f, the weight of the flow loss Lf (TV-L1 energy, Eq. 1) in the training loss;
+        0 trains TVNet by the classification loss alone. Unused when TVNet is not trained.
+    motion : {"tvnet", "difference"}, default="tvnet"
+        Motion input of the head: TVNet's flows, or the differences of consecutive frames
+        (``n_frames - 1`` channels, each clip scaled by its standard deviation), a baseline
+        without flow.
+    head : {"resnet", "inception"} or callable, default="resnet"
+        Classification network: a compact ResNet-style or BN-Inception-style CNN
+        (:mod:`sktvnet.heads`; the paper uses BN-Inception, pretrained, which cannot be
+        downloaded here; from scratch on small frames the ResNet-style head learns as well or
+        better, three times faster), trained from scratch, or a factory called as
+        ``head(in_channels=..., n_classes=...)`` returning an ``nn.Module`` that maps
+        ``(B, in_channels, H, W)`` to logits ``(B, n_classes)``. A factory must be a class or a
+        module-level function for the estimator to pickle; :meth:`save` accepts only names.
+    head_width : int, default=16
+        Width (channels of the first layer, a multiple of 4) of a named head.
+    dropout : float, default=0.2
+        Dropout before the linear layer of a named head.
+    n_frames : int, default=6
+        Frames per clip (>= 2): ``n_frames - 1`` flows. Every video needs at least as many.
+    n_test_clips : int, default=5
+        Clips per video whose scores are averaged at prediction, spread evenly from the first
+        frame to the last (fewer when the video is too short to hold them all apart).
+    horizontal_flip : bool, default=False
+        Mirror clips at random in training and average the scores of mirrored clips at
+        prediction. Use it when left and right do not change the class (UCF101, HMDB51), not
+        when they do (as in :func:`sktvnet.datasets.make_motion_videos`).
+    rgb_stream : bool, default=False
+        Add an RGB stream (a head of the same kind on the middle frame of each clip, in colour)
+        whose scores are averaged with the motion stream's; each stream has its own
+        cross-entropy in training.
+    frame_size : (int, int) or None, default=None
+        Resize frames to ``(H, W)`` (bilinear, antialiased). ``None`` keeps the videos' size;
+        then every video must have the same size in :meth:`fit`.
+    learning_rate : float, default=3e-3
+        Adam learning rate of the heads, annealed to 0 along a cosine over ``max_epochs``.
+    tvnet_learning_rate : float or None, default=None
+        Adam learning rate of TVNet (annealed the same way). ``None`` means
+        ``learning_rate / 10``. The paper divides the classifier's rate by 255, with SGD, whose
+        steps grow with the gradient; Adam's do not: with 1/255 TVNet's parameters moved at
+        most 0.004 from TV-L1 in 950 steps (``benchmarks/bench_action.py``), 0.09 with 1/10.
+    weight_decay : float, default=1e-4
+        L2 penalty of the heads' weights (decoupled, AdamW); TVNet's parameters have none.
+    max_epochs : int, default=25
+        Passes over the training videos (one clip per video per pass).
+    batch_size : int, default=16
+        Clips per minibatch, in training and prediction.
+    warm_start : bool, default=False
+        Continue from the fitted weights in the next :meth:`fit` (with a new optimiser and
+        learning-rate cycle) instead of starting afresh; the labels must be among ``classes_``.
+    device : str, default="auto"
+        ``"auto"`` uses CUDA when available, else the CPU; or any torch device string.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initial weights, of the clips drawn, of dropout and of the minibatches: a
+        given seed gives the same model on the CPU.
+    verbose : int, default=0
+        With ``verbose >= 1``, a progress bar per epoch showing the loss, and one over the
+        videos at prediction.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted.
+    model_ : torch.nn.Module
+        The fitted network: ``model_.tvnet`` (a :class:`sktvnet.TVNet`, ``None`` for
+        ``motion="difference"``), ``model_.motion_head`` and ``model_.rgb_head`` (or ``None``).
+    loss_curve_ : list of float
+        Mean training loss ``Lc + lambda_f Lf`` of each epoch (over every fit with
+        ``warm_start``).
+    flow_loss_curve_ : list of float
+        Mean TV-L1 energy Lf of the training flows in each epoch, whether or not it is part of
+        the loss (empty for ``motion="difference"``).
+    n_iter_ : int
+        Epochs run.
+
+    See Also
+    --------
+    sktvnet.TVNetFlow : TVNet's flows as features for any scikit-learn estimator.
+    sktvnet.heads : The classification networks.
+    sktvnet.datasets.make_motion_videos : Videos labelled by their motion.
+    sktvnet.datasets.load_video_folder : An action dataset stored as a folder per class.
+
+    References
+    ----------
+    .. [1] L. Fan, W. Huang, C. Gan, S. Ermon, B. Gong, J. Huang, "End-to-end learning of motion
+       representation for video understanding", CVPR 2018. :doi:`10.1109/CVPR.2018.00630`
+    .. [2] L. Wang, Y. Xiong, Z. Wang, Y. Qiao, D. Lin, X. Tang, L. Van Gool, "Temporal segment
+       networks: towards good practices for deep action recognition", ECCV 2016.
+       :doi:`10.1007/978-3-319-46484-8_2`
+
+    Examples
+    --------
+    >>> from sktvnet import TVNetActionClassifier
+    >>> from sktvnet.datasets import make_motion_videos
+    >>> X, y = make_motion_videos(16, n_classes=2, shape=(24, 24), random_state=0)
+    >>> clf = TVNetActionClassifier(n_iters=5, head_width=8, max_epochs=2, random_state=0)
+    >>> clf.fit(X, y).predict_proba(X[:3]).shape
+    (3, 2)
+    >>> clf.classes_.tolist(), len(clf.loss_curve_)
+    ([0, 1], 2)
+    """
+
+    _parameter_constraints: dict = {
+        "n_scales": [Interval(Integral, 1, None, closed="left")],
+        "n_warps": [Interval(Integral, 1, None, closed="left")],
+        "n_iters": [Interval(Integral, 1, None, closed="left")],
+        "tau": [Interval(Real, 0, 0.25, closed="right")],
+        "lmbda": [Interval(Real, 0, None, closed="neither")],
+        "theta": [Interval(Real, 0, None, closed="neither")],
+        "zoom_factor": [Interval(Real, 0, 1, closed="neither")],
+        "eps": [Interval(Real, 0, None, closed="left")],
+        "train_tvnet": [StrOptions({"u0", "filters", "all"}), None],
+        "flow_loss_weight": [Interval(Real, 0, None, closed="left")],
+        "motion": [StrOptions({"tvnet", "difference"})],
+        "head": [StrOptions(set(HEADS)), callable],
+        "head_width": [Interval(Integral, 4, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "n_frames": [Interval(Integral, 2, None, closed="left")],
+        "n_test_clips": [Interval(Integral, 1, None, closed="left")],
+        "horizontal_flip": ["boolean"],
+        "rgb_stream": ["boolean"],
+        "frame_size": [tuple, list, None],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "tvnet_learning_rate": [Interval(Real, 0, None, closed="left"), None],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_scales=1,
+        n_warps=1,
+        n_iters=10,
+        tau=0.25,
+        lmbda=0.15,
+        theta=0.3,
+        zoom_factor=0.5,
+        eps=1e-10,
+        train_tvnet="all",
+        flow_loss_weight=0.1,
+        motion="tvnet",
+        head="resnet",
+        head_width=16,
+        dropout=0.2,
+        n_frames=6,
+        n_test_clips=5,
+        horizontal_flip=False,
+        rgb_stream=False,
+        frame_size=None,
+        learning_rate=3e-3,
+        tvnet_learning_rate=None,
+        weight_decay=1e-4,
+        max_epochs=25,
+        batch_size=16,
+        warm_start=False,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_scales = n_scales
+        self.n_warps = n_warps
+        self.n_iters = n_iters
+        self.tau = tau
+        self.lmbda = lmbda
+        self.theta = theta
+        self.zoom_factor = zoom_factor
+        self.eps = eps
+        self.train_tvnet = train_tvnet
+        self.flow_loss_weight = flow_loss_weight
+        self.motion = motion
+        self.head = head
+        self.head_width = head_width
+        self.dropout = dropout
+        self.n_frames = n_frames
+        self.n_test_clips = n_test_clips
+        self.horizontal_flip = horizontal_flip
+        self.rgb_stream = rgb_stream
+        self.frame_size = frame_size
+        self.learning_rate = learning_rate
+        self.tvnet_learning_rate = tvnet_learning_rate
+        self.weight_decay = weight_decay
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.warm_start = warm_start
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = True
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = False
+        return tags
+
+    # ------------------------------------------------------------------ network
+    def _make_network(self) -> _ActionNetwork:
+        n_classes = len(self.classes_)
+        tvnet = None
+        if self.motion == "tvnet":
+            train_u0, train_filters = TRAIN_OPTIONS[self.train_tvnet]
+            tvnet = TVNet(
+                n_scales=self.n_scales, n_warps=self.n_warps, n_iters=self.n_iters, tau=self.tau,
+                lmbda=self.lmbda, theta=self.theta, zoom_factor=self.zoom_factor, eps=self.eps,
+                train_u0=train_u0, train_filters=train_filters,
+            )
+        channels = (2 if self.motion == "tvnet" else 1) * (self.n_frames - 1)
+        kwargs = dict(n_classes=n_classes, width=self.head_width, dropout=self.dropout)
+        motion_head = make_head(self.head, in_channels=channels, **kwargs)
+        rgb_head = make_head(self.head, in_channels=3, **kwargs) if self.rgb_stream else None
+        return _ActionNetwork(tvnet, motion_head, rgb_head)
+
+    def _check_params(self) -> None:
+        size = self.frame_size
+        if size is not None:
+            if (len(size) != 2 or any(isinstance(n, bool) or not isinstance(n, Integral)
+                                      for n in size)):
+                raise ValueError(f"frame_size must be None or a pair of integers (H, W), "
+                                 f"got {size!r}")
+            if isinstance(self.head, str) and min(size) < _MIN_HEAD_SIDE:
+                raise ValueError(f"frame_size must be at least ({_MIN_HEAD_SIDE}, "
+                                 f"{_MIN_HEAD_SIDE}) for the built-in heads, got {tuple(size)}")
+        if isinstance(self.head, str) and self.head_width % 4:
+            raise ValueError(f"head_width must be a multiple of 4, got {self.head_width}")
+
+    def _size(self):
+        return None if self.frame_size is None else tuple(int(n) for n in self.frame_size)
+
+    # ------------------------------------------------------------------ data
+    def _decode(self, sources, index: int) -> np.ndarray:
+        """Video ``index`` as a checked array (decoded if it is a path), long enough for a clip."""
+        video = _videos.decode(sources[index], f"X[{index}]", self._size())
+        if len(video) < self.n_frames:
+            raise ValueError(
+                f"X[{index}] has {len(video)} frames, fewer than n_frames={self.n_frames}: "
+                "lower n_frames or drop the short videos"
+            )
+        if (self.frame_size is None and isinstance(self.head, str)
+                and min(video.shape[1:3]) < _MIN_HEAD_SIDE):
+            raise ValueError(
+                f"X[{index}] frames are {video.shape[1]}x{video.shape[2]}; the built-in heads need "
+                f"at least {_MIN_HEAD_SIDE}x{_MIN_HEAD_SIDE} (or set frame_size)"
+            )
+        return video
+
+    def _clip(self, video: np.ndarray, start: int, flip: bool):
+        """The grey clip ``(n_frames, H, W)`` at ``start`` and, with an RGB stream, its middle
+        frame ``(3, H, W)``; mirrored left-right when ``flip``."""
+        raw = video[start:start + self.n_frames]
+        size = self._size()
+        clip = _videos.as_frames(raw, size=size)
+        rgb = None
+        if self.rgb_stream:
+            middle = raw[self.n_frames // 2:self.n_frames // 2 + 1]
+            rgb = _videos.as_frames(middle, colour=True, size=size)[0].transpose(2, 0, 1)
+        if flip:
+            clip = clip[..., ::-1]
+            rgb = None if rgb is None else rgb[..., ::-1]
+        return clip, rgb
+
+    def _to_device(self, arrays: list) -> Tensor | None:
+        if arrays[0] is None:
+            return None
+        return torch.from_numpy(np.ascontiguousarray(np.stack(arrays))).to(self._device)
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train TVNet and the head(s) on the videos ``X`` labelled ``y``.
+
+        Parameters
+        ----------
+        X : array of shape (n_videos, T, H, W[, C]), list of videos or list of video paths
+            Training videos, each with at least ``n_frames`` frames; paths (see
+            :func:`sktvnet.datasets.load_video_folder`) are decoded when needed.
+        y : array-like of shape (n_videos,)
+            Class labels of any type scikit-learn accepts (ints, strings, ...), at least two
+            distinct ones.
+
+        Returns
+        -------
+        self : TVNetActionClassifier
+        """
+        self._check_params()
+        sources = _videos.check_videos(X)
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        if len(y) != len(sources):
+            raise ValueError(
+                f"X and y must hold the same number of videos, got {len(sources)} and {len(y)}"
+            )
+        warm = self.warm_start and hasattr(self, "model_")
+        if warm:
+            unseen = np.setdiff1d(y, self.classes_)
+            if len(unseen):
+                raise ValueError(
+                    f"warm_start needs the labels of the first fit {self.classes_.tolist()}; "
+                    f"y has new ones {unseen.tolist()}"
+                )
+            encoded = np.searchsorted(self.classes_, y)
+        else:
+            classes, encoded = np.unique(y, return_inverse=True)
+            if len(classes) < 2:
+                raise ValueError(
+                    f"y must hold at least 2 classes to learn from, got only {classes.tolist()}"
+                )
+        for i, source in enumerate(sources):
+            if isinstance(source, np.ndarray):
+                self._decode(sources, i)  # checks lengths and sizes before any training
+        if self.frame_size is None:
+            sizes = {s.shape[1:3] for s in sources if isinstance(s, np.ndarray)}
+            if len(sizes) > 1:
+                raise ValueError(
+                    f"the videos differ in frame size ({sorted(sizes)}): set frame_size=(H, W) "
+                    "to resize them to one size"
+                )
+
+        self._device = resolve_device(self.device)
+        generator = torch_generator(self.random_state)
+        seed = int(torch.randint(2**62, (1,), generator=generator))
+        cuda = [self._device.index or 0] if self._device.type == "cuda" else []
+        # Weight initialisation and dropout draw from torch's global generator: seed a fork of it
+        # so that random_state decides them without disturbing the caller's random state.
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(seed)
+            if not warm:
+                self.classes_ = classes
+                self.model_ = self._make_network().to(self._device)
+                self.loss_curve_, self.flow_loss_curve_, self.n_iter_ = [], [], 0
+            self._train(sources, torch.from_numpy(encoded.astype(np.int64)), generator)
+        return self
+
+    def _optimizer(self):
+        head_params = [p for name, p in self.model_.named_parameters()
+                       if not name.startswith("tvnet.") and p.requires_grad]
+        decay = [p for p in head_params if p.ndim > 1]
+        no_decay = [p for p in head_params if p.ndim <= 1]
+        groups = [dict(params=decay, weight_decay=self.weight_decay),
+                  dict(params=no_decay, weight_decay=0.0)]
+        if self.model_.tvnet is not None:
+            tvnet_params = [p for p in self.model_.tvnet.parameters() if p.requires_grad]
+            if tvnet_params:
+                lr = (self.learning_rate * TVNET_LR_RATIO if self.tvnet_learning_rate is None
+                      else self.tvnet_learning_rate)
+                groups.append(dict(params=tvnet_params, lr=lr, weight_decay=0.0))
+        return torch.optim.AdamW([g for g in groups if g["params"]], lr=self.learning_rate)
+
+    def _train(self, sources, labels: Tensor, generator: torch.Generator) -> None:
+        optimizer = self._optimizer()
+        n_videos = len(sources)
+        n_batches = math.ceil(n_videos / self.batch_size)
+        total_steps = self.max_epochs * n_batches
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: 0.5 * (1.0 + math.cos(math.pi * step / total_steps)))
+        train_tvnet = self.model_.tvnet is not None and self.train_tvnet is not None
+        use_flow_loss = train_tvnet and self.flow_loss_weight > 0
+        self.model_.train()
+        first = self.n_iter_
+        for epoch in range(first, first + self.max_epochs):
+            order = torch.randperm(n_videos, generator=generator).numpy()
+            batches = np.array_split(order, n_batches)
+            bar = tqdm(batches, desc=f"epoch {epoch + 1}/{first + self.max_epochs}",
+                       unit="batch", disable=not self.verbose, leave=True)
+            total, flow_total, count = 0.0, 0.0, 0
+            for batch in bar:
+                clips, rgbs = [], []
+                for i in batch.tolist():
+                    video = self._decode(sources, i)
+                    start = int(torch.randint(len(video) - self.n_frames + 1, (1,),
+                                              generator=generator))
+                    flip = self.horizontal_flip and bool(torch.rand(1, generator=generator) < 0.5)
+                    clip, rgb = self._clip(video, start, flip)
+                    clips.append(clip)
+                    rgbs.append(rgb)
+                if len({c.shape for c in clips}) > 1:
+                    raise ValueError(
+                        "the videos differ in frame size "
+                        f"({sorted({c.shape[1:] for c in clips})}): set frame_size=(H, W) to "
+                        "resize them to one size"
+                    )
+                target = labels[batch].to(self._device)
+                logits, pairs = self.model_(self._to_device(clips), self._to_device(rgbs))
+                loss = sum(F.cross_entropy(stream, target) for stream in logits)
+                flow_loss = None
+                if pairs is not None:
+                    flow, x0, x1 = pairs
+                    with torch.set_grad_enabled(use_flow_loss):
+                        flow_loss = losses.tvl1_energy(flow, x0, x1, lmbda=self.lmbda, eps=self.eps)
+                    if use_flow_loss:
+                        loss = loss + self.flow_loss_weight * flow_loss
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                total += float(loss.detach()) * len(batch)
+                if flow_loss is not None:
+                    flow_total += float(flow_loss.detach()) * len(batch)
+                count += len(batch)
+                bar.set_postfix(loss=f"{total / count:.4f}")
+            self.loss_curve_.append(total / count)
+            if self.model_.tvnet is not None:
+                self.flow_loss_curve_.append(flow_total / count)
+            self.n_iter_ += 1
+        self.model_.eval()
+
+    # ------------------------------------------------------------------ predict
+    def _clip_starts(self, length: int) -> list[int]:
+        last = length - self.n_frames
+        return sorted({int(round(s)) for s in np.linspace(0, last, self.n_test_clips)})
+
+    def _scores(self, X) -> np.ndarray:
+        """Mean logits ``(n_videos, n_classes)`` over every test clip of each video."""
+        check_is_fitted(self)
+        sources = _videos.check_videos(X)
+        n_classes = len(self.classes_)
+        sums = np.zeros((len(sources), n_classes))
+        counts = np.zeros(len(sources))
+        pending: list = []  # (video index, clip, rgb), all of one frame size
+
+        def flush():
+            if not pending:
+                return
+            index = np.array([p[0] for p in pending])
+            with torch.inference_mode():
+                logits, _ = self.model_(self._to_device([p[1] for p in pending]),
+                                        self._to_device([p[2] for p in pending]))
+                fused = torch.stack(logits).mean(dim=0).double().cpu().numpy()
+            np.add.at(sums, index, fused)
+            np.add.at(counts, index, 1)
+            pending.clear()
+
+        self.model_.eval()
+        flips = (False, True) if self.horizontal_flip else (False,)
+        for i in tqdm(range(len(sources)), desc="TVNetActionClassifier.predict", unit="video",
+                      disable=not self.verbose):
+            video = self._decode(sources, i)
+            for start in self._clip_starts(len(video)):
+                for flip in flips:
+                    clip, rgb = self._clip(video, start, flip)
+                    if pending and pending[0][1].shape != clip.shape:
+                        flush()
+                    pending.append((i, clip, rgb))
+                    if len(pending) >= self.batch_size:
+                        flush()
+        flush()
+        return sums / counts[:, None]
+
+    def decision_function(self, X):
+        """Class scores: the logits averaged over the test clips (and streams) of each video.
+
+        Parameters
+        ----------
+        X : array of shape (n_videos, T, H, W[, C]), list of videos or list of video paths
+
+        Returns
+        -------
+        scores : ndarray of shape (n_videos, n_classes), or (n_videos,) for two classes
+            For two classes, the score of ``classes_[1]`` minus that of ``classes_[0]``: positive
+            means ``classes_[1]``, as scikit-learn's binary classifiers do.
+        """
+        scores = self._scores(X)
+        if len(self.classes_) == 2:
+            return scores[:, 1] - scores[:, 0]
+        return scores
+
+    def predict_proba(self, X):
+        """Class probabilities: the softmax of :meth:`decision_function`'s averaged scores.
+
+        Parameters
+        ----------
+        X : array of shape (n_videos, T, H, W[, C]), list of videos or list of video paths
+
+        Returns
+        -------
+        proba : ndarray of shape (n_videos, n_classes)
+            Columns in the order of ``classes_``; rows sum to 1.
+        """
+        scores = self._scores(X)
+        scores = scores - scores.max(axis=1, keepdims=True)
+        proba = np.exp(scores)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Class of each video: the one with the highest averaged score.
+
+        Parameters
+        ----------
+        X : array of shape (n_videos, T, H, W[, C]), list of videos or list of video paths
+
+        Returns
+        -------
+        labels : ndarray of shape (n_videos,)
+            Elements of ``classes_``.
+        """
+        scores = self._scores(X)
+        return self.classes_[np.argmax(scores, axis=1)]

@@ -1,0 +1,393 @@
+"""Tests of TVNetActionClassifier: scikit-learn citizenship, training, prediction, persistence."""
+
+import copy
+import pickle
+import warnings
+from unittest import mock
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from _media import moving_texture, write_video
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from torch import nn
+
+from sktvnet import TVNetActionClassifier
+from sktvnet.datasets import load_video_folder, make_motion_videos
+
+# TVNet-1-1-5, narrow heads, one or two epochs: seconds per fit on tiny videos.
+TINY = dict(n_iters=5, head="resnet", head_width=8, max_epochs=1, batch_size=8)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tensors this small gain nothing from a thread pool, and lose much when cores are busy."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def videos():
+    """16 videos of 6 frames, 24x24, of two motions (right, left), labelled by strings."""
+    X, y = make_motion_videos(16, n_classes=2, shape=(24, 24), random_state=0)
+    return X, np.array(["right", "left"])[y]
+
+
+@pytest.fixture(scope="module")
+def fitted(videos):
+    X, y = videos
+    return TVNetActionClassifier(**{**TINY, "max_epochs": 2}, random_state=0).fit(X, y)
+
+
+def _linear_head(in_channels, n_classes):
+    """A module-level head factory (so that the estimator pickles)."""
+    return nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(4 * in_channels,
+                                                                          n_classes))
+
+
+# ------------------------------------------------------------------ scikit-learn common checks
+# X must be videos (n_videos, T, H, W[, C]) with at least n_frames frames; the common checks feed
+# 2-D tables, which the classifier rejects with a ValueError that says so.
+_TWO_D = "X must be videos (n_videos, T, H, W[, C]); the check feeds a 2-D table"
+EXPECTED_FAILURES = {
+    name: _TWO_D for name in [
+        "check_classifier_data_not_an_array", "check_classifier_multioutput",
+        "check_classifiers_classes", "check_classifiers_one_label",
+        "check_classifiers_regression_target",
+        "check_classifiers_train", "check_classifiers_train(readonly_memmap=True)",
+        "check_classifiers_train(readonly_memmap=True,X_dtype=float32)",
+        "check_complex_data", "check_decision_proba_consistency", "check_dict_unchanged",
+        "check_dont_overwrite_parameters", "check_dtype_object",
+        "check_estimator_sparse_array", "check_estimator_sparse_matrix",
+        "check_estimator_sparse_tag", "check_estimators_dtypes",
+        "check_estimators_empty_data_messages", "check_estimators_fit_returns_self",
+        "check_estimators_nan_inf", "check_estimators_overwrite_params",
+        "check_estimators_pickle",
+        "check_estimators_pickle(readonly_memmap=True)", "check_f_contiguous_array_estimator",
+        "check_fit2d_1feature", "check_fit2d_1sample", "check_fit2d_predict1d",
+        "check_fit_check_is_fitted", "check_fit_idempotent", "check_fit_score_takes_y",
+        "check_methods_sample_order_invariance", "check_methods_subset_invariance",
+        "check_n_features_in", "check_n_features_in_after_fitting", "check_pipeline_consistency",
+        "check_positive_only_tag_during_fit", "check_readonly_memmap_input",
+        "check_supervised_y_2d",
+        "check_requires_y_none",
+    ]
+}
+
+
+@parametrize_with_checks([TVNetActionClassifier(**TINY)],
+                         expected_failed_checks=lambda est: EXPECTED_FAILURES, xfail_strict=True)
+def test_sklearn_common_checks(estimator, check):
+    check(estimator)
+
+
+# ------------------------------------------------------------------ predictions
+def test_string_labels_proba_and_decision_function(fitted, videos):
+    X, y = videos
+    assert fitted.classes_.tolist() == ["left", "right"]
+    assert set(fitted.predict(X)) <= {"left", "right"}
+    proba = fitted.predict_proba(X)
+    assert proba.shape == (16, 2) and proba.dtype == np.float64
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    assert ((proba > 0) & (proba < 1)).all()
+    decision = fitted.decision_function(X)
+    assert decision.shape == (16,)  # binary: the score of classes_[1] minus classes_[0]
+    np.testing.assert_allclose(proba[:, 1], 1 / (1 + np.exp(-decision)), rtol=1e-9)
+    np.testing.assert_array_equal(fitted.predict(X), fitted.classes_[(decision > 0).astype(int)])
+    assert fitted.score(X, y) == np.mean(fitted.predict(X) == y)
+
+
+def test_multiclass_decision_function_and_integer_labels():
+    X, y = make_motion_videos(12, n_classes=3, shape=(24, 24), random_state=1)
+    clf = TVNetActionClassifier(**TINY, random_state=0).fit(X, y + 10)
+    assert clf.classes_.tolist() == [10, 11, 12]
+    decision = clf.decision_function(X)
+    assert decision.shape == (12, 3)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[decision.argmax(axis=1)])
+    np.testing.assert_array_equal(clf.predict_proba(X).argmax(axis=1), decision.argmax(axis=1))
+
+
+def test_learns_left_from_right():
+    X, y = make_motion_videos(32, n_classes=2, shape=(24, 24), background_speed=0.0,
+                              random_state=2)
+    X_test, y_test = make_motion_videos(16, n_classes=2, shape=(24, 24), background_speed=0.0,
+                                        random_state=3)
+    clf = TVNetActionClassifier(**{**TINY, "max_epochs": 6, "learning_rate": 3e-3},
+                                random_state=0).fit(X, y)
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+    assert clf.score(X_test, y_test) >= 0.8
+
+
+def test_test_clips_are_averaged():
+    """A long video's scores are the mean of the scores of its test clips, taken as videos."""
+    X, y = make_motion_videos(8, n_classes=2, n_frames=8, shape=(24, 24), random_state=4)
+    clf = TVNetActionClassifier(**TINY, n_frames=6, n_test_clips=3, random_state=0).fit(X, y)
+    clips = np.stack([X[:, s:s + 6] for s in (0, 1, 2)], axis=1)  # starts spread over 0 .. 2
+    expected = np.mean([clf._scores(clips[:, k]) for k in range(3)], axis=0)
+    np.testing.assert_allclose(clf._scores(X), expected, rtol=1e-5, atol=1e-6)
+    one = copy.deepcopy(clf).set_params(n_test_clips=1)
+    np.testing.assert_allclose(one._scores(X), clf._scores(clips[:, 0]), rtol=1e-5, atol=1e-6)
+
+
+def test_horizontal_flip_averaging_is_mirror_invariant(videos):
+    X, y = videos
+    clf = TVNetActionClassifier(**TINY, horizontal_flip=True, random_state=0).fit(X, y)
+    np.testing.assert_allclose(clf.predict_proba(X), clf.predict_proba(X[..., ::-1]),
+                               rtol=1e-5, atol=1e-6)
+    plain = TVNetActionClassifier(**TINY, random_state=0).fit(X, y)
+    assert not np.allclose(plain.predict_proba(X), plain.predict_proba(X[..., ::-1]))
+
+
+# ------------------------------------------------------------------ training options
+def test_random_state_makes_fit_reproducible(videos):
+    X, y = videos
+    a = TVNetActionClassifier(**TINY, random_state=3).fit(X, y)
+    b = TVNetActionClassifier(**TINY, random_state=3).fit(X, y)
+    c = TVNetActionClassifier(**TINY, random_state=4).fit(X, y)
+    assert a.loss_curve_ == b.loss_curve_
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    assert a.loss_curve_ != c.loss_curve_
+    state = torch.random.get_rng_state()
+    TVNetActionClassifier(**TINY, random_state=3).fit(X, y)
+    assert torch.equal(torch.random.get_rng_state(), state)  # the caller's generator is untouched
+
+
+def test_warm_start_continues_from_the_fitted_weights(videos):
+    X, y = videos
+    clf = TVNetActionClassifier(**TINY, warm_start=True, random_state=0).fit(X, y)
+    model = clf.model_
+    after_first = {k: v.clone() for k, v in model.state_dict().items()}
+    with mock.patch.object(TVNetActionClassifier, "_make_network",
+                           side_effect=AssertionError("rebuilt")):
+        clf.fit(X, y)
+    assert clf.model_ is model and clf.n_iter_ == 2 and len(clf.loss_curve_) == 2
+    assert any(not torch.equal(after_first[k], v) for k, v in model.state_dict().items())
+    clf.set_params(warm_start=False).fit(X, y)
+    assert clf.model_ is not model and clf.n_iter_ == 1
+    clf.set_params(warm_start=True)
+    with pytest.raises(ValueError, match=r"warm_start needs the labels .* new ones \['up'\]"):
+        clf.fit(X, np.where(y == "left", "up", y))
+
+
+@pytest.mark.parametrize("train_tvnet, trained", [
+    (None, set()), ("u0", {"u0"}), ("filters", {"centered_weight", "forward_weight",
+                                                "divergence_weight"}),
+    ("all", {"u0", "centered_weight", "forward_weight", "divergence_weight"}),
+])
+def test_train_tvnet_trains_what_it_says(videos, train_tvnet, trained):
+    X, y = videos
+    clf = TVNetActionClassifier(**TINY, train_tvnet=train_tvnet, random_state=0).fit(X, y)
+    fresh = clf._make_network().tvnet
+    changed = {name for name, p in clf.model_.tvnet.named_parameters()
+               if not torch.equal(p, dict(fresh.named_parameters())[name])}
+    assert changed == trained
+    assert len(clf.flow_loss_curve_) == 1 and clf.flow_loss_curve_[0] > 0
+
+
+def test_flow_loss_weight_changes_the_tvnet_update(videos):
+    X, y = videos
+    with_lf = TVNetActionClassifier(**TINY, random_state=0).fit(X, y)
+    without = TVNetActionClassifier(**TINY, flow_loss_weight=0.0, random_state=0).fit(X, y)
+    frozen = TVNetActionClassifier(**TINY, train_tvnet=None, random_state=0).fit(X, y)
+    assert not torch.equal(with_lf.model_.tvnet.u0, without.model_.tvnet.u0)
+    # The loss recorded includes lambda_f Lf only when TVNet is trained with it.
+    assert with_lf.loss_curve_[0] > without.loss_curve_[0]
+    np.testing.assert_allclose(without.loss_curve_, frozen.loss_curve_, rtol=0.2)
+
+
+def test_tvnet_learns_more_slowly_than_the_head(videos):
+    X, y = videos
+    clf = TVNetActionClassifier(**TINY, random_state=0)
+    clf.fit(X, y)
+    groups = clf._optimizer().param_groups
+    rates = {len(g["params"]): g["lr"] for g in groups}
+    assert rates[4] == pytest.approx(clf.learning_rate * 0.1)  # TVNet's 4 parameter tensors
+    clf.set_params(tvnet_learning_rate=1e-5)
+    assert {g["lr"] for g in clf._optimizer().param_groups} == {clf.learning_rate, 1e-5}
+
+
+def test_motion_difference_baseline(videos):
+    X, y = videos
+    clf = TVNetActionClassifier(**TINY, motion="difference", random_state=0).fit(X, y)
+    assert clf.model_.tvnet is None and clf.flow_loss_curve_ == []
+    assert clf.model_.motion_head.features[0][0].in_channels == 5  # n_frames - 1 differences
+    assert clf.predict_proba(X).shape == (16, 2)
+
+
+def test_rgb_stream_on_colour_and_grey_videos():
+    rng = np.random.default_rng(0)
+    colour = np.stack([moving_texture(6, 24, 24, dx=d, seed=k)
+                       for k, d in enumerate([1, -1] * 4)])
+    y = np.array(["right", "left"] * 4)
+    clf = TVNetActionClassifier(**TINY, rgb_stream=True, random_state=0).fit(colour, y)
+    assert clf.model_.rgb_head.features[0][0].in_channels == 3
+    assert clf.predict_proba(colour).shape == (8, 2)
+    grey = rng.random((3, 6, 24, 24)).astype(np.float32)
+    assert clf.predict(grey).shape == (3,)
+
+
+def test_head_factory_and_inception(videos):
+    X, y = videos
+    clf = TVNetActionClassifier(**{**TINY, "head": _linear_head}, random_state=0).fit(X, y)
+    assert isinstance(clf.model_.motion_head[-1], nn.Linear)
+    assert clf.model_.motion_head[-1].in_features == 4 * 10
+    inception = TVNetActionClassifier(**{**TINY, "head": "inception"}, random_state=0).fit(X, y)
+    assert type(inception.model_.motion_head).__name__ == "InceptionHead"
+
+
+def test_longer_and_ragged_videos_with_frame_size():
+    X, y = make_motion_videos(8, n_classes=2, n_frames=9, shape=(24, 24), random_state=5)
+    ragged = [X[i, : 6 + i % 4] for i in range(8)]
+    ragged[0] = np.repeat(np.repeat(ragged[0], 2, axis=1), 2, axis=2)  # one 48x48 video
+    with pytest.raises(ValueError, match=r"differ in frame size .* set frame_size"):
+        TVNetActionClassifier(**TINY).fit(ragged, y)
+    clf = TVNetActionClassifier(**TINY, frame_size=(16, 20), random_state=0).fit(ragged, y)
+    assert clf.predict(ragged).shape == (8,)
+
+
+def test_video_files_are_decoded_lazily(tmp_path):
+    for label, dx in (("Left", -1), ("Right", 1)):
+        (tmp_path / label).mkdir()
+        for k in range(3):
+            write_video(tmp_path / label / f"{k}.mp4", moving_texture(7, 32, 40, dx=dx, seed=k))
+    paths, labels = load_video_folder(tmp_path)
+    clf = TVNetActionClassifier(**TINY, frame_size=(24, 24), random_state=0)
+    with mock.patch("sktvnet.io.read_video", wraps=__import__("sktvnet.io").io.read_video) as read:
+        clf.fit(paths, labels)
+    assert read.call_count == 6  # each video once per epoch, nothing decoded in advance
+    assert read.call_args.kwargs == {"resize": (24, 24)}
+    assert clf.predict(paths).shape == (6,)
+    assert set(clf.classes_) == {"Left", "Right"}
+
+
+def test_verbose_shows_a_bar_per_epoch_with_the_loss(videos, capsys):
+    X, y = videos
+    TVNetActionClassifier(**{**TINY, "max_epochs": 2}, verbose=1, random_state=0).fit(X, y)
+    err = capsys.readouterr().err
+    assert "epoch 1/2" in err and "epoch 2/2" in err and "loss=" in err
+
+
+def test_no_warnings_in_plain_use(videos):
+    X, y = videos
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TVNetActionClassifier(**TINY, random_state=0).fit(X, y).predict(X)
+
+
+# ------------------------------------------------------------------ errors
+def test_not_fitted(videos):
+    with pytest.raises(NotFittedError):
+        TVNetActionClassifier().predict(videos[0])
+
+
+@pytest.mark.parametrize(
+    "change, error, match",
+    [
+        (lambda X, y: (X, np.zeros(len(y))), ValueError, r"at least 2 classes .* got only \[0.0\]"),
+        (lambda X, y: (X, y[:-1]), ValueError, "same number of videos, got 16 and 15"),
+        (lambda X, y: (X[:, :4], y), ValueError, r"X\[0\] has 4 frames, fewer than n_frames=6"),
+        (lambda X, y: (X, np.linspace(0, 1, len(y))), ValueError, "Unknown label type"),
+        (lambda X, y: (X[:, :, :6, :6], y), ValueError, "built-in heads need at least 8x8"),
+        (lambda X, y: (X[0], y), ValueError, "a single video"),
+        (lambda X, y: (X.reshape(16, -1), y), ValueError, "2-D data is not video"),
+    ],
+)
+def test_bad_input(videos, change, error, match):
+    X, y = change(*videos)
+    with pytest.raises(error, match=match):
+        TVNetActionClassifier(**TINY).fit(X, y)
+
+
+def test_short_video_at_prediction(fitted, videos):
+    with pytest.raises(ValueError, match=r"X\[1\] has 5 frames, fewer than n_frames=6"):
+        fitted.predict([videos[0][0], videos[0][1][:5]])
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(train_tvnet="everything"), "train_tvnet"),
+        (dict(head="vgg"), "head"),
+        (dict(n_frames=1), "n_frames"),
+        (dict(frame_size=(4, 4)), r"frame_size must be at least \(8, 8\)"),
+        (dict(frame_size=(24,)), "frame_size must be None or a pair of integers"),
+        (dict(head_width=10), "head_width must be a multiple of 4"),
+        (dict(flow_loss_weight=-1), "flow_loss_weight"),
+    ],
+)
+def test_bad_parameters(videos, params, match):
+    with pytest.raises(ValueError, match=match):
+        TVNetActionClassifier(**{**TINY, **params}).fit(*videos)
+
+
+# ------------------------------------------------------------------ scikit-learn integration
+def test_grid_search_compares_frozen_and_end_to_end_tvnet(videos):
+    X, y = videos
+    grid = GridSearchCV(TVNetActionClassifier(**TINY, random_state=0),
+                        {"train_tvnet": [None, "all"]}, cv=2)
+    grid.fit(X, y)
+    assert grid.best_params_["train_tvnet"] in (None, "all")
+    assert list(grid.cv_results_["param_train_tvnet"]) == [None, "all"]
+    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+    assert grid.best_estimator_.predict(X).shape == (16,)
+
+
+def test_cross_val_score(videos):
+    X, y = videos
+    scores = cross_val_score(TVNetActionClassifier(**TINY, random_state=0), X, y, cv=2)
+    assert scores.shape == (2,) and ((0 <= scores) & (scores <= 1)).all()
+
+
+def test_clone_and_params():
+    clf = TVNetActionClassifier(n_iters=7, train_tvnet="u0", head=_linear_head)
+    copy = clone(clf)
+    assert copy.get_params() == clf.get_params()
+    assert copy.set_params(n_iters=3).n_iters == 3
+
+
+# ------------------------------------------------------------------ persistence
+def test_joblib_round_trip_is_bit_exact(fitted, videos, tmp_path):
+    X, _ = videos
+    joblib.dump(fitted, tmp_path / "model.joblib")
+    loaded = joblib.load(tmp_path / "model.joblib")
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
+    np.testing.assert_array_equal(loaded.classes_, fitted.classes_)
+    assert loaded.loss_curve_ == fitted.loss_curve_
+
+
+def test_safe_save_load_round_trip_is_bit_exact(fitted, videos, tmp_path):
+    X, _ = videos
+    fitted.save(tmp_path / "model.sktvnet")
+    loaded = TVNetActionClassifier.load(tmp_path / "model.sktvnet")
+    assert loaded.get_params() == fitted.get_params()
+    assert loaded.classes_.tolist() == ["left", "right"] and loaded.classes_.dtype.kind == "U"
+    assert loaded.loss_curve_ == fitted.loss_curve_ and loaded.n_iter_ == fitted.n_iter_
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
+
+
+def test_custom_head_pickles_but_is_not_saved_as_code(videos, tmp_path):
+    X, y = videos
+    clf = TVNetActionClassifier(**{**TINY, "head": _linear_head}, random_state=0).fit(X, y)
+    loaded = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    with pytest.raises(TypeError, match="head=.* cannot be written as JSON .* use joblib.dump"):
+        clf.save(tmp_path / "model.sktvnet")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cuda_fitted_model_loads_on_cpu(fitted, videos):
+    X, _ = videos
+    fitted._device = torch.device("cuda")  # pretend it was fitted on a GPU
+    blob = pickle.dumps(fitted)
+    fitted._device = torch.device("cpu")
+    with mock.patch("torch.cuda.is_available", return_value=False):
+        with pytest.warns(UserWarning, match="loaded on the CPU"):
+            loaded = pickle.loads(blob)
+    assert loaded._device.type == "cpu"
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
