@@ -44,7 +44,8 @@ def make_video(n_frames, shape=(240, 320)):
     return (np.stack(frames) * 255).astype(np.uint8)
 
 
-def _rss():
+def current_rss():
+    """Resident memory of this process now, in bytes (Linux)."""
     with open("/proc/self/statm") as handle:
         return int(handle.read().split()[1]) * resource.getpagesize()
 
@@ -56,13 +57,13 @@ def child(n_frames, batch_size):
     estimator = TVNetFlow(n_scales=1, n_warps=1, n_iters=50, batch_size=batch_size).fit(video)
     # The resident memory is sampled while transform runs: its peak above the level before the
     # call is what extraction itself costs (the input video is already in memory).
-    baseline = _rss()
+    baseline = current_rss()
     samples = [baseline]
     done = threading.Event()
 
     def sample():
         while not done.wait(0.005):
-            samples.append(_rss())
+            samples.append(current_rss())
 
     sampler = threading.Thread(target=sample)
     sampler.start()

@@ -21,14 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from bench_extract import current_rss
 
 from sktvnet import TVNet, make_synthetic_pair
 
@@ -99,17 +101,26 @@ def memory_child(device_name, use_checkpoint):
     x1 = torch.from_numpy(image1).to(device)[None, None].repeat(4, 1, 1, 1)
     net = TVNet(n_iters=50, train_u0=True, train_filters=True, fused=False,
                 checkpoint=use_checkpoint).to(device)
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
+    # Resident memory sampled during the pass: its peak above the level before it is the cost of
+    # the pass (a lifetime high-water mark would include the set-up).
+    baseline = current_rss()
+    samples = [baseline]
+    done = threading.Event()
+    sampler = threading.Thread(target=lambda: [samples.append(current_rss())
+                                               for _ in iter(lambda: done.wait(0.005), True)])
+    sampler.start()
     start = time.perf_counter()
     flow = net(x0, x1)
     flow.square().mean().backward()
     seconds = time.perf_counter() - start
+    done.set()
+    sampler.join()
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated()
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - baseline
+        peak = max(samples) - baseline
     print(json.dumps({"peak_bytes": peak, "seconds": seconds}))
 
 
