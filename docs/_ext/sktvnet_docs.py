@@ -321,7 +321,17 @@ def generate(app) -> None:
         torch.set_num_threads(threads)
 
 
+def _skip_metadata_routing(app, what, name, obj, skip, options):
+    """scikit-learn generates ``set_<method>_request`` methods whose docstrings cite its own
+    glossary; they are routing plumbing, not sktvnet's API, so they stay out of the pages."""
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
 def setup(app):
     # Before autosummary and autodoc look at any page.
     app.connect("builder-inited", generate, priority=100)
+    app.setup_extension("sphinx.ext.autodoc")  # defines the event connected below
+    app.connect("autodoc-skip-member", _skip_metadata_routing)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
