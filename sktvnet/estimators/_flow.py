@@ -271,19 +271,24 @@ class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ transform
     def _video_flows(self, source, name):
-        """Frames (T, H, W) and flows (T-1, 2, H, W) float32 of one video, in batches of pairs."""
-        video = _videos.load_video(source, name)
-        out = np.empty((len(video) - 1, 2) + video.shape[1:], dtype=np.float32)
+        """One video as decoded (T, H, W[, 3]) and its flows (T-1, 2, H, W) float32.
+
+        Frames become float only batch by batch, so that the memory beyond the input and the
+        output does not grow with the length of the video.
+        """
+        video = _videos.decode(source, name)
+        out = np.empty((len(video) - 1, 2) + video.shape[1:3], dtype=np.float32)
         with torch.inference_mode():
             for start in range(0, len(video) - 1, self.batch_size):
                 stop = min(start + self.batch_size, len(video) - 1)
-                x0 = self._to_tensor(video[start:stop])
-                x1 = self._to_tensor(video[start + 1:stop + 1])
+                frames = _videos.as_frames(video[start:stop + 1])
+                x0 = self._to_tensor(frames[:-1])
+                x1 = self._to_tensor(frames[1:])
                 out[start:stop] = self.model_(x0, x1).float().cpu().numpy()
         return video, out
 
     def _iter_flows(self, X, desc):
-        """Yield, per video, its frames (T, H, W) and its flows (T-1, 2, H, W) float32."""
+        """Yield, per video, its decoded frames and its flows (T-1, 2, H, W) float32."""
         check_is_fitted(self)
         sources = _videos.check_videos(X)
         self.model_.eval()
@@ -322,6 +327,7 @@ class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
         total, count = 0.0, 0
         for i, (video, flow) in enumerate(self._iter_flows(sources, "TVNetFlow.score")):
             if targets is None:
+                video = _videos.as_frames(video)
                 with torch.inference_mode():
                     x0 = self._to_tensor(video[:-1])
                     x1 = self._to_tensor(video[1:])
