@@ -20,7 +20,7 @@ from .. import losses
 from ..heads import HEADS, make_head
 from ..network import TVNet
 from . import _videos
-from ._base import TorchStateMixin, resolve_device, torch_generator
+from ._base import TVNET_CONSTRAINTS, TorchStateMixin, resolve_device, torch_generator
 from ._flow import TRAIN_OPTIONS
 
 # TVNet's learning rate relative to the heads' when tvnet_learning_rate=None. The paper divides
@@ -209,14 +209,7 @@ class TVNetActionClassifier(TorchStateMixin, ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "n_scales": [Interval(Integral, 1, None, closed="left")],
-        "n_warps": [Interval(Integral, 1, None, closed="left")],
-        "n_iters": [Interval(Integral, 1, None, closed="left")],
-        "tau": [Interval(Real, 0, 0.25, closed="right")],
-        "lmbda": [Interval(Real, 0, None, closed="neither")],
-        "theta": [Interval(Real, 0, None, closed="neither")],
-        "zoom_factor": [Interval(Real, 0, 1, closed="neither")],
-        "eps": [Interval(Real, 0, None, closed="left")],
+        **TVNET_CONSTRAINTS,
         "train_tvnet": [StrOptions({"u0", "filters", "all"}), None],
         "flow_loss_weight": [Interval(Real, 0, None, closed="left")],
         "motion": [StrOptions({"tvnet", "difference"})],

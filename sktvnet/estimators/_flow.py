@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from .. import losses
 from ..network import TVNet
 from . import _videos
-from ._base import TorchStateMixin, resolve_device, torch_generator, worker_threads
+from ._base import TVNET_CONSTRAINTS, TorchStateMixin, resolve_device, torch_generator, worker_threads
 
 TRAIN_OPTIONS = {None: (False, False), "u0": (True, False), "filters": (False, True), "all": (True, True)}
 
@@ -107,14 +107,7 @@ class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "n_scales": [Interval(Integral, 1, None, closed="left")],
-        "n_warps": [Interval(Integral, 1, None, closed="left")],
-        "n_iters": [Interval(Integral, 1, None, closed="left")],
-        "tau": [Interval(Real, 0, 0.25, closed="right")],
-        "lmbda": [Interval(Real, 0, None, closed="neither")],
-        "theta": [Interval(Real, 0, None, closed="neither")],
-        "zoom_factor": [Interval(Real, 0, 1, closed="neither")],
-        "eps": [Interval(Real, 0, None, closed="left")],
+        **TVNET_CONSTRAINTS,
         "train": [StrOptions({"u0", "filters", "all"}), None],
         "loss": [StrOptions({"energy", "epe"})],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
