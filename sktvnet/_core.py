@@ -122,5 +122,5 @@ def normalize_pair(image0: np.ndarray, image1: np.ndarray):
     span = high - low
     if span <= 0:
         return np.zeros_like(image0), np.zeros_like(image1)
-    scale = 255.0 / span
-    return (image0 - low) * scale, (image1 - low) * scale
+    # Divide first: 255 / span overflows to inf when the span is subnormal.
+    return (image0 - low) / span * 255.0, (image1 - low) / span * 255.0

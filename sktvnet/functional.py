@@ -150,12 +150,13 @@ def _normalize_pair(image0: Tensor, image1: Tensor) -> Pair:
     low = low.view(batch, 1, 1, 1)
     span = high.view(batch, 1, 1, 1) - low
     valid = span > 0
-    # The division is guarded so that constant pairs give zeros, not NaN (nor NaN gradients).
-    scale = 255.0 / torch.where(valid, span, torch.ones_like(span))
+    # The division is guarded so that constant pairs give zeros, not NaN (nor NaN gradients); it
+    # comes before the factor 255 so that a subnormal span cannot overflow a scale to inf.
+    span = torch.where(valid, span, torch.ones_like(span))
     zero = torch.zeros((), dtype=image0.dtype, device=image0.device)
     return (
-        torch.where(valid, (image0 - low) * scale, zero),
-        torch.where(valid, (image1 - low) * scale, zero),
+        torch.where(valid, (image0 - low) / span * 255.0, zero),
+        torch.where(valid, (image1 - low) / span * 255.0, zero),
     )
 
 

@@ -444,3 +444,11 @@ def test_frozen_tvnet_is_as_accurate_as_the_bicubic_reference(structure):
         return np.hypot(f[0] - truth[0], f[1] - truth[1]).mean()
 
     assert epe(flow) <= 1.10 * epe(reference)
+
+
+def test_subnormal_contrast_gives_finite_zero_flow():
+    image = torch.zeros(1, 1, 8, 8)
+    image[0, 0, 0, 0] = 1e-44  # a subnormal float32 range: 255 / range would overflow
+    with torch.inference_mode():
+        flow = network.TVNet(n_iters=5, fused=False)(image, image.clone())
+    assert torch.isfinite(flow).all() and not flow.any()

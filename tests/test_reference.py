@@ -150,6 +150,17 @@ def test_identical_frames_give_exactly_zero_flow(rng):
     assert not flow.any()
 
 
+def test_subnormal_contrast_is_scaled_without_overflow():
+    image = np.zeros((8, 8), dtype=np.float32)
+    image[0, 0] = 1e-44  # the whole range is one subnormal float32
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        low, high = _core.normalize_pair(image, image)
+        flow = tvl1_optical_flow(image, image)
+    assert high.max() == 255.0 and np.isfinite(low).all()
+    assert not flow.any()
+
+
 def test_constant_image_gives_zero_flow_without_warnings():
     image = np.full((32, 40), 7.0)
     with warnings.catch_warnings():
