@@ -13,7 +13,10 @@ from scipy import ndimage
 
 from sktvnet import TVNet, tvl1_optical_flow
 
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same examples in every run, so CI is reproducible; benchmarks/fuzz_inputs.py
+# explores new ones.
+SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 shapes = st.tuples(st.integers(4, 40), st.integers(4, 40))
 scales = st.sampled_from([1e-6, 1.0, 255.0, 1e6])
@@ -64,7 +67,7 @@ def test_tvnet_identical_frames_give_zero(pair):
         assert not TVNet(n_iters=5, fused=False)(image, image.clone()).any()
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=8, deadline=None, derandomize=True)
 @given(st.integers(0, 2**16), st.floats(-2.0, 2.0), st.floats(-2.0, 2.0))
 def test_translation_of_a_texture_is_recovered(seed, u, v):
     texture = ndimage.gaussian_filter(np.random.default_rng(seed).random((48, 56)), 1.5)
