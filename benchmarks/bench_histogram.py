@@ -39,7 +39,6 @@ from pathlib import Path
 # TVNet's iterations costs more than it saves.
 os.environ.setdefault("SKTVNET_COMPILE", "0")
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
