@@ -129,7 +129,7 @@ def run_flow(video: Path, out_dir: Path, formats: str, extra: list[str]) -> dict
 
 
 def check_outputs(out_dir: Path, name: str, n_pairs: int, formats: list[str]) -> str:
-    from sktvnet.io import _probe, read_flo
+    from sktvnet.io import probe_video, read_flo
 
     notes = []
     for fmt in ("flo", "png"):
@@ -145,7 +145,7 @@ def check_outputs(out_dir: Path, name: str, n_pairs: int, formats: list[str]) ->
         assert shape[0] == n_pairs, shape
         notes.append(f"npz {shape}")
     if "mp4" in formats:
-        frames = _probe(out_dir / f"{name}.mp4").n_frames
+        frames = probe_video(out_dir / f"{name}.mp4").n_frames
         assert frames == n_pairs, frames
         notes.append(f"mp4 {frames} frames")
     return ", ".join(notes)

@@ -1,50 +1,48 @@
 """sktvnet: TVNet and TV-L1 optical flow for scikit-learn users.
 
-Public names only; everything else is private.
+Public names only; everything else is private. The names are imported lazily (PEP 562): the
+module that defines one is imported the first time it is used, so that ``import sktvnet``,
+``sktvnet.reference``, ``sktvnet.io``, ``sktvnet.metrics`` and the ``sktvnet`` command load
+neither torch nor scikit-learn until something needs them.
 """
 
-from ._version import __version__
-from .datasets import (
-    load_stereo_motorcycle,
-    load_video_folder,
-    make_motion_videos,
-    make_synthetic_pair,
-)
-from .estimators import TVNetActionClassifier, TVNetFlow
-from .io import (
-    flow_to_color,
-    iter_video,
-    read_flo,
-    read_video,
-    save_png,
-    write_flo,
-    write_flow_npz,
-    write_flow_video,
-)
-from .losses import tvl1_energy
-from .metrics import angular_error, endpoint_error
-from .network import TVNet
-from .reference import tvl1_optical_flow
+import importlib
 
-__all__ = [
-    "__version__",
-    "TVNet",
-    "TVNetActionClassifier",
-    "TVNetFlow",
-    "angular_error",
-    "endpoint_error",
-    "flow_to_color",
-    "iter_video",
-    "load_stereo_motorcycle",
-    "load_video_folder",
-    "make_motion_videos",
-    "make_synthetic_pair",
-    "read_flo",
-    "read_video",
-    "save_png",
-    "tvl1_energy",
-    "tvl1_optical_flow",
-    "write_flo",
-    "write_flow_npz",
-    "write_flow_video",
-]
+from ._version import __version__
+
+# Public name -> the submodule that defines it.
+_HOMES = {
+    "TVNet": "network",
+    "TVNetActionClassifier": "estimators",
+    "TVNetFlow": "estimators",
+    "angular_error": "metrics",
+    "endpoint_error": "metrics",
+    "flow_to_color": "visualization",
+    "iter_video": "io",
+    "load_stereo_motorcycle": "datasets",
+    "load_video_folder": "datasets",
+    "make_motion_videos": "datasets",
+    "make_synthetic_pair": "datasets",
+    "read_flo": "io",
+    "read_video": "io",
+    "save_png": "io",
+    "tvl1_energy": "losses",
+    "tvl1_optical_flow": "reference",
+    "write_flo": "io",
+    "write_flow_npz": "io",
+    "write_flow_video": "io",
+}
+
+__all__ = ["__version__", *sorted(_HOMES)]
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'sktvnet' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -19,6 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from . import _core
+from .io import IMAGE_EXTENSIONS
 
 __all__ = ["load_stereo_motorcycle", "load_video_folder", "make_motion_videos",
            "make_synthetic_pair"]
@@ -30,7 +31,6 @@ SYNTHETIC_IMAGES = (
     "gravel", "hubble_deep_field", "immunohistochemistry", "moon", "page", "retina", "rocket",
     "text",
 )
-_FLOW_KINDS = ("sine", "random")
 _RANDOM_MAX_DISPLACEMENT = 5.0
 # The random field is a sum of this many plane sinusoids per component, with at most this many
 # cycles across the image, so that it stays smooth whatever the image size.
@@ -532,7 +532,6 @@ def make_motion_videos(
 # ------------------------------------------------------------------------------ video folders
 #: Extensions (compared case-insensitively) that :func:`load_video_folder` takes for video files.
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".ogv")
-_FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 
 def _visible(folder: str) -> list[str]:
@@ -540,7 +539,7 @@ def _visible(folder: str) -> list[str]:
 
 
 def _is_frame_folder(path: str) -> bool:
-    return any(os.path.splitext(name)[1].lower() in _FRAME_EXTENSIONS for name in os.listdir(path))
+    return any(os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS for name in os.listdir(path))
 
 
 def load_video_folder(

@@ -13,50 +13,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._validation import check_flow, known_flow
+
 __all__ = ["angular_error", "endpoint_error"]
-
-# Middlebury .flo files mark unknown flow with components above this magnitude (they store 1e10).
-UNKNOWN_FLOW_THRESHOLD = 1e9
-
-
-def _known_flow(flow: np.ndarray) -> np.ndarray:
-    """Pixels of ``flow`` ``(..., 2, H, W)`` whose two components are finite and <= 1e9 in size.
-
-    Returns a boolean array ``(..., H, W)``. Shared with :mod:`sktvnet.io`, so that colour coding
-    and metrics agree on what "unknown" means.
-    """
-    with np.errstate(invalid="ignore"):
-        known = np.isfinite(flow) & (np.abs(flow) <= UNKNOWN_FLOW_THRESHOLD)
-    return known[..., 0, :, :] & known[..., 1, :, :]
-
-
-def _as_flow(flow, name: str) -> np.ndarray:
-    """``flow`` as a float64 array ``(2, H, W)`` or ``(N, 2, H, W)``, or a clear error."""
-    array = np.asarray(flow)
-    if array.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
-    if array.ndim not in (3, 4) or array.shape[-3] != 2:
-        hint = ""
-        if array.ndim in (3, 4) and array.shape[-1] == 2:
-            hint = (
-                "; an (H, W, 2) array (OpenCV's layout) becomes (2, H, W) with "
-                "np.moveaxis(flow, -1, -3)"
-            )
-        raise ValueError(
-            f"{name} must have shape (2, H, W) or (N, 2, H, W), u then v, got {array.shape}{hint}"
-        )
-    return array.astype(np.float64, copy=False)
 
 
 def _check_pair(flow, flow_true, mask):
     """Validate the inputs shared by the metrics; return (flow, flow_true, valid)."""
-    flow = _as_flow(flow, "flow")
-    flow_true = _as_flow(flow_true, "flow_true")
+    flow = check_flow(flow, "flow", batched=True).astype(np.float64, copy=False)
+    flow_true = check_flow(flow_true, "flow_true", batched=True).astype(np.float64, copy=False)
     if flow.shape != flow_true.shape:
         raise ValueError(
             f"flow and flow_true must have the same shape, got {flow.shape} and {flow_true.shape}"
         )
-    valid = _known_flow(flow_true)
+    valid = known_flow(flow_true)
     if mask is not None:
         mask = np.asarray(mask)
         if mask.dtype != np.bool_:

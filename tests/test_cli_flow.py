@@ -73,7 +73,7 @@ def test_every_format_gives_one_flow_per_pair(media, tmp_path, capsys):
             assert png.size == (W, H) and png.mode == "RGB"
     video = io.read_video(out_dir / "walk.mp4")
     assert video.shape == (T - 1, H, W, 3)
-    assert io._probe(out_dir / "walk.mp4").fps == 25  # the input's rate
+    assert io.probe_video(out_dir / "walk.mp4").fps == 25  # the input's rate
     assert "walk: 7 flows in" in out and "1 of 1 input done, 7 flows computed" in out
     assert not any(name.startswith(".") for name in listing(out_dir) + names)
 
@@ -123,7 +123,7 @@ def test_reference_method_resize_and_fps(media, tmp_path, capsys):
     assert status == 0, err
     with np.load(tmp_path / "lossless.npz") as archive:
         assert archive["flow"].shape == (T - 1, 2, 16, 24)
-    assert io._probe(tmp_path / "lossless.mp4").fps == 10
+    assert io.probe_video(tmp_path / "lossless.mp4").fps == 10
 
 
 def test_batch_size_does_not_change_the_flows(media, tmp_path, capsys):
@@ -236,6 +236,32 @@ def test_single_frame_video(tmp_path, capsys):
     path = write_video(tmp_path / "one.mkv", moving_texture(1, 32, 48))
     status, _, err = run([path, "-o", tmp_path / "out", *FAST], capsys)
     assert status == 1 and "has a single frame: a flow needs at least two" in err
+
+
+def test_failed_inputs_leave_no_empty_folder(media, tmp_path, capsys):
+    """Per-pair outputs go to OUTDIR/<name>/: an input that fails before its first flow (frames
+    of two sizes, a single frame) must not leave that folder behind, empty."""
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    Image.fromarray(np.zeros((32, 48, 3), np.uint8)).save(mixed / "0.png")
+    Image.fromarray(np.zeros((32, 40, 3), np.uint8)).save(mixed / "1.png")
+    single = write_video(tmp_path / "one.mkv", moving_texture(1, 32, 48))
+    out = tmp_path / "out"
+    status, _, err = run([mixed, single, media["folder"], "-o", out, "--format", "flo,png",
+                          *FAST], capsys)
+    assert status == 1
+    assert "all frames of an image sequence must have the same size" in err
+    assert "has a single frame" in err
+    assert listing(out) == ["frames"]  # only the input that worked has a folder
+    assert len(listing(out / "frames")) == 2 * (T - 1)
+
+
+def test_failed_input_keeps_a_folder_it_did_not_create(tmp_path, capsys):
+    out = tmp_path / "out"
+    (out / "one").mkdir(parents=True)
+    single = write_video(tmp_path / "one.mkv", moving_texture(1, 32, 48))
+    status, _, _ = run([single, "-o", out, *FAST], capsys)
+    assert status == 1 and listing(out) == ["one"]
 
 
 @pytest.mark.parametrize("inputs, message", [

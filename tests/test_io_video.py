@@ -1,4 +1,4 @@
-"""Tests of sktvnet.io's video part: decoding videos and image folders, chunks, flow stacks."""
+"""Tests of sktvnet.io's video part: decoding videos, image folders and image lists, whole or in chunks."""
 
 import os
 
@@ -8,6 +8,7 @@ from _media import moving_texture, write_video
 from PIL import Image
 
 from sktvnet import io
+from sktvnet.io._image import _resized
 
 av = pytest.importorskip("av")
 
@@ -28,6 +29,8 @@ def _hidden(folder):
 
 
 # --------------------------------------------------------------------------------- read_video
+
+
 def test_read_video_of_a_lossless_file_is_exact(lossless, frames):
     video = io.read_video(lossless)
     assert video.dtype == np.uint8 and video.shape == (8, 32, 48, 3)
@@ -52,7 +55,7 @@ def test_read_video_resizes(lossless):
     assert io.read_video(lossless, resize=(16, None)).shape == (8, 16, 24, 3)  # aspect kept
     assert io.read_video(lossless, resize=(None, 96)).shape == (8, 64, 96, 3)
     # A constant frame stays constant whatever the filter.
-    flat = io._resized(np.full((32, 48, 3), 77, np.uint8), (10, 15))
+    flat = _resized(np.full((32, 48, 3), 77, np.uint8), (10, 15))
     assert flat.shape == (10, 15, 3) and (flat == 77).all()
 
 
@@ -117,14 +120,16 @@ def test_truncation_is_raised_after_the_good_chunks(tmp_path):
 
 def test_probe_reports_frames_and_rate(tmp_path, frames):
     path = write_video(tmp_path / "clip.mp4", frames, rate=10)
-    info = io._probe(path)
+    info = io.probe_video(path)
     assert info.n_frames == 8 and info.fps == 10
-    info = io._probe(write_video(tmp_path / "clip.webm", frames) if "libvpx-vp9" in
+    info = io.probe_video(write_video(tmp_path / "clip.webm", frames) if "libvpx-vp9" in
                      av.codecs_available else path)
     assert info.n_frames == 8  # webm declares no count: estimated from its duration
 
 
 # --------------------------------------------------------------------------------- iter_video
+
+
 def test_iter_video_chunks_partition_the_video(lossless, frames):
     chunks = list(io.iter_video(lossless, chunk_size=3))
     assert [len(c) for c in chunks] == [3, 3, 2]
@@ -173,6 +178,8 @@ def test_closing_the_iterator_early_is_clean(lossless):
 
 
 # ------------------------------------------------------------------------------ image folders
+
+
 def _save_frames(folder, frames, names):
     folder.mkdir(exist_ok=True)
     for rgb, name in zip(frames, names):
@@ -186,14 +193,22 @@ def test_image_folder_in_natural_order(tmp_path, frames):
     (folder / "notes.txt").write_text("ignored")
     (folder / ".hidden.png").write_bytes(b"ignored too")
     np.testing.assert_array_equal(io.read_video(folder), frames)
-    assert io._probe(folder).n_frames == 8
+    assert io.probe_video(folder).n_frames == 8
     assert [len(c) for c in io.iter_video(folder, chunk_size=5, overlap=1)] == [5, 4]
 
 
-def test_natural_key_orders_numbers_by_value():
-    names = ["f10.png", "f2.png", "F1.jpg", "f02b.png", "g.png"]
-    expected = ["F1.jpg", "f2.png", "f02b.png", "f10.png", "g.png"]
-    assert sorted(names, key=io._natural_key) == expected
+def test_list_of_image_files_is_a_sequence_in_the_order_given(tmp_path, frames):
+    names = [f"{t}.png" for t in range(4)]
+    _save_frames(tmp_path, frames[:4], names)
+    paths = [tmp_path / name for name in reversed(names)]  # the list's order, not the names'
+    np.testing.assert_array_equal(io.read_video(paths), frames[:4][::-1])
+    assert io.probe_video(paths) == io.VideoInfo(4, None)
+    chunks = list(io.iter_video(paths[:2], chunk_size=3, overlap=1))
+    assert len(chunks) == 1 and chunks[0].shape == (2, 32, 48, 3)
+    with pytest.raises(ValueError, match=r"needs at least one file, got \[\]"):
+        io.read_video([])
+    with pytest.raises(TypeError, match="every image of the list must be a str or os.PathLike"):
+        io.probe_video([tmp_path / "0.png", 3])
 
 
 def test_image_folder_converts_grey_rgba_and_jpeg(tmp_path):
@@ -232,96 +247,3 @@ def test_corrupt_image_in_a_folder(tmp_path, frames):
     with pytest.raises(ValueError) as info:
         io.read_video(folder)
     assert "1.png" in str(info.value) and "cannot read" in str(info.value)
-
-
-# ------------------------------------------------------------------------------ flow stacks
-def test_write_flow_npz_from_a_generator(tmp_path, rng):
-    flows = rng.normal(size=(5, 2, 6, 7)).astype(np.float32)
-    path = tmp_path / "clip.npz"
-    assert io.write_flow_npz(path, (f for f in flows)) == 5
-    with np.load(path) as archive:
-        assert list(archive.keys()) == ["flow"]
-        np.testing.assert_array_equal(archive["flow"], flows)
-    assert _hidden(tmp_path) == []
-
-
-def test_write_flow_npz_of_an_array_and_float64(tmp_path):
-    path = tmp_path / "clip.npz"
-    io.write_flow_npz(path, np.full((2, 2, 3, 4), 0.5))
-    with np.load(path) as archive:
-        assert archive["flow"].dtype == np.float32 and archive["flow"].shape == (2, 2, 3, 4)
-
-
-@pytest.mark.parametrize("writer", [io.write_flow_npz, io.write_flow_video])
-def test_flow_stack_errors_leave_no_file(tmp_path, writer):
-    path = tmp_path / ("out.npz" if writer is io.write_flow_npz else "out.mp4")
-
-    def flows():
-        yield np.zeros((2, 8, 8))
-        yield np.zeros((2, 8, 10))
-
-    with pytest.raises(ValueError, match="must have the size of the first, 8x8, got 8x10"):
-        writer(path, flows())
-    with pytest.raises(ValueError, match="no flow was written"):
-        writer(path, iter(()))
-    with pytest.raises(ValueError, match="a single flow is flows\\[None\\]"):
-        writer(path, np.zeros((2, 8, 8)))
-    with pytest.raises(ValueError, match="must have shape \\(2, H, W\\)"):
-        writer(path, [np.zeros((3, 8, 8))])
-    assert os.listdir(tmp_path) == []  # neither the file nor a temporary
-
-
-def test_interrupted_stack_leaves_no_file(tmp_path):
-    def flows():
-        yield np.zeros((2, 8, 8))
-        raise KeyboardInterrupt
-
-    for name in ("out.npz", "out.mp4"):
-        writer = io.write_flow_npz if name.endswith("npz") else io.write_flow_video
-        with pytest.raises(KeyboardInterrupt):
-            writer(tmp_path / name, flows())
-    assert os.listdir(tmp_path) == []
-
-
-def test_write_flow_video_colours_and_rate(tmp_path):
-    flows = np.zeros((3, 2, 32, 48), np.float32)
-    flows[:, 0] = -2.0  # pointing left: cyan
-    path = tmp_path / "flow.mp4"
-    assert io.write_flow_video(path, flows, fps=12.5) == 3
-    video = io.read_video(path)
-    assert video.shape == (3, 32, 48, 3)
-    assert video[..., 0].max() < 40 and video[..., 1:].min() > 180
-    assert io._probe(path).fps == 12.5
-    assert _hidden(tmp_path) == []
-
-
-def test_write_flow_video_pads_odd_sizes(tmp_path):
-    path = tmp_path / "odd.mkv"
-    io.write_flow_video(path, np.ones((2, 2, 7, 9)), legend=True)
-    assert io.read_video(path).shape == (2, 8, 10, 3)
-
-
-@pytest.mark.parametrize("kwargs, error, message", [
-    ({"fps": 0}, ValueError, "fps must be positive and finite, got 0"),
-    ({"fps": "25"}, TypeError, "fps must be a positive real number, got str"),
-    ({"max_flow": -1.0}, ValueError, "max_flow must be positive and finite"),
-])
-def test_write_flow_video_rejects_bad_options(tmp_path, kwargs, error, message):
-    with pytest.raises(error, match=message):
-        io.write_flow_video(tmp_path / "x.mp4", np.zeros((1, 2, 8, 8)), **kwargs)
-
-
-def test_write_flow_video_needs_a_known_extension(tmp_path):
-    with pytest.raises(ValueError, match="cannot tell the video format of .*x.gif.*\\.avi"):
-        io.write_flow_video(tmp_path / "x.gif", np.zeros((1, 2, 8, 8)))
-
-
-def test_remove_temporaries_only_removes_matching_leftovers(tmp_path):
-    names = [".000001.flo.0123456789ab.tmp", ".clip.npz.ba9876543210.tmp",
-             ".000002.flo.short.tmp", "000003.flo", ".other.0123456789ab.tmp"]
-    for name in names:
-        (tmp_path / name).write_bytes(b"")
-    removed = io._remove_temporaries(tmp_path, lambda name: name.endswith(".flo"))
-    assert removed == 1
-    assert sorted(os.listdir(tmp_path)) == sorted(names[1:])
-    assert io._remove_temporaries(tmp_path / "missing", bool) == 0

@@ -35,6 +35,7 @@ API_MODULES = {
     "sktvnet.functional": "Differentiable operations",
     "sktvnet.losses": "Losses",
     "sktvnet.io": "Input and output",
+    "sktvnet.visualization": "Visualization",
     "sktvnet.metrics": "Metrics",
     "sktvnet.datasets": "Datasets",
 }

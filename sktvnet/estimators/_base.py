@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import warnings
 import zipfile
 from numbers import Integral, Real
@@ -16,6 +15,7 @@ import torch
 from sklearn.utils._param_validation import Interval
 
 from .._version import __version__
+from ..io import atomic_write
 
 FORMAT = "sktvnet-model"
 
@@ -120,19 +120,15 @@ class TorchStateMixin:
         model = getattr(self, "model_", None)
         if model is not None:
             torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, weights)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-        os.close(fd)
-        try:
-            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                archive.writestr("meta.json", json.dumps(meta))
-                archive.writestr("params.json", json.dumps(params))
-                archive.writestr("fitted.json", json.dumps(fitted))
-                if model is not None:
-                    archive.writestr("weights.pt", weights.getvalue())
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        # io's atomic writer: no partial file on a crash, and the umask's permissions (mkstemp
+        # would make the model file private to its owner).
+        with atomic_write(path) as handle, \
+                zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("meta.json", json.dumps(meta))
+            archive.writestr("params.json", json.dumps(params))
+            archive.writestr("fitted.json", json.dumps(fitted))
+            if model is not None:
+                archive.writestr("weights.pt", weights.getvalue())
 
     @classmethod
     def load(cls, path):

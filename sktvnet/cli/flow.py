@@ -1,21 +1,15 @@
-"""The ``sktvnet`` command (also ``python -m sktvnet``).
+"""``sktvnet flow``: optical flow of videos, image folders and image pairs, written to files.
 
-Each subcommand is a pair of functions: ``_add_<name>(subparsers)`` declares its arguments and sets
-``handler`` to ``_run_<name>(args) -> int``; :data:`_SUBCOMMANDS` lists the adders. A new
-subcommand is one more pair and one more entry there.
-
-``sktvnet demo`` runs each method of :data:`_DEMO_METHODS` on each pair of :func:`_demo_pairs` and
-prints their accuracy; adding a method (another solver) is one more entry in that table.
-
-``sktvnet flow`` streams videos, image folders and image pairs through TVNet (or the reference)
-chunk by chunk: a chunk of ``batch_size + 1`` frames gives ``batch_size`` pairs, its last frame
-starts the next chunk, and every output is written atomically as soon as it is computed (per-pair
-files) or moved into place when its input is complete (one ``.npz`` or ``.mp4`` per input).
+Inputs stream through TVNet (or the reference) chunk by chunk: a chunk of ``batch_size + 1``
+frames gives ``batch_size`` pairs, its last frame starts the next chunk, and every output is
+written atomically as soon as it is computed (per-pair files) or moved into place when its input
+is complete (one ``.npz`` or ``.mp4`` per input).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
@@ -25,195 +19,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._version import __version__
+from ..io import (
+    IMAGE_EXTENSIONS,
+    FlowNpzWriter,
+    FlowVideoWriter,
+    VideoInfo,
+    iter_video,
+    probe_video,
+    remove_temporaries,
+    save_png,
+    write_flo,
+)
+from ..visualization import flow_to_color
+from ._common import FLOW_STRUCTURE, PROG, make_output_folder
 
-__all__ = ["main"]
-
-PROG = "sktvnet"
-
-
-# --------------------------------------------------------------------------------------------
-# demo
-# --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _DemoPair:
-    """Two frames and their ground truth; ``valid`` is None when the flow is known everywhere."""
-
-    name: str
-    image0: np.ndarray
-    image1: np.ndarray
-    flow: np.ndarray
-    valid: np.ndarray | None
-
-
-# TVNet structure of `sktvnet flow` and of the demo: IPOL's coarse-to-fine pyramid (capped per
-# input so the coarsest level keeps ~16 px) with 3 warps of 30 iterations instead of 5 of up to
-# 300. On the demo pairs its EPE is within 12% of the reference's (0.128 vs 0.114 px on the
-# camera warp, 4.06 vs 3.78 px on the motorcycle) for 36% of the iterations of 5 warps x 50;
-# one warp misses large motions (18.5 px on the motorcycle). See docs/user_guide.rst.
-_FLOW_STRUCTURE = {"n_scales": 6, "n_warps": 3, "n_iters": 30}
-
-
-def _tvl1_reference(image0: np.ndarray, image1: np.ndarray) -> np.ndarray:
-    from .reference import tvl1_optical_flow
-
-    return tvl1_optical_flow(image0, image1)
-
-
-def _as_batch(image: np.ndarray):
-    """An image (H, W) or (H, W, C) as a float32 torch batch (1, C, H, W)."""
-    import torch
-
-    channels_first = np.moveaxis(np.atleast_3d(image), -1, 0)
-    return torch.from_numpy(np.ascontiguousarray(channels_first, dtype=np.float32))[None]
-
-
-def _tvnet(image0: np.ndarray, image1: np.ndarray) -> np.ndarray:
-    from .network import TVNet
-
-    # Eager: two pairs do not repay torch.compile's start-up.
-    net = TVNet(**_FLOW_STRUCTURE, fused=False)
-    return net(_as_batch(image0), _as_batch(image1))[0].numpy()
-
-
-# (short name used in file names, label printed in the table, function (image0, image1) -> flow)
-_DEMO_METHODS: list[tuple[str, str, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = [
-    ("tvl1", "TV-L1 reference", _tvl1_reference),
-    ("tvnet", "TVNet-{n_scales}-{n_warps}-{n_iters}".format(**_FLOW_STRUCTURE), _tvnet),
-]
-
-
-def _demo_pairs(quick: bool) -> list[_DemoPair]:
-    from .datasets import load_stereo_motorcycle, make_synthetic_pair
-
-    image0, image1, flow = make_synthetic_pair("camera", (240, 320))
-    pairs = [_DemoPair("synthetic-camera", image0, image1, flow, None)]
-    if not quick:
-        pairs.append(_DemoPair("stereo-motorcycle", *load_stereo_motorcycle()))
-    return pairs
-
-
-def _labelled_row(panels: Sequence[np.ndarray], labels: Sequence[str], gap: int = 8) -> np.ndarray:
-    """Put RGB panels of one height side by side on white, each with a caption above it."""
-    from PIL import Image, ImageDraw
-
-    height = panels[0].shape[0]
-    caption = 16
-    width = sum(p.shape[1] for p in panels) + gap * (len(panels) + 1)
-    canvas = Image.new("RGB", (width, height + caption + 2 * gap), (255, 255, 255))
-    draw = ImageDraw.Draw(canvas)
-    x = gap
-    for panel, label in zip(panels, labels):
-        draw.text((x, gap), label, fill=(0, 0, 0))
-        canvas.paste(Image.fromarray(panel), (x, gap + caption))
-        x += panel.shape[1] + gap
-    return np.asarray(canvas)
-
-
-def _save_comparison(
-    path: str, estimates: Sequence[np.ndarray], labels: Sequence[str], pair: _DemoPair
-) -> None:
-    """Write ``estimate | ... | ground truth`` colour-coded on the ground truth's scale; the first
-    panel carries the legend."""
-    from .io import flow_to_color, save_png
-    from .metrics import _known_flow
-
-    truth = pair.flow.astype(np.float64)
-    known = _known_flow(truth)
-    if pair.valid is not None:
-        known &= pair.valid
-        # Show unknown ground truth as unknown (black) rather than as the zero stored there.
-        truth = np.where(known, truth, np.nan)
-    max_flow = float(np.hypot(truth[0], truth[1])[known].max())
-    panels = [flow_to_color(estimate, max_flow=max_flow, legend=i == 0)
-              for i, estimate in enumerate(estimates)]
-    panels.append(flow_to_color(truth, max_flow=max_flow))
-    labels = list(labels)
-    labels[0] += f" (legend rim: {max_flow:.1f} px)"
-    labels.append("ground truth" if known.all() else "ground truth (black: unknown)")
-    save_png(path, _labelled_row(panels, labels))
-
-
-def _table_row(cells: Sequence[str], widths: Sequence[int]) -> str:
-    """Cells padded to ``abs(width)``: left-aligned if the width is negative, else right-aligned."""
-    padded = (
-        f"{cell:<{-width}}" if width < 0 else f"{cell:>{width}}"
-        for cell, width in zip(cells, widths)
-    )
-    return "  ".join(padded).rstrip()
-
-
-def _add_demo(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "demo",
-        help="estimate flow on bundled image pairs with known flow and report the error",
-        description=(
-            "Estimate optical flow on image pairs with known ground truth (a synthetic warp of "
-            "scikit-image's camera image, 240x320, and the real Middlebury stereo motorcycle pair, "
-            "500x741) with the NumPy reference TV-L1 and with TVNet, print time and accuracy, and "
-            "write colour-coded flow images: each method beside the ground truth, and all methods "
-            "side by side (<pair>_methods.png)."
-        ),
-    )
-    parser.add_argument(
-        "-o", "--output", default="sktvnet-demo", metavar="DIR",
-        help="folder for the PNG images, created if needed (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="only the synthetic 240x320 pair (the fastest check)"
-    )
-    parser.set_defaults(handler=_run_demo)
-
-
-def _run_demo(args: argparse.Namespace) -> int:
-    from .metrics import angular_error, endpoint_error
-
-    try:
-        os.makedirs(args.output, exist_ok=True)
-    except OSError as exc:
-        reason = exc.strerror or exc
-        raise OSError(f"cannot create the output folder {args.output!r}: {reason}") from exc
-    header = ("pair", "method", "size", "time (s)", "EPE (px)", "AE (deg)")
-    # Text columns left-aligned, numbers right-aligned.
-    widths = (-18, -16, -8, 8, 8, 8)
-    # First calls import their libraries (torch takes a second): warm every method up on a tiny
-    # pair so that the table times the solvers only.
-    tiny = np.random.default_rng(0).random((2, 16, 16))
-    for _, _, estimate_flow in _DEMO_METHODS:
-        estimate_flow(tiny[0], tiny[1])
-    print(_table_row(header, widths))
-    written = []
-    for pair in _demo_pairs(args.quick):
-        height, width = pair.flow.shape[1:]
-        estimates, labels = [], []
-        for short, label, estimate_flow in _DEMO_METHODS:
-            start = time.perf_counter()
-            estimate = estimate_flow(pair.image0, pair.image1)
-            elapsed = time.perf_counter() - start
-            epe = endpoint_error(estimate, pair.flow, pair.valid)
-            ae = angular_error(estimate, pair.flow, pair.valid)
-            size = f"{height}x{width}"
-            row = (pair.name, label, size, f"{elapsed:.2f}", f"{epe:.3f}", f"{ae:.2f}")
-            print(_table_row(row, widths), flush=True)
-            path = os.path.join(args.output, f"{pair.name}_{short}.png")
-            _save_comparison(path, [estimate], [label], pair)
-            written.append(path)
-            estimates.append(estimate)
-            labels.append(f"{label}: EPE {epe:.3f} px")
-        if len(estimates) > 1:
-            path = os.path.join(args.output, f"{pair.name}_methods.png")
-            _save_comparison(path, estimates, labels, pair)
-            written.append(path)
-    print()
-    print("flow images (estimates | ground truth, Middlebury colours):")
-    for path in written:
-        print(f"  {path}")
-    return 0
-
-
-# --------------------------------------------------------------------------------------------
-# flow
-# --------------------------------------------------------------------------------------------
 _FLOW_FORMATS = ("flo", "npz", "png", "mp4")
 # Per-pair outputs: OUTDIR/<name>/<t:06d>.<ext>. Per-input outputs: OUTDIR/<name>.<ext>.
 _PER_PAIR_FORMATS = ("flo", "png")
@@ -232,29 +51,23 @@ class _FlowInput:
     def label(self) -> str:
         return " + ".join(self.paths)
 
-    def probe(self):
-        from .io import _probe, _SourceInfo
+    @property
+    def _source(self) -> str | list[str]:
+        """What :mod:`sktvnet.io` reads: the video or folder, or the list of the two images."""
+        return self.paths[0] if len(self.paths) == 1 else list(self.paths)
 
-        if len(self.paths) == 2:
-            return _SourceInfo(2, None)
-        return _probe(self.paths[0])
+    def probe(self) -> VideoInfo:
+        return probe_video(self._source)
 
     def chunks(self, chunk_size: int, resize) -> Iterator[np.ndarray]:
         """Chunks of ``chunk_size`` frames, each starting with the previous one's last frame."""
-        from .io import _check_resize, _chunks, _image_frames, iter_video
-
-        if len(self.paths) == 2:
-            frames = _image_frames(self.paths, _check_resize(resize))
-            return _chunks(frames, chunk_size, 1)
-        return iter_video(self.paths[0], chunk_size=chunk_size, overlap=1, resize=resize)
+        return iter_video(self._source, chunk_size=chunk_size, overlap=1, resize=resize)
 
 
 def _flow_inputs(paths: Sequence[str]) -> list[_FlowInput]:
     """Group the command's INPUT arguments: image files go two by two, anything else alone."""
-    from .io import _IMAGE_EXTENSIONS
-
     def is_image(path: str) -> bool:
-        return not os.path.isdir(path) and os.path.splitext(path)[1].lower() in _IMAGE_EXTENSIONS
+        return not os.path.isdir(path) and os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
 
     inputs, i = [], 0
     while i < len(paths):
@@ -291,27 +104,26 @@ class _Outputs:
 
     Per-pair files (flo, png) are written as pairs arrive; per-input files (npz, mp4) are streamed
     into writers that publish the file when :meth:`close` is called. All writes are atomic, so an
-    existing output is a complete one: with ``resume`` it is kept and not recomputed.
+    existing output is a complete one: with ``resume`` it is kept and not recomputed. The folder
+    of the per-pair files is created with the first of them, and removed by :meth:`abort` if it
+    was created for nothing, so that an input that fails leaves no empty folder behind.
     """
 
     def __init__(self, args: argparse.Namespace, name: str, fps) -> None:
-        from .io import _remove_temporaries
-
         self.folder = os.path.join(args.output, name)
         self.per_pair = [f for f in args.format if f in _PER_PAIR_FORMATS]
         self.stacks: dict[str, str] = {}
         self.args, self.fps = args, fps
-        self.writers: dict[str, object] = {}
+        self.writers: dict[str, FlowNpzWriter | FlowVideoWriter] = {}
+        self.created_folder: bool | None = None  # None: not made yet
         # Temporaries of a run that was killed are never complete: remove them.
-        _remove_temporaries(self.folder, _PAIR_NAME.match)
+        remove_temporaries(self.folder, _PAIR_NAME.match)
         for fmt in args.format:
             if fmt not in _PER_PAIR_FORMATS:
                 path = os.path.join(args.output, f"{name}.{fmt}")
-                _remove_temporaries(args.output, os.path.basename(path).__eq__)
+                remove_temporaries(args.output, os.path.basename(path).__eq__)
                 if not (args.resume and os.path.exists(path)):
                     self.stacks[fmt] = path
-        if self.per_pair:
-            os.makedirs(self.folder, exist_ok=True)
 
     def complete(self) -> bool:
         """True when nothing is left to write (known before decoding only without per-pair
@@ -328,8 +140,8 @@ class _Outputs:
         return any(not os.path.exists(self._pair_path(f, t)) for f in self.per_pair)
 
     def write(self, t: int, flow: np.ndarray) -> None:
-        from .io import _FlowNpzWriter, _FlowVideoWriter, flow_to_color, save_png, write_flo
-
+        if self.per_pair and self.created_folder is None:
+            self.created_folder = make_output_folder(self.folder)
         for fmt in self.per_pair:
             path = self._pair_path(fmt, t)
             if self.args.resume and os.path.exists(path):
@@ -342,7 +154,7 @@ class _Outputs:
         for fmt, path in self.stacks.items():
             if fmt not in self.writers:
                 self.writers[fmt] = (
-                    _FlowNpzWriter(path) if fmt == "npz" else _FlowVideoWriter(
+                    FlowNpzWriter(path) if fmt == "npz" else FlowVideoWriter(
                         path, fps=self.fps, max_flow=self.args.max_flow, legend=self.args.legend)
                 )
             self.writers[fmt].write(flow)
@@ -354,6 +166,9 @@ class _Outputs:
     def abort(self) -> None:
         for writer in self.writers.values():
             writer.abort()
+        if self.created_folder:
+            with contextlib.suppress(OSError):  # not empty: complete flows, kept for --resume
+                os.rmdir(self.folder)
 
 
 def _flow_estimator(args: argparse.Namespace) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -363,8 +178,8 @@ def _flow_estimator(args: argparse.Namespace) -> Callable[[np.ndarray, np.ndarra
     constants = {"tau": args.tau, "lmbda": args.lmbda, "theta": args.theta,
                  "zoom_factor": args.zoom_factor}
     if args.method == "reference":
-        from . import _core
-        from .reference import tvl1_optical_flow
+        from .. import _core
+        from ..reference import tvl1_optical_flow
 
         _core.check_solver_params(**structure, **constants)
         tol = _core.check_real("tol", args.tol, low=0.0, low_open=False)
@@ -379,8 +194,8 @@ def _flow_estimator(args: argparse.Namespace) -> Callable[[np.ndarray, np.ndarra
 
     import torch
 
-    from .estimators._base import resolve_device
-    from .network import TVNet
+    from ..estimators._base import resolve_device
+    from ..network import TVNet
 
     try:
         device = resolve_device(args.device)
@@ -467,7 +282,8 @@ def _positive(kind):
     return parse
 
 
-def _add_flow(subparsers) -> None:
+def add_parser(subparsers) -> None:
+    """Declare ``sktvnet flow`` and its arguments; :func:`run` handles it."""
     parser = subparsers.add_parser(
         "flow",
         help="compute the optical flow of videos, image folders or image pairs",
@@ -509,12 +325,12 @@ def _add_flow(subparsers) -> None:
     solver.add_argument("--method", choices=("tvnet", "reference"), default="tvnet",
                         help="TVNet in torch (default), or the NumPy reference TV-L1 "
                              "(bicubic warps, early stop at --tol; CPU, one pair at a time)")
-    solver.add_argument("--n-scales", type=_positive(int), default=_FLOW_STRUCTURE["n_scales"],
+    solver.add_argument("--n-scales", type=_positive(int), default=FLOW_STRUCTURE["n_scales"],
                         metavar="S", help="pyramid levels, capped per input so that the "
                         "coarsest keeps ~16 px (default: %(default)s)")
-    solver.add_argument("--n-warps", type=_positive(int), default=_FLOW_STRUCTURE["n_warps"],
+    solver.add_argument("--n-warps", type=_positive(int), default=FLOW_STRUCTURE["n_warps"],
                         metavar="W", help="warps per level (default: %(default)s)")
-    solver.add_argument("--n-iters", type=_positive(int), default=_FLOW_STRUCTURE["n_iters"],
+    solver.add_argument("--n-iters", type=_positive(int), default=FLOW_STRUCTURE["n_iters"],
                         metavar="N", help="iterations per warp; a maximum for the reference "
                         "(default: %(default)s)")
     solver.add_argument("--tau", type=float, default=0.25,
@@ -530,21 +346,21 @@ def _add_flow(subparsers) -> None:
     solver.add_argument("--tol", type=float, default=0.01,
                         help="reference only: stop a warp once the flow changes less "
                              "(default: %(default)s; 0 runs every iteration)")
-    run = parser.add_argument_group("computation")
-    run.add_argument("--device", default="auto",
+    computation = parser.add_argument_group("computation")
+    computation.add_argument("--device", default="auto",
                      help="TVNet only: auto (CUDA if available, else CPU), cpu, cuda, cuda:1, ... "
                           "(default: %(default)s)")
-    run.add_argument("--batch-size", type=_positive(int), default=8, metavar="B",
+    computation.add_argument("--batch-size", type=_positive(int), default=8, metavar="B",
                      help="pairs per TVNet call; B + 1 frames are decoded at a time "
                           "(default: %(default)s)")
-    run.add_argument("--resize", type=_resize_arg, metavar="HxW",
+    computation.add_argument("--resize", type=_resize_arg, metavar="HxW",
                      help="resize frames when reading: 240x320, or 240x / x320 to keep the "
                           "aspect ratio")
-    run.add_argument("--no-compile", action="store_true",
+    computation.add_argument("--no-compile", action="store_true",
                      help="TVNet only: run eagerly instead of compiling with torch.compile "
                           "(compiling takes seconds to minutes once, then runs faster; the "
                           "environment variable SKTVNET_COMPILE=0 does the same)")
-    run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    computation.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     look = parser.add_argument_group("png and mp4 outputs")
     look.add_argument("--max-flow", type=_positive(float), metavar="PX",
                       help="flow magnitude drawn fully saturated (default: each frame's largest)")
@@ -552,25 +368,23 @@ def _add_flow(subparsers) -> None:
                       help="paste the colour wheel in the bottom-right corner")
     look.add_argument("--fps", type=_positive(float),
                       help="frame rate of mp4 outputs (default: the input's, 25 for images)")
-    parser.set_defaults(handler=_run_flow)
+    parser.set_defaults(handler=run)
 
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def _run_flow(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Run ``sktvnet flow``: compute and write every input's flows; return the exit status."""
     from tqdm.auto import tqdm
 
     formats = [f for group in (args.format or [["flo"]]) for f in group]
     args.format = list(dict.fromkeys(formats))  # once each, in the order given
     inputs = _flow_inputs([os.fspath(p) for p in args.inputs])
     estimate = _flow_estimator(args)
-    try:
-        os.makedirs(args.output, exist_ok=True)
-    except OSError as exc:
-        reason = exc.strerror or exc
-        raise OSError(f"cannot create the output folder {args.output!r}: {reason}") from exc
+    # Made before the first input is read, so that an unusable OUTDIR fails at once.
+    make_output_folder(args.output)
 
     failed: list[str] = []
     total_computed = total_skipped = 0
@@ -606,78 +420,3 @@ def _run_flow(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0
-
-
-# --------------------------------------------------------------------------------------------
-# Entry point
-# --------------------------------------------------------------------------------------------
-_SUBCOMMANDS = (_add_demo, _add_flow)
-
-
-def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG, description="TVNet and TV-L1 optical flow for scikit-learn users."
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    subparsers.required = True
-    for add in _SUBCOMMANDS:
-        add(subparsers)
-    return parser
-
-
-def main(argv: Sequence[str | os.PathLike] | None = None) -> int:
-    """Run the ``sktvnet`` command line.
-
-    Parameters
-    ----------
-    argv : sequence of str or os.PathLike, optional
-        The arguments without the program name; ``sys.argv[1:]`` by default. Paths are accepted
-        as they are (``pathlib.Path`` included).
-
-    Returns
-    -------
-    status : int
-        0 on success, 1 when the command failed (the reason is printed on stderr), 130 when
-        interrupted. Usage errors exit through argparse with status 2.
-
-    Examples
-    --------
-    Two frames of a smooth texture moving one pixel right, through TVNet, to one ``.flo`` file:
-
-    >>> import os, tempfile
-    >>> import numpy as np
-    >>> from scipy import ndimage
-    >>> from sktvnet.cli import main
-    >>> from sktvnet.io import read_flo, save_png
-    >>> texture = ndimage.gaussian_filter(np.random.default_rng(0).random((32, 64)), 2)
-    >>> texture = np.round(255 * (texture - texture.min()) / np.ptp(texture)).astype(np.uint8)
-    >>> with tempfile.TemporaryDirectory() as folder:  # doctest: +ELLIPSIS
-    ...     a, b = os.path.join(folder, "a.png"), os.path.join(folder, "b.png")
-    ...     save_png(a, texture[:, 1:49])
-    ...     save_png(b, texture[:, :48])  # what was at x is now at x + 1
-    ...     main(["flow", a, b, "-o", os.path.join(folder, "out"), "--no-compile"])
-    ...     flow = read_flo(os.path.join(folder, "out", "a", "000000.flo"))
-    a: 1 flow in ... s, ... pairs/s
-    1 of 1 input done, 1 flow computed in ... s (... pairs/s), outputs in .../out
-    0
-    >>> flow.shape, round(float(np.median(flow[0])), 1), round(float(np.median(flow[1])), 1)
-    ((2, 32, 48), 1.0, 0.0)
-    """
-    if argv is not None:
-        argv = [os.fspath(arg) for arg in argv]
-    parser = _build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.handler(args)
-    except KeyboardInterrupt:
-        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # The reader went away (`sktvnet flow ... | head`): stop quietly, as command-line tools
-        # do, and keep Python from complaining again when it flushes stdout at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
-    except (OSError, ValueError, TypeError) as exc:
-        print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
-        return 1
