@@ -112,7 +112,7 @@ class FlowHistogram(TransformerMixin, BaseEstimator):
     Examples
     --------
     >>> import numpy as np
-    >>> from sktvnet.estimators._histogram import FlowHistogram
+    >>> from sktvnet import FlowHistogram
     >>> flows = np.zeros((3, 4, 2, 16, 16), dtype=np.float32)  # 3 videos, 4 pairs each
     >>> flows[:, :, 0] = 1.0                                      # everything moves right
     >>> hof = FlowHistogram(n_bins=4, grid=(1, 1), statistics=("hof",))
