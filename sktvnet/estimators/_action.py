@@ -296,7 +296,11 @@ class TVNetActionClassifier(TorchStateMixin, ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.requires_fit = True
+        # Videos (n_videos, T, H, W[, C]), not a table: scikit-learn's common checks then skip
+        # every check that feeds one (all but check_estimator_cloneable).
+        tags.input_tags.two_d_array = False
         tags.input_tags.allow_nan = False
+        tags.classifier_tags.multi_label = False
         tags.non_deterministic = False
         return tags
 

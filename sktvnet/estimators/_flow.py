@@ -165,7 +165,12 @@ class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.requires_fit = True
         tags.target_tags.required = False
+        # Videos (n_videos, T, H, W[, C]), not a table: scikit-learn's common checks then skip
+        # every check that feeds one (all but check_estimator_cloneable).
+        tags.input_tags.two_d_array = False
         tags.input_tags.allow_nan = False
+        # Flows come back float32 whatever the frames' dtype.
+        tags.transformer_tags.preserves_dtype = ["float32"]
         tags.non_deterministic = False
         return tags
 
