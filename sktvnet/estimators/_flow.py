@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from .. import losses
-from ..network import TVNet
+from ..network import TVNet, _job_of
 from . import _videos
 from ._base import TVNET_CONSTRAINTS, TorchStateMixin, resolve_device, torch_generator, worker_threads
 
@@ -276,7 +276,8 @@ class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
         """
         video = _videos.decode(source, name)
         out = np.empty((len(video) - 1, 2) + video.shape[1:3], dtype=np.float32)
-        with torch.inference_mode():
+        # The video is one job for fused="auto": compile if the whole of it repays compiling.
+        with torch.inference_mode(), _job_of(out.shape[0] * out.shape[2] * out.shape[3]):
             for start in range(0, len(video) - 1, self.batch_size):
                 stop = min(start + self.batch_size, len(video) - 1)
                 frames = _videos.as_frames(video[start:stop + 1])
