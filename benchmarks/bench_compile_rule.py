@@ -114,8 +114,8 @@ def child_video(mode: str) -> dict:
     _set_mode(mode)
     from sktvnet import TVNetFlow, make_motion_videos
 
-    X, _ = make_motion_videos(1, n_classes=1, n_frames=100, shape=(240, 320), random_state=0)
-    seconds, flows = _timed(lambda: TVNetFlow().fit_transform(X))
+    X, _ = make_motion_videos(2, n_classes=2, n_frames=100, shape=(240, 320), random_state=0)
+    seconds, flows = _timed(lambda: TVNetFlow().fit_transform(X[:1]))
     return {"mode": mode, "seconds": seconds, "pairs_per_s": flows.shape[1] / seconds}
 
 
@@ -125,7 +125,9 @@ CHILDREN = {"calibrate": child_calibrate, "first_call": child_first_call, "video
 def run_child(part: str, *args: str) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", part, *args],
                          check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    print(part, *args, result, file=sys.stderr, flush=True)
+    return result
 
 
 def main() -> None:
