@@ -44,6 +44,10 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+def _plural(unit: str) -> str:
+    return unit + "es" if unit.endswith(("s", "x", "ch", "sh")) else unit + "s"
+
+
 class LineProgress:
     """A tqdm look-alike for logs: one line per interval, ``desc: n/total units, rate, ETA``.
 
@@ -124,7 +128,7 @@ class LineProgress:
     def _write(self, now: float) -> None:
         self._last = now
         self._written_n = self.n
-        units = self.unit if self.n == 1 and self.total in (None, 1) else self.unit + "s"
+        units = self.unit if self.n == 1 and self.total in (None, 1) else _plural(self.unit)
         done = f"{self.n}" if self.total is None else f"{self.n}/{self.total}"
         parts = [f"{done} {units}"]
         if self.total:
@@ -132,7 +136,8 @@ class LineProgress:
         elapsed = now - self._start
         if elapsed > 0 and self.n:
             rate = self.n / elapsed
-            parts.append(f"{rate:.1f} {self.unit}s/s" if rate >= 1 else f"{rate:.2g} {self.unit}s/s")
+            parts.append(f"{rate:.1f} {_plural(self.unit)}/s" if rate >= 1
+                         else f"{rate:.2g} {_plural(self.unit)}/s")
             if self.total is not None:
                 parts.append(f"ETA {_duration(max(self.total - self.n, 0) / rate)}")
         if self._postfix:

@@ -252,11 +252,16 @@ def test_video_files_are_decoded_lazily(tmp_path):
     assert set(clf.classes_) == {"Left", "Right"}
 
 
-def test_verbose_shows_a_bar_per_epoch_with_the_loss(videos, capsys):
-    X, y = videos
-    TVNetActionClassifier(**{**TINY, "max_epochs": 2}, verbose=1, random_state=0).fit(X, y)
-    err = capsys.readouterr().err
-    assert "epoch 1/2" in err and "epoch 2/2" in err and "loss=" in err
+def test_verbose_reports_fit_and_score_in_lines_off_a_terminal(videos, capsys):
+    X, y = videos  # 16 videos, batches of 8; capsys's stderr is not a terminal
+    clf = TVNetActionClassifier(**{**TINY, "max_epochs": 2}, verbose=1, random_state=0).fit(X, y)
+    fit_lines = capsys.readouterr().err.splitlines()
+    assert [line.split(",")[0] for line in fit_lines] == [
+        "epoch 1/2: 2/2 batches (100%)", "epoch 2/2: 2/2 batches (100%)"]
+    assert all(" batches/s, ETA 0 s, loss=" in line for line in fit_lines)
+    clf.score(X, y)
+    score_lines = capsys.readouterr().err.splitlines()
+    assert score_lines[-1].startswith("TVNetActionClassifier.predict: 16/16 videos (100%), ")
 
 
 def test_no_warnings_in_plain_use(videos):

@@ -63,6 +63,16 @@ def test_sklearn_common_checks(estimator, check):
 
 
 # ------------------------------------------------------------------ behaviour
+def test_verbose_reports_fit_transform_and_score_in_lines_off_a_terminal(capsys):
+    X, _ = make_pairs(3)  # capsys's stderr is not a terminal: lines, not redrawn bars
+    flow = TVNetFlow(**SMALL, train="u0", verbose=1, random_state=0).fit(X)
+    assert capsys.readouterr().err.startswith("TVNetFlow.fit: 3/3 steps (100%), ")
+    flow.transform(X)
+    assert capsys.readouterr().err.startswith("TVNetFlow.transform: 3/3 videos (100%), ")
+    flow.score(X)
+    assert capsys.readouterr().err.startswith("TVNetFlow.score: 3/3 videos (100%), ")
+
+
 def test_frozen_transform_matches_reference_bilinear():
     X, _ = make_pairs(2, shape=(32, 40))
     flows = TVNetFlow(n_iters=20).fit(X).transform(X)

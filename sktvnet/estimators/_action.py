@@ -14,9 +14,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
-from .. import losses
+from .. import _progress, losses
 from ..heads import HEADS, make_head
 from ..network import TVNet
 from . import _videos
@@ -162,8 +161,12 @@ class TVNetActionClassifier(TorchStateMixin, ClassifierMixin, BaseEstimator):
         Seed of the initial weights, of the clips drawn, of dropout and of the minibatches: a
         given seed gives the same model on the CPU.
     verbose : int, default=0
-        With ``verbose >= 1``, a progress bar per epoch showing the loss, and one over the
-        videos at prediction.
+        With ``verbose >= 1``, progress over the batches of each epoch of :meth:`fit` (with the
+        loss) and over the videos of :meth:`predict`, :meth:`predict_proba`,
+        :meth:`decision_function` and :meth:`score`: a bar on a terminal or in a notebook, else a
+        line on stderr every ``SKTVNET_PROGRESS_INTERVAL`` seconds (10 by default) with the
+        count, the rate and the time left, so that logs (``GridSearchCV``, ``nohup``, CI) show
+        progress.
 
     Attributes
     ----------
@@ -187,6 +190,16 @@ class TVNetActionClassifier(TorchStateMixin, ClassifierMixin, BaseEstimator):
     sktvnet.heads : The classification networks.
     sktvnet.datasets.make_motion_videos : Videos labelled by their motion.
     sktvnet.datasets.load_video_folder : An action dataset stored as a folder per class.
+
+    Notes
+    -----
+    Prediction compiles TVNet with ``torch.compile`` only where it pays (``fused="auto"`` of
+    :class:`sktvnet.TVNet`): a small first job runs eagerly, a long video or a large sum of
+    jobs compiles once (seconds) and then runs faster. ``SKTVNET_COMPILE=0`` never compiles.
+    On a machine whose cores are busy with other work, torch's OpenMP threads spin while they
+    wait and everything slows down by one or two orders of magnitude: set
+    ``OMP_WAIT_POLICY=PASSIVE`` (or ``OMP_NUM_THREADS=1``) in the environment before torch is
+    imported, as the ``sktvnet`` command does.
 
     References
     ----------
@@ -470,8 +483,8 @@ class TVNetActionClassifier(TorchStateMixin, ClassifierMixin, BaseEstimator):
         for epoch in range(first, first + self.max_epochs):
             order = torch.randperm(n_videos, generator=generator).numpy()
             batches = np.array_split(order, n_batches)
-            bar = tqdm(batches, desc=f"epoch {epoch + 1}/{first + self.max_epochs}",
-                       unit="batch", disable=not self.verbose, leave=True)
+            bar = _progress.progress(batches, desc=f"epoch {epoch + 1}/{first + self.max_epochs}",
+                                     unit="batch", disable=not self.verbose, leave=True)
             total, flow_total, count = 0.0, 0.0, 0
             for batch in bar:
                 clips, rgbs = [], []
@@ -542,8 +555,8 @@ class TVNetActionClassifier(TorchStateMixin, ClassifierMixin, BaseEstimator):
 
         self.model_.eval()
         flips = (False, True) if self.horizontal_flip else (False,)
-        for i in tqdm(range(len(sources)), desc="TVNetActionClassifier.predict", unit="video",
-                      disable=not self.verbose):
+        for i in _progress.progress(range(len(sources)), desc="TVNetActionClassifier.predict",
+                                    unit="video", disable=not self.verbose):
             video = self._decode(sources, i)
             for start in self._clip_starts(len(video)):
                 for flip in flips:

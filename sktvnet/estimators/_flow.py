@@ -10,9 +10,8 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
 
-from .. import losses
+from .. import _progress, losses
 from ..network import TVNet, _job_of
 from . import _videos
 from ._base import TVNET_CONSTRAINTS, TorchStateMixin, resolve_device, torch_generator, worker_threads
@@ -69,7 +68,11 @@ class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seed of the minibatch sampling.
     verbose : int, default=0
-        Progress bars over training steps (``verbose >= 1``) and over videos in transform.
+        With ``verbose >= 1``, progress over the training steps of :meth:`fit` and over the
+        videos of :meth:`transform` and :meth:`score`: a bar on a terminal or in a notebook, else a
+        line on stderr every ``SKTVNET_PROGRESS_INTERVAL`` seconds (10 by default) with the
+        count, the rate and the time left, so that logs (``GridSearchCV``, ``nohup``, CI) show
+        progress.
     n_jobs : int or None, default=None
         Videos processed in parallel by :meth:`transform` and :meth:`score`, through joblib:
         ``None`` means 1 unless inside a ``joblib.parallel_backend`` context (for instance
@@ -89,6 +92,16 @@ class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
     --------
     sktvnet.TVNet : The network itself.
     sktvnet.tvl1_optical_flow : The NumPy reference TV-L1.
+
+    Notes
+    -----
+    Inference compiles TVNet with ``torch.compile`` only where it pays (``fused="auto"`` of
+    :class:`sktvnet.TVNet`): a small first job runs eagerly, a long video or a large sum of
+    jobs compiles once (seconds) and then runs faster. ``SKTVNET_COMPILE=0`` never compiles.
+    On a machine whose cores are busy with other work, torch's OpenMP threads spin while they
+    wait and everything slows down by one or two orders of magnitude: set
+    ``OMP_WAIT_POLICY=PASSIVE`` (or ``OMP_NUM_THREADS=1``) in the environment before torch is
+    imported, as the ``sktvnet`` command does.
 
     References
     ----------
@@ -231,8 +244,8 @@ class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
         # constant rate the unrolled iteration drifts in and out of stability between steps).
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.max_steps)
         self.model_.train()
-        steps = tqdm(range(self.max_steps), desc="TVNetFlow.fit", unit="step",
-                     disable=not self.verbose)
+        steps = _progress.progress(range(self.max_steps), desc="TVNetFlow.fit", unit="step",
+                                   disable=not self.verbose)
         for _ in steps:
             group = groups[keys[int(torch.multinomial(weights, 1, generator=generator))]]
             picks = torch.randint(len(group), (min(self.batch_size, len(group)),), generator=generator)
@@ -294,13 +307,13 @@ class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
         progress = dict(desc=desc, unit="video", total=len(sources), disable=not self.verbose)
         n_jobs = joblib.effective_n_jobs(self.n_jobs)
         if n_jobs == 1:
-            for i, source in enumerate(tqdm(sources, **progress)):
+            for i, source in enumerate(_progress.progress(sources, **progress)):
                 yield self._video_flows(source, f"X[{i}]")
             return
         tasks = (joblib.delayed(_video_flows_in_worker)(self, s, f"X[{i}]", worker_threads(n_jobs))
                  for i, s in enumerate(sources))
         results = joblib.Parallel(n_jobs=self.n_jobs, return_as="generator")(tasks)
-        yield from tqdm(results, **progress)
+        yield from _progress.progress(results, **progress)
 
     def transform(self, X):
         """Flow of every pair of consecutive frames.
