@@ -16,7 +16,7 @@ from torch.utils.checkpoint import checkpoint as _checkpoint
 from . import _core
 from . import functional as tvf
 
-__all__ = ["TVNet", "COMPILE_ENV_VAR"]
+__all__ = ["TVNet", "COMPILE_ENV_VAR", "COMPILE_MIN_WORK"]
 
 #: Environment variable that disables ``torch.compile`` everywhere in sktvnet when set to ``0``
 #: (also ``false``, ``no``, ``off``); read at each call.

@@ -215,8 +215,8 @@ class FlowHistogram(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        features : ndarray of shape (n_videos, n_features_out_), float32
-            Columns named by :meth:`get_feature_names_out`.
+        features : ndarray of shape (n_videos, n_features), float32
+            ``n_features = n_features_out_`` columns, named by :meth:`get_feature_names_out`.
         """
         check_is_fitted(self)
         grid = self._check_grid()
