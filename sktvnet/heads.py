@@ -25,18 +25,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from ._validation import check_head_sizes
+
 __all__ = ["HEADS", "InceptionHead", "ResNetHead", "make_head"]
-
-
-def _check_sizes(in_channels, n_classes, width, dropout) -> None:
-    for name, value, low in (("in_channels", in_channels, 1), ("n_classes", n_classes, 1),
-                             ("width", width, 4)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    if width % 4:
-        raise ValueError(f"width must be a multiple of 4 (the blocks split it in 4), got {width}")
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
 
 
 def _conv_bn(in_channels: int, out_channels: int, kernel: int = 3,
@@ -178,7 +169,7 @@ class InceptionHead(_Head):
 
     def __init__(self, *, in_channels: int, n_classes: int, width: int = 16,
                  dropout: float = 0.5) -> None:
-        _check_sizes(in_channels, n_classes, width, dropout)
+        check_head_sizes(in_channels, n_classes, width, dropout)
         features = nn.Sequential(
             _conv_bn(in_channels, width, 3, stride=2),
             _InceptionBlock(width, 2 * width),
@@ -233,7 +224,7 @@ class ResNetHead(_Head):
 
     def __init__(self, *, in_channels: int, n_classes: int, width: int = 16,
                  dropout: float = 0.5) -> None:
-        _check_sizes(in_channels, n_classes, width, dropout)
+        check_head_sizes(in_channels, n_classes, width, dropout)
         features = nn.Sequential(
             _conv_bn(in_channels, width, 3, stride=2),
             _BasicBlock(width, width),

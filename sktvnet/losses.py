@@ -8,6 +8,7 @@ from torch import Tensor
 
 from . import _core
 from . import functional as tvf
+from ._validation import check_like, check_real, check_tensor
 
 __all__ = ["tvl1_energy", "endpoint_error"]
 
@@ -71,13 +72,13 @@ def tvl1_energy(
     >>> round(float(tvl1_energy(still, x0, x1)), 4), round(float(tvl1_energy(moving, x0, x1)), 4)
     (2.3906, 0.1494)
     """
-    tvf._check_tensor(flow, "flow", channels=(2,))
-    tvf._check_tensor(x0, "x0", channels=(1, 3))
-    tvf._check_tensor(x1, "x1", channels=(1, 3))
-    tvf._check_like(x1, x0, "x1", "x0")
-    tvf._check_like(x0, flow, "x0", "flow", spatial_only=True)
-    lmbda = _core.check_real("lmbda", lmbda, low=0.0, low_open=False)
-    eps = _core.check_real("eps", eps, low=0.0, low_open=False)
+    check_tensor(flow, "flow", channels=(2,))
+    check_tensor(x0, "x0", channels=(1, 3))
+    check_tensor(x1, "x1", channels=(1, 3))
+    check_like(x1, x0, "x1", "x0")
+    check_like(x0, flow, "x0", "flow", spatial_only=True)
+    lmbda = check_real("lmbda", lmbda, low=0.0, low_open=False)
+    eps = check_real("eps", eps, low=0.0, low_open=False)
     i0, i1 = tvf._to_grey(x0), tvf._to_grey(x1)
     if normalize:
         i0, i1 = tvf._normalize_pair(i0, i1)
@@ -121,7 +122,7 @@ def endpoint_error(flow: Tensor, target: Tensor, mask: Tensor | None = None) -> 
     >>> float(endpoint_error(flow, target))
     5.0
     """
-    tvf._check_tensor(flow, "flow", channels=(2,))
+    check_tensor(flow, "flow", channels=(2,))
     if not isinstance(target, Tensor):
         raise TypeError(f"target must be a torch.Tensor, got {type(target).__name__}")
     if target.shape != flow.shape:
