@@ -16,6 +16,7 @@ exist before torch is imported), and the scikit-learn intervals are built on dem
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import sys
@@ -85,8 +86,7 @@ class RealSpec:
                           low_open=self.low_open, high_open=self.high_open)
 
     def constraint(self):
-        from sklearn.utils._param_validation import Interval
-
+        Interval = _sklearn_interval()
         # An unbounded end is open, so that infinity is refused as check_real refuses it.
         closed = {(False, False): "both", (False, True): "left",
                   (True, False): "right", (True, True): "neither"}
@@ -108,10 +108,21 @@ class IntSpec:
         return check_int(name, value, low=self.low)
 
     def constraint(self):
-        from sklearn.utils._param_validation import Interval
-
-        interval = Interval(numbers.Integral, self.low, None, closed="left")
+        interval = _sklearn_interval()(numbers.Integral, self.low, None, closed="left")
         return [interval, None] if self.none_ok else [interval]
+
+
+@functools.cache
+def _sklearn_interval():
+    """scikit-learn's ``Interval``, refusing bools as :func:`check_real` and :func:`check_int` do
+    (for scikit-learn, True is the Real 1)."""
+    from sklearn.utils._param_validation import Interval
+
+    class StrictInterval(Interval):
+        def is_satisfied_by(self, val):
+            return not isinstance(val, bool) and super().is_satisfied_by(val)
+
+    return StrictInterval
 
 
 # tau <= 1/4 keeps the dual update of Eq. 12 stable (Chambolle); zoom_factor < 1 shrinks the
@@ -125,7 +136,8 @@ SOLVER_SPECS = {
     "n_warps": IntSpec(),
     "n_iters": IntSpec(),
 }
-TVNET_SPECS = {**SOLVER_SPECS, "eps": RealSpec(low=0.0)}
+# TVNet owns filters per level, so it needs the number of levels up front (no None).
+TVNET_SPECS = {**SOLVER_SPECS, "n_scales": IntSpec(), "eps": RealSpec(low=0.0)}
 
 
 def check_solver_params(*, tau, lmbda, theta, zoom_factor, n_scales, n_warps, n_iters) -> dict:
@@ -138,9 +150,11 @@ def check_solver_params(*, tau, lmbda, theta, zoom_factor, n_scales, n_warps, n_
     return {name: SOLVER_SPECS[name].check(name, value) for name, value in given.items()}
 
 
-def check_eps(eps) -> float:
-    """Validate TVNet's soft non-zero constant ``eps`` (> 0)."""
-    return TVNET_SPECS["eps"].check("eps", eps)
+def check_tvnet_params(**params) -> dict:
+    """Validate TVNet's structure and constants (:data:`TVNET_SPECS`); return them cleaned."""
+    if set(params) != set(TVNET_SPECS):
+        raise TypeError(f"expected the parameters {sorted(TVNET_SPECS)}, got {sorted(params)}")
+    return {name: TVNET_SPECS[name].check(name, value) for name, value in params.items()}
 
 
 def sklearn_constraints(specs: dict) -> dict:

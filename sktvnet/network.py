@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint as _checkpoint
 
 from . import _core
-from ._validation import check_eps, check_like, check_solver_params, check_tensor
+from ._validation import check_like, check_tensor, check_tvnet_params
 from . import functional as tvf
 
 __all__ = ["TVNet", "COMPILE_ENV_VAR"]
@@ -179,9 +179,9 @@ class TVNet(nn.Module):
         checkpoint: bool = False,
     ) -> None:
         super().__init__()
-        params = check_solver_params(
+        params = check_tvnet_params(
             tau=tau, lmbda=lmbda, theta=theta, zoom_factor=zoom_factor,
-            n_scales=n_scales, n_warps=n_warps, n_iters=n_iters,
+            n_scales=n_scales, n_warps=n_warps, n_iters=n_iters, eps=eps,
         )
         for name, flag in (("train_u0", train_u0), ("train_filters", train_filters),
                            ("checkpoint", checkpoint)):
@@ -196,7 +196,7 @@ class TVNet(nn.Module):
         self.lmbda = params["lmbda"]
         self.theta = params["theta"]
         self.zoom_factor = params["zoom_factor"]
-        self.eps = check_eps(eps)
+        self.eps = params["eps"]
         self.train_u0 = train_u0
         self.train_filters = train_filters
         self.fused = fused
