@@ -22,6 +22,8 @@ import numbers
 import sys
 from dataclasses import dataclass
 
+import numpy as np
+
 from ._core import MIN_SIDE
 
 
@@ -258,6 +260,24 @@ def check_frame_side(height: int, width: int, name: str, *, low: int = MIN_SIDE)
     if min(height, width) < low:
         raise ValueError(f"{name} frames must be at least {low}x{low} pixels, "
                          f"got {height}x{width}")
+
+
+def check_mask(mask, valid_shape: tuple) -> None:
+    """A boolean mask, NumPy array or tensor, broadcastable to the ``(N, H, W)`` of the flows it
+    selects pixels of (the end-point errors of :mod:`sktvnet.metrics` and :mod:`sktvnet.losses`)."""
+    tensor = is_tensor(mask)
+    if str(mask.dtype) not in ("bool", "torch.bool"):
+        kind, hint = ("tensor", "mask.bool()") if tensor else ("array", "mask.astype(bool)")
+        raise TypeError(f"mask must be a boolean {kind} (True marks a valid pixel), got dtype "
+                        f"{mask.dtype}; use {hint} if it holds 0/1")
+    valid_shape = tuple(valid_shape)
+    try:
+        shape = np.broadcast_shapes(tuple(mask.shape), valid_shape)
+    except ValueError:
+        shape = None
+    if shape != valid_shape:
+        raise ValueError(f"mask must have shape {valid_shape[-2:]} or be broadcastable to "
+                         f"{valid_shape}, got {tuple(mask.shape)}")
 
 
 # --- arrays and flows (io, metrics)

@@ -8,7 +8,8 @@ from torch import Tensor
 
 from . import _core
 from . import functional as tvf
-from ._validation import check_like, check_real, check_same_device, check_tensor, is_tensor
+from ._validation import (check_like, check_mask, check_real, check_same_device, check_tensor,
+                          is_tensor)
 from .metrics import UNKNOWN_FLOW_THRESHOLD
 
 __all__ = ["tvl1_energy", "endpoint_error"]
@@ -156,21 +157,9 @@ def endpoint_error(
     flow_true = flow_true.to(flow.dtype)
     valid = ((flow_true.abs() <= UNKNOWN_FLOW_THRESHOLD) & flow_true.isfinite()).all(dim=1)
     if mask is not None:
-        if not is_tensor(mask) or mask.dtype != torch.bool:
-            got = mask.dtype if is_tensor(mask) else type(mask).__name__
-            raise TypeError(
-                f"mask must be a boolean tensor (True marks a valid pixel), got {got}; "
-                "use mask.bool() if it holds 0/1"
-            )
-        try:
-            shape = torch.broadcast_shapes(mask.shape, valid.shape)
-        except RuntimeError:
-            shape = None
-        if shape != valid.shape:
-            raise ValueError(
-                f"mask must have shape {tuple(valid.shape[-2:])} or be broadcastable to "
-                f"{tuple(valid.shape)}, got {tuple(mask.shape)}"
-            )
+        if not is_tensor(mask):
+            raise TypeError(f"mask must be a torch.Tensor or None, got {type(mask).__name__}")
+        check_mask(mask, valid.shape)
         check_same_device(mask, flow, "mask", "flow")
         valid = valid & mask
     # Invalid pixels are zeroed before the norm, so unknown ground truth gives no NaN gradient.

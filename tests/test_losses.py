@@ -160,7 +160,7 @@ def test_endpoint_error_errors():
     with pytest.raises(ValueError, match=r"mask must have shape \(3, 3\) or be broadcastable to "
                                          r"\(1, 3, 3\), got \(2, 3\)"):
         endpoint_error(flow, flow, torch.ones(2, 3, dtype=torch.bool))
-    with pytest.raises(TypeError, match=r"mask must be a boolean tensor .* got torch.float32; use mask.bool\(\)"):
+    with pytest.raises(TypeError, match=r"mask must be a boolean tensor .* got dtype torch.float32; use mask.bool\(\)"):
         endpoint_error(flow, flow, torch.ones(3, 3))
     with pytest.raises(TypeError, match="flow_true must be a torch.Tensor, got ndarray"):
         endpoint_error(flow, np.zeros((1, 2, 3, 3)))
