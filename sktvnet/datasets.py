@@ -19,6 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from . import _core
+from ._validation import check_int, check_real, check_size
 from .io import IMAGE_EXTENSIONS
 
 __all__ = ["load_stereo_motorcycle", "load_video_folder", "make_motion_videos",
@@ -69,22 +70,6 @@ def _load_grey(image) -> np.ndarray:
     if not np.isfinite(array).all():
         raise ValueError(f"{name} contains NaN or infinite values")
     return array
-
-
-def _check_shape(shape, default):
-    """``shape`` as a pair of ints >= 4, or ``default`` for None."""
-    if shape is None:
-        return default
-    if (
-        not isinstance(shape, (tuple, list))
-        or len(shape) != 2
-        or not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in shape)
-    ):
-        raise TypeError(f"shape must be a pair of integers (H, W) or None, got {shape!r}")
-    if min(shape) < _core.MIN_SIDE:
-        side = _core.MIN_SIDE
-        raise ValueError(f"shape must be at least ({side}, {side}), got {tuple(shape)}")
-    return int(shape[0]), int(shape[1])
 
 
 def _sine_flow(height: int, width: int) -> np.ndarray:
@@ -193,14 +178,14 @@ def make_synthetic_pair(
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"dtype must be numpy.float32 or numpy.float64, got {dtype}")
     grey = _load_grey(image)
-    height, width = _check_shape(shape, grey.shape)
+    height, width = check_size(shape, none_ok=True) or grey.shape
     if (height, width) != grey.shape:
         from skimage.transform import resize
 
         grey = resize(grey, (height, width), order=1, anti_aliasing=True, mode="reflect")
 
     if max_displacement is not None:
-        max_displacement = _core.check_real("max_displacement", max_displacement, low=0.0)
+        max_displacement = check_real("max_displacement", max_displacement, low=0.0)
     if isinstance(flow, str):
         if flow == "sine":
             field = _sine_flow(height, width)
@@ -349,10 +334,10 @@ def _draw_patch(rng, images, size: int, exclude: int | None = None):
 
 def _check_speed(speed) -> tuple[float, float]:
     if isinstance(speed, numbers.Real) and not isinstance(speed, bool):
-        low = high = _core.check_real("speed", speed, low=0.0)
+        low = high = check_real("speed", speed, low=0.0)
     elif isinstance(speed, (tuple, list)) and len(speed) == 2:
-        low = _core.check_real("speed[0]", speed[0], low=0.0)
-        high = _core.check_real("speed[1]", speed[1], low=0.0)
+        low = check_real("speed[0]", speed[0], low=0.0)
+        high = check_real("speed[1]", speed[1], low=0.0)
         if low > high:
             raise ValueError(f"speed must be (low, high) with low <= high, got {tuple(speed)}")
     else:
@@ -497,24 +482,24 @@ def make_motion_videos(
     """
     from sklearn.utils import check_random_state
 
-    n_videos = _core.check_int("n_videos", n_videos)
-    n_classes = _core.check_int("n_classes", n_classes, low=2)
+    n_videos = check_int("n_videos", n_videos)
+    n_classes = check_int("n_classes", n_classes, low=2)
     if n_classes > len(MOTION_CLASSES):
         raise ValueError(
             f"n_classes must be at most {len(MOTION_CLASSES)} (the motion patterns "
             f"{', '.join(MOTION_CLASSES)}), got {n_classes}"
         )
-    n_frames = _core.check_int("n_frames", n_frames, low=2)
-    height, width = _check_shape(shape, None)
+    n_frames = check_int("n_frames", n_frames, low=2)
+    height, width = check_size(shape)
     if min(height, width) < _MIN_VIDEO_SIDE:
         raise ValueError(
             f"shape must be at least ({_MIN_VIDEO_SIDE}, {_MIN_VIDEO_SIDE}) so that the moving "
             f"disc shows texture, got {(height, width)}"
         )
     low, high = _check_speed(speed)
-    background_speed = _core.check_real("background_speed", background_speed, low=0.0,
+    background_speed = check_real("background_speed", background_speed, low=0.0,
                                         low_open=False)
-    noise = _core.check_real("noise", noise, low=0.0, low_open=False)
+    noise = check_real("noise", noise, low=0.0, low_open=False)
     rng = check_random_state(random_state)
 
     images = _texture_images(_TEXTURE_ZOOM * max(height, width))

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint as _checkpoint
 
 from . import _core
+from ._validation import check_like, check_tensor, check_tvnet_params
 from . import functional as tvf
 
 __all__ = ["TVNet", "COMPILE_ENV_VAR"]
@@ -178,9 +179,9 @@ class TVNet(nn.Module):
         checkpoint: bool = False,
     ) -> None:
         super().__init__()
-        params = _core.check_solver_params(
+        params = check_tvnet_params(
             tau=tau, lmbda=lmbda, theta=theta, zoom_factor=zoom_factor,
-            n_scales=n_scales, n_warps=n_warps, n_iters=n_iters,
+            n_scales=n_scales, n_warps=n_warps, n_iters=n_iters, eps=eps,
         )
         for name, flag in (("train_u0", train_u0), ("train_filters", train_filters),
                            ("checkpoint", checkpoint)):
@@ -195,7 +196,7 @@ class TVNet(nn.Module):
         self.lmbda = params["lmbda"]
         self.theta = params["theta"]
         self.zoom_factor = params["zoom_factor"]
-        self.eps = _core.check_real("eps", eps, low=0.0)
+        self.eps = params["eps"]
         self.train_u0 = train_u0
         self.train_filters = train_filters
         self.fused = fused
@@ -239,9 +240,9 @@ class TVNet(nn.Module):
         flow : Tensor of shape (B, 2, H, W)
             Horizontal u then vertical v, in pixels, in the dtype and on the device of the frames.
         """
-        tvf._check_tensor(x0, "x0", channels=(1, 3))
-        tvf._check_tensor(x1, "x1", channels=(1, 3))
-        tvf._check_like(x1, x0, "x1", "x0")
+        check_tensor(x0, "x0", channels=(1, 3))
+        check_tensor(x1, "x1", channels=(1, 3))
+        check_like(x1, x0, "x1", "x0")
         if x0.dtype not in (torch.float32, torch.float64):
             raise TypeError(
                 f"x0 and x1 must be float32 or float64, got {x0.dtype}; convert them with .float()"
