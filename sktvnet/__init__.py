@@ -7,6 +7,7 @@ from ._version import __version__
 from .datasets import (
     load_stereo_motorcycle,
     load_video_folder,
+    make_flow_pairs,
     make_motion_videos,
     make_synthetic_pair,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "iter_video",
     "load_stereo_motorcycle",
     "load_video_folder",
+    "make_flow_pairs",
     "make_motion_videos",
     "make_synthetic_pair",
     "read_flo",

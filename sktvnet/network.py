@@ -465,8 +465,11 @@ class TVNet(nn.Module):
             if p is None:
                 p = (torch.zeros_like(u), torch.zeros_like(u))
             for t in range(start, stop):
+                # Clones, not views: the guards of a view include its base's size, which differs
+                # between structures and would make the graph recompile.
                 u, px, py = _COMPILED_STEP(
-                    u, p[0], p[1], rho_c, grad, denom, forward[t], div[t], steps[t]
+                    u, p[0], p[1], rho_c, grad, denom,
+                    forward[t].clone(), div[t].clone(), steps[t].clone(),
                 )
                 p = (px, py)
             return u, p
