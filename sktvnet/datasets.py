@@ -1,6 +1,8 @@
 """Default data built from what ships with scikit-image (nothing downloads), and video folders.
 
 * :func:`make_synthetic_pair` warps a real image by a known smooth field, so the flow is exact.
+* :func:`make_flow_pairs` makes many such pairs from crops of real images, with train and test
+  images kept apart: training data for TVNet and a held-out benchmark.
 * :func:`load_stereo_motorcycle` is a real pair with ground truth: the Middlebury 2014 stereo
   pair bundled by scikit-image, whose disparity is a purely horizontal flow.
 * :func:`make_motion_videos` makes short labelled videos whose class is a motion pattern of a
@@ -22,7 +24,7 @@ from . import _core
 from ._validation import check_int, check_real, check_size
 from .io import IMAGE_EXTENSIONS
 
-__all__ = ["load_stereo_motorcycle", "load_video_folder", "make_motion_videos",
+__all__ = ["load_stereo_motorcycle", "load_video_folder", "make_flow_pairs", "make_motion_videos",
            "make_synthetic_pair"]
 
 # scikit-image images stored inside its wheel (skimage.data.data_dir), so loading them never
@@ -625,3 +627,183 @@ def load_video_folder(
             f"({', '.join(extensions)}) or folders of PNG/JPEG frames"
         )
     return paths, np.asarray(labels)
+
+
+# Disjoint by definition: a model trained on pairs from FLOW_TRAIN_IMAGES is measured on pairs from
+# FLOW_TEST_IMAGES, images it has never seen.
+FLOW_TRAIN_IMAGES = ("astronaut", "brick", "camera", "coins", "grass", "gravel", "moon", "page",
+                     "text")
+FLOW_TEST_IMAGES = ("cell", "chelsea", "clock", "coffee", "hubble_deep_field",
+                    "immunohistochemistry", "retina", "rocket")
+FLOW_MOTIONS = ("smooth", "affine", "shift")
+# Affine motions: rotation up to this angle (radians), zoom and shear up to these ratios.
+_AFFINE_MAX_ANGLE = 0.1
+_AFFINE_MAX_ZOOM = 0.05
+_AFFINE_MAX_SHEAR = 0.05
+
+
+def _unit_field(motion: str, height: int, width: int, rng: np.random.RandomState) -> np.ndarray:
+    """A field ``(2, height, width)`` of the kind ``motion`` whose largest magnitude is 1."""
+    if motion == "smooth":
+        return _random_flow(height, width, rng)
+    if motion == "shift":
+        angle = rng.uniform(0.0, 2 * np.pi)
+        return np.stack([np.full((height, width), np.cos(angle)),
+                         np.full((height, width), np.sin(angle))])
+    # Rotation-zoom-shear about a random point near the centre, plus a random translation:
+    # w(x) = (A - I)(x - c) + t.
+    angle = rng.uniform(-_AFFINE_MAX_ANGLE, _AFFINE_MAX_ANGLE)
+    zoom = 1.0 + rng.uniform(-_AFFINE_MAX_ZOOM, _AFFINE_MAX_ZOOM)
+    shear = rng.uniform(-_AFFINE_MAX_SHEAR, _AFFINE_MAX_SHEAR)
+    cos, sin = np.cos(angle), np.sin(angle)
+    matrix = zoom * np.array([[cos, -sin], [sin, cos]]) @ np.array([[1.0, shear], [0.0, 1.0]])
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    dx = x - width * rng.uniform(0.25, 0.75)
+    dy = y - height * rng.uniform(0.25, 0.75)
+    shift = rng.uniform(-1.0, 1.0, 2) * 0.1 * max(height, width)
+    field = np.stack([(matrix[0, 0] - 1.0) * dx + matrix[0, 1] * dy + shift[0],
+                      matrix[1, 0] * dx + (matrix[1, 1] - 1.0) * dy + shift[1]])
+    return field / np.hypot(field[0], field[1]).max()
+
+
+def make_flow_pairs(
+    n_pairs: int,
+    *,
+    size: tuple[int, int] = (128, 128),
+    max_displacement: float = 4.0,
+    motion: str = "mixed",
+    images: str | list[str] = "train",
+    brightness: float = 0.0,
+    noise: float = 0.0,
+    random_state: int | np.random.RandomState | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of frames with their exact flow: crops of real images warped by known fields.
+
+    Each pair crops a random textured window of a random image of ``images`` (bundled with
+    scikit-image, grey, in [0, 1]), draws a field ``w = (u, v)`` of the kind ``motion`` and warps
+    the crop as :func:`make_synthetic_pair` does, ``I0 = map_coordinates(I1, [y + v, x + u],
+    order=3)``, so ``I0(x) = I1(x + w(x))``: sktvnet's flow convention. The crop is cut with a
+    margin that the warp reads from, so that no border pixel is repeated. It is the training
+    data of TVNet (``TVNetFlow.fit(X, y)``) and a held-out benchmark when ``images="test"``.
+
+    Parameters
+    ----------
+    n_pairs : int
+        Number of pairs.
+    size : tuple of 2 ints, default=(128, 128)
+        Size ``(H, W)`` of the frames, at least 4 x 4. Images smaller than a crop (with its
+        margin) are enlarged to fit; larger ones are cropped at their own resolution.
+    max_displacement : float, default=4.0
+        Largest flow magnitude in pixels; the largest magnitude of each pair's field is drawn
+        uniformly in ``[0, max_displacement]``.
+    motion : {"mixed", "smooth", "affine", "shift"}, default="mixed"
+        Kind of field: ``"smooth"`` a random smooth field (an offset plus four plane waves of at
+        most 1.5 cycles across the window per component), ``"affine"`` a rotation (up to 0.1
+        rad), zoom and shear (up to 5%) about a random point plus a translation, ``"shift"`` a
+        translation in a random direction, ``"mixed"`` one of these at random for each pair.
+    images : {"train", "test"} or list of str, default="train"
+        Images to crop from: ``"train"`` is :data:`FLOW_TRAIN_IMAGES`, ``"test"``
+        :data:`FLOW_TEST_IMAGES` (disjoint from it), or a list of names of
+        :data:`SYNTHETIC_IMAGES`.
+    brightness : float, default=0.0
+        Random brightness change of ``I0`` relative to ``I1``: ``I0 <- g I0 + o`` with gain
+        ``g`` uniform in ``[1 - brightness, 1 + brightness]`` and offset ``o`` uniform in
+        ``[-brightness / 2, brightness / 2]``; 0 keeps brightness constancy exact.
+    noise : float, default=0.0
+        Standard deviation of Gaussian noise added independently to both frames, in grey levels
+        of [0, 1] images.
+    random_state : int, RandomState instance or None, default=None
+        Seed of everything drawn (scikit-learn's convention): the same seed gives the same pairs.
+
+    Returns
+    -------
+    X : ndarray of shape (n_pairs, 2, H, W), float32
+        ``X[i, 0]`` is ``I0`` (frame t), ``X[i, 1]`` is ``I1`` (frame t+1), grey, clipped to
+        [0, 1] (cubic splines, brightness and noise may leave it by a little).
+    y : ndarray of shape (n_pairs, 1, 2, H, W), float32
+        The flow from ``I0`` to ``I1`` of each pair, u (horizontal) then v (vertical), in pixels:
+        the ``(n_videos, T - 1, 2, H, W)`` layout of videos of T = 2 frames.
+
+    Raises
+    ------
+    ValueError
+        For an unknown motion or image name, an empty image list, or out-of-range numbers.
+    TypeError
+        For arguments of the wrong type.
+
+    See Also
+    --------
+    make_synthetic_pair : One pair from a whole image, with a chosen field.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktvnet.datasets import make_flow_pairs
+    >>> X, y = make_flow_pairs(4, size=(32, 48), max_displacement=2.0, random_state=0)
+    >>> X.shape, y.shape, X.dtype
+    ((4, 2, 32, 48), (4, 1, 2, 32, 48), dtype('float32'))
+    >>> bool(np.hypot(y[:, 0, 0], y[:, 0, 1]).max() <= 2.0)
+    True
+    """
+    from sklearn.utils import check_random_state
+    from skimage.transform import resize
+
+    n_pairs = check_int("n_pairs", n_pairs)
+    height, width = check_size(size, "size")
+    max_displacement = check_real("max_displacement", max_displacement, low=0.0)
+    brightness = check_real("brightness", brightness, low=0.0, low_open=False, high=1.0)
+    noise = check_real("noise", noise, low=0.0, low_open=False)
+    if motion not in FLOW_MOTIONS + ("mixed",):
+        raise ValueError(
+            f"motion must be one of 'mixed', {', '.join(map(repr, FLOW_MOTIONS))}, got {motion!r}"
+        )
+    if isinstance(images, str):
+        if images not in ("train", "test"):
+            raise ValueError(
+                f"images must be 'train', 'test' or a list of image names, got {images!r}; "
+                f"the names are {', '.join(SYNTHETIC_IMAGES)}"
+            )
+        images = FLOW_TRAIN_IMAGES if images == "train" else FLOW_TEST_IMAGES
+    elif not isinstance(images, (list, tuple)) or not images:
+        raise TypeError(f"images must be 'train', 'test' or a non-empty list of names, got "
+                        f"{images!r}")
+    rng = check_random_state(random_state)
+
+    # Cubic interpolation reads 2 px beyond x + w: the margin keeps every read inside the image.
+    margin = int(np.ceil(max_displacement)) + 2
+    window = (height + 2 * margin, width + 2 * margin)
+    loaded = {}
+    for name in images:
+        if not isinstance(name, str):
+            raise TypeError(f"images must hold image names, got {type(name).__name__} {name!r}")
+        grey = _load_grey(name)
+        scale = max(window[0] / grey.shape[0], window[1] / grey.shape[1])
+        if scale > 1:
+            shape = tuple(int(np.ceil(n * scale)) for n in grey.shape)
+            grey = resize(grey, shape, order=1, anti_aliasing=False, mode="reflect")
+        loaded[name] = grey
+
+    X = np.empty((n_pairs, 2, height, width), dtype=np.float32)
+    y = np.empty((n_pairs, 1, 2, height, width), dtype=np.float32)
+    inner = (slice(margin, margin + height), slice(margin, margin + width))
+    for i in range(n_pairs):
+        for _ in range(_MAX_DRAWS):
+            image = loaded[images[rng.randint(len(images))]]
+            top = rng.randint(0, image.shape[0] - window[0] + 1)
+            left = rng.randint(0, image.shape[1] - window[1] + 1)
+            crop = image[top:top + window[0], left:left + window[1]]
+            if crop[inner].std() >= _MIN_TEXTURE_STD:
+                break
+        kind = FLOW_MOTIONS[rng.randint(len(FLOW_MOTIONS))] if motion == "mixed" else motion
+        field = _unit_field(kind, *window, rng) * rng.uniform(0.0, max_displacement)
+        image0, image1, field = make_synthetic_pair(crop, None, flow=field)
+        image0 = image0[inner]
+        if brightness:
+            image0 = (rng.uniform(1.0 - brightness, 1.0 + brightness) * image0
+                      + rng.uniform(-brightness / 2, brightness / 2))
+        pair = np.stack([image0, image1[inner]])
+        if noise:
+            pair = pair + rng.normal(0.0, noise, pair.shape)
+        X[i] = np.clip(pair, 0.0, 1.0)
+        y[i, 0] = field[(slice(None),) + inner]
+    return X, y

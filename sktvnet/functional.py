@@ -613,8 +613,9 @@ def _tvl1_step(
     divergence_weight: Tensor | None = None,
     update_dual: bool = True,
 ) -> tuple[Tensor, Pair | None]:
-    """One iteration; ``l_t = lmbda * theta`` and ``taut = tau / theta`` (floats, or 0-d tensors
-    so that a compiled graph does not specialise on their values)."""
+    """One iteration; ``l_t = lmbda * theta`` and ``taut = tau / theta`` (floats, or 0-d tensors:
+    TVNet's learned step sizes, which then get a gradient, and constants that a compiled graph
+    must not specialise on)."""
     gx, gy = grad[:, 0:1], grad[:, 1:2]
     # Threshold step (Eq. 11): v = u - clip(rho / |grad I1|^2, -l_t, l_t) grad I1, with rho the
     # data residual linearised at the warp (rho_c holds the part that is fixed during the warp).
