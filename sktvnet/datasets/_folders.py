@@ -8,6 +8,7 @@ import numpy as np
 
 from ..io import IMAGE_EXTENSIONS
 
+#: Extensions (compared case-insensitively) that :func:`load_video_folder` takes for video files.
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".ogv")
 
 

@@ -240,6 +240,3 @@ def make_motion_videos(
         X[i] = np.clip(video, 0.0, 1.0)
     return X, labels
 
-
-# ------------------------------------------------------------------------------ video folders
-#: Extensions (compared case-insensitively) that :func:`load_video_folder` takes for video files.
