@@ -162,7 +162,7 @@ class InceptionHead(_Head):
     References
     ----------
     .. [1] S. Ioffe, C. Szegedy, "Batch normalization: accelerating deep network training by
-       reducing internal covariate shift", ICML 2015. :arxiv:`1502.03167`
+       reducing internal covariate shift", ICML 2015. https://arxiv.org/abs/1502.03167
 
     Examples
     --------
