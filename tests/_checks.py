@@ -42,14 +42,16 @@ _TABLE_INPUT = [
 ]
 _TABLE_INPUT_TRANSFORMER = [
     "check_transformer_data_not_an_array", "check_transformer_general",
-    "check_transformer_general(readonly_memmap=True)", "check_transformer_preserve_dtypes",
+    "check_transformer_general(readonly_memmap=True)", "check_transformer_n_iter",
+    "check_transformer_preserve_dtypes",
 ]
 _TABLE_INPUT_CLASSIFIER = [
     "check_classifier_data_not_an_array", "check_classifier_multioutput",
     "check_classifiers_classes", "check_classifiers_train",
     "check_classifiers_train(readonly_memmap=True)",
     "check_classifiers_train(readonly_memmap=True,X_dtype=float32)",
-    "check_decision_proba_consistency", "check_supervised_y_2d",
+    "check_decision_proba_consistency", "check_non_transformer_estimators_n_iter",
+    "check_supervised_y_2d",
 ]
 _CLASSIFIER_ONLY = {"check_classifiers_one_label", "check_classifiers_regression_target",
                     "check_requires_y_none"}
