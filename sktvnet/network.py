@@ -107,9 +107,12 @@ def _uniform_step(u, px, py, rho_c, grad, denom, forward_weight, divergence_weig
 _COMPILED_STEP = _CompiledFunction(_uniform_step, dynamic=True)
 
 #: Work above which ``fused="auto"`` compiles, in pixel-iterations (pairs x pixels summed over
-#: the pyramid levels x n_warps x n_iters): the first compile divided by the time that fusing
-#: saves per pixel-iteration, both measured by benchmarks/bench_compile_rule.py.
-COMPILE_MIN_WORK = 5e8
+#: the pyramid levels x n_warps x n_iters). The break-even point, the first compile divided by
+#: the time that fusing saves per pixel-iteration, measured 3.6e8-5.1e8 on a 2-core AMD EPYC
+#: shared with other work (benchmarks/bench_compile_rule.py); the threshold sits below the
+#: lowest because the graph also serves every later job of the process. A first small job
+#: (three 5-frame 68x160 clips through TVNet-3-3-30: 1.5e7) stays far below it.
+COMPILE_MIN_WORK = 2.5e8
 # Inference work that "auto" ran eagerly in this process while no graph was compiled.
 _eager_work = 0.0
 # The job in progress, announced by _job_of: (pairs x pixels of the job, _eager_work before it).
