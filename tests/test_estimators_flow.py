@@ -75,6 +75,26 @@ def test_verbose_reports_fit_transform_and_score_in_lines_off_a_terminal(capsys)
     assert capsys.readouterr().err.startswith("TVNetFlow.score: 3/3 videos (100%), ")
 
 
+@pytest.mark.parametrize("n_frames, compiles", [(5, False), (9, True)])
+def test_transform_weighs_compiling_against_the_whole_video(monkeypatch, n_frames, compiles):
+    """One video is one job for fused="auto": its first batch already knows the whole work."""
+    from sktvnet import network
+
+    calls = []
+    monkeypatch.setenv(network.COMPILE_ENV_VAR, "1")
+    monkeypatch.setattr(torch, "compile", lambda fn, **options: calls.append(options) or fn)
+    monkeypatch.setattr(network, "_COMPILED_STEP",
+                        network._CompiledFunction(network._uniform_step, dynamic=True))
+    monkeypatch.setattr(network, "_eager_work", 0.0)
+    # 24x28 frames, TVNet-1-1-5: 3360 pixel-iterations a pair; 6 pairs or more repay compiling.
+    monkeypatch.setattr(network, "COMPILE_MIN_WORK", 6 * 3360)
+    video = np.random.default_rng(0).random((1, n_frames, 24, 28)).astype(np.float32)
+    TVNetFlow(n_iters=5, batch_size=2).fit(video).transform(video)
+    assert calls == ([{"dynamic": True}] if compiles else [])
+    # Compiled from the first batch on (no batch ran eagerly), or eager to the end.
+    assert network._eager_work == (0 if compiles else (n_frames - 1) * 3360)
+
+
 def test_frozen_transform_matches_reference_bilinear():
     X, _ = make_pairs(2, shape=(32, 40))
     flows = TVNetFlow(n_iters=20).fit(X).transform(X)
