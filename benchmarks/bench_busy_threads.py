@@ -8,7 +8,7 @@ over its time). Each run is a fresh process with torch's default thread count an
   policy (threads spin a while before they sleep), as the command did before it set one;
 - "after": the command as shipped, which sets ``OMP_WAIT_POLICY=PASSIVE`` before torch loads.
 
-Both run on an idle machine and beside one busy process (``python -c "while True: pass"``).
+Both run with no load added and beside one busy process (``python -c "while True: pass"``).
 
 Usage::
 
@@ -56,9 +56,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per setting (median kept)")
     args = parser.parse_args()
     rows = []
-    for load in ("idle", "one busy process"):
+    for load in ("no added load", "one busy process"):
         busy = None
-        if load != "idle":
+        if load != "no added load":
             busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
         try:
             for mode in COMMANDS:
