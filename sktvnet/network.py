@@ -108,10 +108,10 @@ _COMPILED_STEP = _CompiledFunction(_uniform_step, dynamic=True)
 
 #: Work above which ``fused="auto"`` compiles, in pixel-iterations (pairs x pixels summed over
 #: the pyramid levels x n_warps x n_iters). The break-even point, the first compile divided by
-#: the time that fusing saves per pixel-iteration, measured 3.6e8-5.1e8 on a 2-core AMD EPYC
-#: shared with other work (benchmarks/bench_compile_rule.py); the threshold sits below the
-#: lowest because the graph also serves every later job of the process. A first small job
-#: (three 5-frame 68x160 clips through TVNet-3-3-30: 1.5e7) stays far below it.
+#: the time that fusing saves per pixel-iteration, measured 2.0e8-5.1e8 in four runs on a
+#: 2-core AMD EPYC shared with other work (benchmarks/bench_compile_rule.py); the threshold sits
+#: in the low part of that range because the graph also serves every later job of the process.
+#: A first small job (three 5-frame 68x160 clips through TVNet-3-3-30: 1.5e7) stays far below.
 COMPILE_MIN_WORK = 2.5e8
 # Inference work that "auto" ran eagerly in this process while no graph was compiled.
 _eager_work = 0.0
