@@ -12,6 +12,7 @@ from ._version import __version__
 
 # Public name -> the submodule that defines it.
 _HOMES = {
+    "FlowHistogram": "estimators",
     "TVNet": "network",
     "TVNetActionClassifier": "estimators",
     "TVNetFlow": "estimators",

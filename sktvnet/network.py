@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import os
 import warnings
@@ -15,7 +17,7 @@ from . import _core
 from ._validation import check_like, check_tensor, check_tvnet_params
 from . import functional as tvf
 
-__all__ = ["TVNet", "COMPILE_ENV_VAR"]
+__all__ = ["TVNet", "COMPILE_ENV_VAR", "COMPILE_MIN_WORK"]
 
 #: Environment variable that disables ``torch.compile`` everywhere in sktvnet when set to ``0``
 #: (also ``false``, ``no``, ``off``); read at each call.
@@ -104,6 +106,49 @@ def _uniform_step(u, px, py, rho_c, grad, denom, forward_weight, divergence_weig
 # dynamic=True: one graph for every pyramid level, iteration, batch size and image size.
 _COMPILED_STEP = _CompiledFunction(_uniform_step, dynamic=True)
 
+#: Work above which ``fused="auto"`` compiles, in pixel-iterations (pairs x pixels summed over
+#: the pyramid levels x n_warps x n_iters). The break-even point, the first compile divided by
+#: the time that fusing saves per pixel-iteration, measured 2.0e8-5.1e8 in four runs on a
+#: 2-core AMD EPYC shared with other work (benchmarks/bench_compile_rule.py); the threshold sits
+#: in the low part of that range because the graph also serves every later job of the process.
+#: A first small job (three 5-frame 68x160 clips through TVNet-3-3-30: 1.5e7) stays far below.
+COMPILE_MIN_WORK = 2.5e8
+# Inference work that "auto" ran eagerly in this process while no graph was compiled.
+_eager_work = 0.0
+# The job in progress, announced by _job_of: (pairs x pixels of the job, _eager_work before it).
+_job = contextvars.ContextVar("sktvnet_job", default=None)
+
+
+@contextlib.contextmanager
+def _job_of(pair_pixels: int):
+    """Announce that the coming calls make one job of ``pair_pixels`` (pairs x H x W, e.g. a
+    video's (T - 1) * H * W), so that ``fused="auto"`` weighs compiling against the whole job,
+    not against each batch of it."""
+    token = _job.set((pair_pixels, _eager_work))
+    try:
+        yield
+    finally:
+        _job.reset(token)
+
+
+def _compile_pays(work_per_pixel: float, batch_pixels: int) -> bool:
+    """The rule of ``fused="auto"`` for inference; counts the work it leaves to eager.
+
+    A compiled graph serves every later call (one graph for all sizes), so it always pays once
+    it exists. Before that, compiling pays when the job (else this call) plus the work already
+    run eagerly reaches ``COMPILE_MIN_WORK``: a long video compiles at once, a small job runs
+    eagerly, and many small jobs compile once their sum would have repaid it.
+    """
+    global _eager_work
+    if _COMPILED_STEP.compiled is not None:
+        return True
+    job = _job.get()
+    before, pixels = (_eager_work, batch_pixels) if job is None else (job[1], job[0])
+    if before + pixels * work_per_pixel >= COMPILE_MIN_WORK:
+        return True
+    _eager_work += batch_pixels * work_per_pixel
+    return False
+
 
 class TVNet(nn.Module):
     """TV-L1 optical flow unrolled into a network: TVNet-``n_scales``-``n_warps``-``n_iters``.
@@ -174,10 +219,15 @@ class TVNet(nn.Module):
         Whether the step sizes tau, lambda and theta of every iteration of every level are
         trainable (see above and :meth:`step_sizes`).
     fused : {"auto", True, False}, default="auto"
-        Run the iterations compiled with ``torch.compile``. ``"auto"`` compiles for inference
-        (nothing needs a gradient), ``True`` always, ``False`` never. Compilation is skipped when
-        the environment variable ``SKTVNET_COMPILE`` is ``0``; if it fails, TVNet warns once and
-        runs eagerly.
+        Run the iterations compiled with ``torch.compile``: ``True`` always, ``False`` never,
+        ``"auto"`` for inference (nothing needs a gradient) when it pays. The first compile of a
+        process takes seconds (one graph then serves every size), so ``"auto"`` compiles once a
+        graph exists, or when the job (a video, announced by the estimators and the command) plus
+        the work already run eagerly in the process reaches ``COMPILE_MIN_WORK`` pixel-iterations
+        (pairs x pixels summed over the levels x ``n_warps`` x ``n_iters``), the break-even point
+        measured by ``benchmarks/bench_compile_rule.py``; otherwise it runs eagerly. Compilation is
+        skipped when the environment variable ``SKTVNET_COMPILE`` is ``0``; if it fails, TVNet
+        warns once and runs eagerly.
     checkpoint : bool, default=False
         Recompute the iterations in the backward pass (``torch.utils.checkpoint``, segments of
         about ``sqrt(n_iters)`` iterations) instead of storing them all: memory grows like
@@ -368,7 +418,7 @@ class TVNet(nn.Module):
         need_grad = torch.is_grad_enabled() and (
             x0.requires_grad or x1.requires_grad or any(p.requires_grad for p in self.parameters())
         )
-        fused = self._use_fused(need_grad)
+        fused = self._use_fused(need_grad, x0.shape)
         if need_grad:
             return self._flow(x0, x1, fused=fused, use_checkpoint=self.checkpoint)
         with torch.inference_mode():
@@ -376,10 +426,17 @@ class TVNet(nn.Module):
         # A normal tensor, not an inference tensor, so that callers may feed it to autograd.
         return flow.clone()
 
-    def _use_fused(self, need_grad: bool) -> bool:
+    def _use_fused(self, need_grad: bool, shape) -> bool:
         if self.fused is False or _COMPILED_STEP.failed or not _compile_enabled():
             return False
-        return self.fused is True or not need_grad
+        if self.fused is True:
+            return True
+        if need_grad:
+            return False
+        batch, _, height, width = shape
+        levels = _core.pyramid_shapes(height, width, self.n_scales, self.zoom_factor)
+        per_pixel = sum(h * w for h, w in levels) / (height * width) * self.n_warps * self.n_iters
+        return _compile_pays(per_pixel, batch * height * width)
 
     def _flow(self, x0: Tensor, x1: Tensor, *, fused: bool, use_checkpoint: bool) -> Tensor:
         batch, _, height, width = x0.shape

@@ -1,5 +1,6 @@
 """Tests of the ``sktvnet`` command's entry point (sktvnet.cli.main, python -m sktvnet)."""
 
+import os
 import subprocess
 import sys
 
@@ -67,3 +68,29 @@ def test_keyboard_interrupt_returns_130(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(cli.demo, "_DEMO_METHODS", [("x", "x", interrupted)])
     assert cli.main(["demo", "--quick", "-o", str(tmp_path)]) == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+# The child replaces the flow handler by one that reports the wait policy torch would start with.
+_REPORT_WAIT_POLICY = """
+import os, sys
+from sktvnet.cli import flow, main
+
+def report(args):
+    print("torch loaded:", "torch" in sys.modules)
+    print("OMP_WAIT_POLICY:", os.environ.get("OMP_WAIT_POLICY"))
+    return 0
+
+flow.run = report
+sys.exit(main(["flow", "a.png", "b.png", "-o", "out"]))
+"""
+
+
+@pytest.mark.parametrize("user_value, seen", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_command_sets_a_passive_wait_policy_before_torch_unless_the_user_chose(user_value, seen):
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if user_value is not None:
+        env["OMP_WAIT_POLICY"] = user_value
+    result = subprocess.run([sys.executable, "-c", _REPORT_WAIT_POLICY], capture_output=True,
+                            text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["torch loaded: False", f"OMP_WAIT_POLICY: {seen}"]

@@ -107,6 +107,31 @@ def test_progress_bars_on_a_terminal(media, tmp_path, capsys, monkeypatch):
     assert "walk:" in err and "7/7" in err and "pair/s" in err  # over the pairs of each
 
 
+def test_progress_lines_through_a_pipe_arrive_before_the_run_ends(tmp_path):
+    """stderr is a pipe (a log, nohup, CI): whole progress lines, flushed as the pairs are done."""
+    n_frames = 24
+    video = write_video(tmp_path / "long.mp4", moving_texture(n_frames, 64, 64, dx=1))
+    argv = [sys.executable, "-m", "sktvnet", "flow", str(video), "-o", str(tmp_path / "out"),
+            "--batch-size", "1", "--n-scales", "1", "--n-warps", "1", "--n-iters", "100",
+            "--no-compile"]
+    env = dict(os.environ, SKTVNET_COMPILE="0", SKTVNET_PROGRESS_INTERVAL="0")
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        first = process.stderr.readline()
+        running_when_read = process.poll() is None
+        _, rest = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 0, first + rest
+    assert first.startswith(f"long: 1/{n_frames - 1} pairs (4%), ")
+    assert "pairs/s, ETA " in first
+    assert running_when_read, "the first progress line came only when the run had ended"
+    lines = [first.rstrip("\n"), *rest.splitlines()]
+    assert [line.split()[1] for line in lines[:n_frames - 1]] == [
+        f"{k}/{n_frames - 1}" for k in range(1, n_frames)]
+
+
 def test_image_folder_and_image_pair_inputs(media, tmp_path, capsys):
     status, out, err = run([media["folder"], *media["pair"], "-o", tmp_path, *FAST], capsys)
     assert status == 0, err

@@ -8,6 +8,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from _checks import checks_run_with_true_tags, expected_failures, table_tagged
 from scipy import ndimage
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -43,36 +44,57 @@ def make_pairs(n, shape=(24, 28), seed=0, shift_range=2.0):
 
 
 # ------------------------------------------------------------------ scikit-learn common checks
-# X must be videos (n_videos, T, H, W[, C]); the common checks feed 2-D tables, which TVNetFlow
-# rejects with a ValueError that says so. These checks cannot pass for that reason alone.
-_TWO_D = "X must be videos (n_videos, T, H, W[, C]); the check feeds a 2-D table"
-EXPECTED_FAILURES = {
-    name: _TWO_D for name in [
-        "check_complex_data", "check_dict_unchanged", "check_dont_overwrite_parameters",
-        "check_dtype_object", "check_estimator_sparse_array", "check_estimator_sparse_matrix",
-        "check_estimator_sparse_tag", "check_estimators_dtypes",
-        "check_estimators_empty_data_messages", "check_estimators_fit_returns_self",
-        "check_estimators_nan_inf", "check_estimators_overwrite_params", "check_estimators_pickle",
-        "check_estimators_pickle(readonly_memmap=True)", "check_f_contiguous_array_estimator",
-        "check_fit2d_1feature", "check_fit2d_1sample", "check_fit2d_predict1d",
-        "check_fit_check_is_fitted", "check_fit_idempotent", "check_fit_score_takes_y",
-        "check_methods_sample_order_invariance", "check_methods_subset_invariance",
-        "check_n_features_in", "check_n_features_in_after_fitting", "check_pipeline_consistency",
-        "check_positive_only_tag_during_fit", "check_readonly_memmap_input",
-        "check_transformer_data_not_an_array", "check_transformer_general",
-        "check_transformer_general(readonly_memmap=True)", "check_transformer_n_iter",
-        "check_transformer_preserve_dtypes",
-    ]
-}
+# The true tags say videos, and scikit-learn then runs only check_estimator_cloneable; the other
+# checks run on a subclass that claims 2-D input, with the table-fed ones as expected failures
+# (tests/_checks.py gives the reason of each).
+def test_true_tags_say_videos_and_sklearn_runs_only_the_clone_check():
+    estimator = TVNetFlow(n_iters=2)
+    tags = estimator.__sklearn_tags__()
+    assert tags.input_tags.two_d_array is False
+    assert tags.input_tags.allow_nan is False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SkipTestWarning: "Can't test estimator ..."
+        assert checks_run_with_true_tags(estimator) == [("check_estimator_cloneable", "passed")]
 
 
-@parametrize_with_checks([TVNetFlow(n_iters=2)], expected_failed_checks=lambda est: EXPECTED_FAILURES,
+@parametrize_with_checks([table_tagged(TVNetFlow)(n_iters=2)],
+                         expected_failed_checks=lambda est: expected_failures("transformer"),
                          xfail_strict=True)
 def test_sklearn_common_checks(estimator, check):
     check(estimator)
 
 
 # ------------------------------------------------------------------ behaviour
+def test_verbose_reports_fit_transform_and_score_in_lines_off_a_terminal(capsys):
+    X, _ = make_pairs(3)  # capsys's stderr is not a terminal: lines, not redrawn bars
+    flow = TVNetFlow(**SMALL, train="u0", verbose=1, random_state=0).fit(X)
+    assert capsys.readouterr().err.startswith("TVNetFlow.fit: 3/3 steps (100%), ")
+    flow.transform(X)
+    assert capsys.readouterr().err.startswith("TVNetFlow.transform: 3/3 videos (100%), ")
+    flow.score(X)
+    assert capsys.readouterr().err.startswith("TVNetFlow.score: 3/3 videos (100%), ")
+
+
+@pytest.mark.parametrize("n_frames, compiles", [(5, False), (9, True)])
+def test_transform_weighs_compiling_against_the_whole_video(monkeypatch, n_frames, compiles):
+    """One video is one job for fused="auto": its first batch already knows the whole work."""
+    from sktvnet import network
+
+    calls = []
+    monkeypatch.setenv(network.COMPILE_ENV_VAR, "1")
+    monkeypatch.setattr(torch, "compile", lambda fn, **options: calls.append(options) or fn)
+    monkeypatch.setattr(network, "_COMPILED_STEP",
+                        network._CompiledFunction(network._uniform_step, dynamic=True))
+    monkeypatch.setattr(network, "_eager_work", 0.0)
+    # 24x28 frames, TVNet-1-1-5: 3360 pixel-iterations a pair; 6 pairs or more repay compiling.
+    monkeypatch.setattr(network, "COMPILE_MIN_WORK", 6 * 3360)
+    video = np.random.default_rng(0).random((1, n_frames, 24, 28)).astype(np.float32)
+    TVNetFlow(n_iters=5, batch_size=2).fit(video).transform(video)
+    assert calls == ([{"dynamic": True}] if compiles else [])
+    # Compiled from the first batch on (no batch ran eagerly), or eager to the end.
+    assert network._eager_work == (0 if compiles else (n_frames - 1) * 3360)
+
+
 def test_frozen_transform_matches_reference_bilinear():
     X, _ = make_pairs(2, shape=(32, 40))
     flows = TVNetFlow(n_iters=20).fit(X).transform(X)

@@ -13,7 +13,7 @@ from sklearn.utils.estimator_checks import estimator_checks_generator, parametri
 
 from sktvnet import TVNetFlow
 from sktvnet.datasets import make_motion_videos
-from sktvnet.estimators._histogram import FlowHistogram
+from sktvnet import FlowHistogram
 
 HOF_ONLY = dict(statistics=("hof",))
 

@@ -44,6 +44,7 @@ def test_every_public_name_resolves_and_is_listed():
         assert getattr(sktvnet, name) is not None
     assert sktvnet.flow_to_color is sktvnet.visualization.flow_to_color
     assert sktvnet.read_flo is sktvnet.io.read_flo
+    assert sktvnet.FlowHistogram is sktvnet.estimators.FlowHistogram
 
 
 def test_unknown_name_is_an_attribute_error():

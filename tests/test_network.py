@@ -384,6 +384,9 @@ def _fake_compile(monkeypatch, compiled=None):
     monkeypatch.setattr(torch, "compile", fake)
     cache = network._CompiledFunction(network._uniform_step, dynamic=True)
     monkeypatch.setattr(network, "_COMPILED_STEP", cache)
+    # fused="auto" finds every job worth compiling, unless a test sets a threshold.
+    monkeypatch.setattr(network, "COMPILE_MIN_WORK", 0.0)
+    monkeypatch.setattr(network, "_eager_work", 0.0)
     return cache, calls
 
 
@@ -408,7 +411,7 @@ def test_fused_path_equals_eager(monkeypatch, fused):
     x0, x1 = _to_torch(image0), _to_torch(image1)
     eager = _trainable(n_iters=4, fused=False)
     other = _trainable(n_iters=4, fused=fused)
-    assert other._use_fused(need_grad=False)
+    assert other._use_fused(need_grad=False, shape=x0.shape)
     with torch.no_grad():
         torch.testing.assert_close(other(x0, x1), eager(x0, x1), rtol=0, atol=1e-12)
     if fused is True:
@@ -443,7 +446,7 @@ def test_compile_error_falls_back_to_eager_once_and_for_all(monkeypatch, error):
     with pytest.warns(UserWarning, match=pattern):
         flow = net(x0, x1)
     torch.testing.assert_close(flow, expected, rtol=0, atol=1e-12)
-    assert cache.failed and not net._use_fused(need_grad=False)
+    assert cache.failed and not net._use_fused(need_grad=False, shape=x0.shape)
     assert compiled.calls == 1
     assert cache(*[torch.zeros(1, 2, 4, 4)] * 6, *[torch.ones(2, 2)] * 2,
                  torch.tensor([0.045, 0.8, 0.3, 1e-10]))[0].shape == (1, 2, 4, 4)
@@ -475,8 +478,70 @@ def test_runtime_error_of_a_compiled_call_propagates_and_keeps_the_compiled_step
         with pytest.raises(type(error), match=str(error)):
             net(x0, x1)
         assert compiled.calls == attempt  # the next call tries the compiled step again
-    assert not cache.failed and net._use_fused(need_grad=False)
+    assert not cache.failed and net._use_fused(need_grad=False, shape=x0.shape)
     assert len(calls) == 1
+
+
+@pytest.fixture
+def no_graph_yet(monkeypatch):
+    """A process where nothing is compiled and nothing has run, and a threshold of 1e6
+    pixel-iterations: the 'compiler' records its calls."""
+    _, calls = _fake_compile(monkeypatch)
+    monkeypatch.setattr(network, "COMPILE_MIN_WORK", 1e6)
+    return calls
+
+
+def test_auto_runs_a_small_first_job_eagerly_and_counts_its_work(no_graph_yet):
+    net = TVNet(n_scales=1, n_iters=10)  # 10 pixel-iterations per pixel
+    x0, x1 = _frames((24, 32))
+    net(x0, x1)
+    assert no_graph_yet == []
+    assert network._eager_work == 10 * 24 * 32
+
+
+def test_auto_compiles_a_large_job_at_its_first_batch(no_graph_yet):
+    net = TVNet(n_scales=1, n_iters=10)
+    x0, x1 = _frames((24, 32))
+    # A 200-pair video of these frames: 200 * 768 * 10 = 1.5e6 pixel-iterations >= 1e6.
+    with network._job_of(200 * 24 * 32):
+        assert net._use_fused(need_grad=False, shape=x0.shape)
+        net(x0, x1)
+    assert no_graph_yet == [{"dynamic": True}]
+    assert network._eager_work == 0.0
+
+
+def test_auto_keeps_one_small_job_eager_to_its_end(no_graph_yet):
+    net = TVNet(n_scales=1, n_iters=10)
+    x0, x1 = _frames((24, 32))
+    with network._job_of(100 * 24 * 32):  # 7.7e5 pixel-iterations: below 1e6
+        for _ in range(100):
+            assert not net._use_fused(need_grad=False, shape=x0.shape)
+    assert no_graph_yet == []
+
+
+def test_auto_compiles_once_small_calls_add_up_then_keeps_the_graph(no_graph_yet):
+    net = TVNet(n_scales=1, n_iters=10)
+    x0, x1 = _frames((24, 32))
+    decisions = [net._use_fused(need_grad=False, shape=x0.shape) for _ in range(140)]
+    # 7680 pixel-iterations a call: the 131st call would bring the sum to 1e6.
+    assert decisions.index(True) == 130
+    net(x0, x1)  # compiles
+    tiny = TVNet(n_iters=1)
+    assert tiny._use_fused(need_grad=False, shape=(1, 1, 4, 4))
+
+
+def test_auto_stays_eager_for_training_and_off_switches(no_graph_yet, monkeypatch):
+    net = TVNet(n_iters=10)
+    assert not net._use_fused(need_grad=True, shape=(1000, 1, 240, 320))
+    assert TVNet(n_iters=10, fused=True)._use_fused(need_grad=True, shape=(1, 1, 4, 4))
+    monkeypatch.setenv(network.COMPILE_ENV_VAR, "0")
+    assert not net._use_fused(need_grad=False, shape=(1000, 1, 240, 320))
+
+
+def test_auto_counts_the_work_of_every_pyramid_level(no_graph_yet):
+    net = TVNet(n_scales=2, n_warps=2, n_iters=5)
+    net._use_fused(need_grad=False, shape=(3, 1, 64, 64))
+    assert network._eager_work == 3 * (64 * 64 + 32 * 32) * 2 * 5
 
 
 # ------------------------------------------------------------------ learned step sizes

@@ -227,17 +227,23 @@ def _flow_one(item: _FlowInput, args, estimate, pair_bar) -> tuple[int, int]:
         return 0, n_pairs or 0
     computed = skipped = t = 0
     try:
-        for chunk in item.chunks(args.batch_size + 1, args.resize):
-            n = len(chunk) - 1
-            todo = [k for k in range(n) if outputs.needed(t + k)]
-            if todo:
-                flows = estimate(chunk[todo], chunk[[k + 1 for k in todo]])
-                for k, flow in zip(todo, flows):
-                    outputs.write(t + k, flow)
-            computed += len(todo)
-            skipped += n - len(todo)
-            t += n
-            pair_bar.update(n)
+        with contextlib.ExitStack() as job:
+            for chunk in item.chunks(args.batch_size + 1, args.resize):
+                if t == 0 and n_pairs and args.method == "tvnet":
+                    from ..network import _job_of
+
+                    # The whole input is one job: TVNet compiles if all of it repays compiling.
+                    job.enter_context(_job_of(n_pairs * chunk.shape[1] * chunk.shape[2]))
+                n = len(chunk) - 1
+                todo = [k for k in range(n) if outputs.needed(t + k)]
+                if todo:
+                    flows = estimate(chunk[todo], chunk[[k + 1 for k in todo]])
+                    for k, flow in zip(todo, flows):
+                        outputs.write(t + k, flow)
+                computed += len(todo)
+                skipped += n - len(todo)
+                t += n
+                pair_bar.update(n)
         if t == 0:
             raise ValueError(f"{item.label!r} has a single frame: a flow needs at least two")
         outputs.close()
@@ -379,6 +385,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``sktvnet flow``: compute and write every input's flows; return the exit status."""
     from tqdm.auto import tqdm
 
+    from .._progress import progress
+
     formats = [f for group in (args.format or [["flo"]]) for f in group]
     args.format = list(dict.fromkeys(formats))  # once each, in the order given
     inputs = _flow_inputs([os.fspath(p) for p in args.inputs])
@@ -390,8 +398,11 @@ def run(args: argparse.Namespace) -> int:
     total_computed = total_skipped = 0
     start = time.perf_counter()
     quiet = True if args.quiet else None  # None: bars only on a terminal
+    # Off a terminal (a log, nohup, CI) the pairs are reported by a line every
+    # SKTVNET_PROGRESS_INTERVAL seconds; each input's summary line tells when it is done.
     with tqdm(inputs, desc="inputs", unit="input", disable=quiet, position=0) as input_bar, \
-            tqdm(desc="pairs", unit="pair", disable=quiet, position=1, leave=False) as pair_bar:
+            progress(desc="pairs", unit="pair", disable=args.quiet, position=1,
+                     leave=False) as pair_bar:
         for item in input_bar:
             item_start = time.perf_counter()
             try:

@@ -14,9 +14,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 from torch import Tensor
-from tqdm.auto import tqdm
 
-from .. import losses
+from .. import _progress, losses
 from .._validation import check_size
 from ..heads import HEADS, _ActionNetwork, make_head
 from . import _videos
@@ -129,8 +128,12 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         Seed of the initial weights, of the clips drawn, of dropout and of the minibatches: a
         given seed gives the same model on the CPU.
     verbose : int, default=0
-        With ``verbose >= 1``, a progress bar per epoch showing the loss, and one over the
-        videos at prediction.
+        With ``verbose >= 1``, progress over the steps of each epoch of :meth:`fit` (with the
+        loss) and over the videos of :meth:`predict`, :meth:`predict_proba`,
+        :meth:`decision_function` and :meth:`score`: a bar on a terminal or in a notebook, else a
+        line on stderr every ``SKTVNET_PROGRESS_INTERVAL`` seconds (10 by default) with the
+        count, the rate and the time left, so that logs (``GridSearchCV``, ``nohup``, CI) show
+        progress.
 
     Attributes
     ----------
@@ -154,6 +157,16 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
     sktvnet.heads : The classification networks.
     sktvnet.datasets.make_motion_videos : Videos labelled by their motion.
     sktvnet.datasets.load_video_folder : An action dataset stored as a folder per class.
+
+    Notes
+    -----
+    Prediction compiles TVNet with ``torch.compile`` only where it pays (``fused="auto"`` of
+    :class:`sktvnet.TVNet`): a small first job runs eagerly, a long video or a large sum of
+    jobs compiles once (seconds) and then runs faster. ``SKTVNET_COMPILE=0`` never compiles.
+    On a machine whose cores are busy with other work, torch's OpenMP threads spin while they
+    wait and everything slows down by one or two orders of magnitude: set
+    ``OMP_WAIT_POLICY=PASSIVE`` (or ``OMP_NUM_THREADS=1``) in the environment before torch is
+    imported, as the ``sktvnet`` command does.
 
     References
     ----------
@@ -262,7 +275,11 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.requires_fit = True
+        # Videos (n_videos, T, H, W[, C]), not a table: scikit-learn's common checks then skip
+        # every check that feeds one (all but check_estimator_cloneable).
+        tags.input_tags.two_d_array = False
         tags.input_tags.allow_nan = False
+        tags.classifier_tags.multi_label = False
         tags.non_deterministic = False
         return tags
 
@@ -485,8 +502,8 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
 
         self.model_.eval()
         flips = (False, True) if self.horizontal_flip else (False,)
-        for i in tqdm(range(len(sources)), desc="TVNetActionClassifier.predict", unit="video",
-                      disable=not self.verbose):
+        for i in _progress.progress(range(len(sources)), desc="TVNetActionClassifier.predict",
+                                    unit="video", disable=not self.verbose):
             video = self._decode(sources, i)
             for start in self._clip_starts(len(video)):
                 for flip in flips:

@@ -10,10 +10,9 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
 
-from .. import losses, metrics
-from ..network import TVNet
+from .. import _progress, losses, metrics
+from ..network import TVNet, _job_of
 from . import _videos
 from ._base import TorchStateMixin, resolve_device, torch_generator, worker_threads
 from ._training import (PART_PARAMETERS, TVNET_CONSTRAINTS, TrainingMixin, build_tvnet,
@@ -69,7 +68,11 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
     random_state : int, RandomState instance or None, default=None
         Seed of the minibatch sampling.
     verbose : int, default=0
-        Progress bars over training steps (``verbose >= 1``) and over videos in transform.
+        With ``verbose >= 1``, progress over the training steps of :meth:`fit` and over the
+        videos of :meth:`transform` and :meth:`score`: a bar on a terminal or in a notebook, else a
+        line on stderr every ``SKTVNET_PROGRESS_INTERVAL`` seconds (10 by default) with the
+        count, the rate and the time left, so that logs (``GridSearchCV``, ``nohup``, CI) show
+        progress.
     n_jobs : int or None, default=None
         Videos processed in parallel by :meth:`transform` and :meth:`score`, through joblib:
         ``None`` means 1 unless inside a ``joblib.parallel_backend`` context (for instance
@@ -91,6 +94,16 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
     --------
     sktvnet.TVNet : The network itself.
     sktvnet.tvl1_optical_flow : The NumPy reference TV-L1.
+
+    Notes
+    -----
+    Inference compiles TVNet with ``torch.compile`` only where it pays (``fused="auto"`` of
+    :class:`sktvnet.TVNet`): a small first job runs eagerly, a long video or a large sum of
+    jobs compiles once (seconds) and then runs faster. ``SKTVNET_COMPILE=0`` never compiles.
+    On a machine whose cores are busy with other work, torch's OpenMP threads spin while they
+    wait and everything slows down by one or two orders of magnitude: set
+    ``OMP_WAIT_POLICY=PASSIVE`` (or ``OMP_NUM_THREADS=1``) in the environment before torch is
+    imported, as the ``sktvnet`` command does.
 
     References
     ----------
@@ -166,7 +179,12 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         tags = super().__sklearn_tags__()
         tags.requires_fit = True
         tags.target_tags.required = False
+        # Videos (n_videos, T, H, W[, C]), not a table: scikit-learn's common checks then skip
+        # every check that feeds one (all but check_estimator_cloneable).
+        tags.input_tags.two_d_array = False
         tags.input_tags.allow_nan = False
+        # Flows come back float32 whatever the frames' dtype.
+        tags.transformer_tags.preserves_dtype = ["float32"]
         tags.non_deterministic = False
         return tags
 
@@ -270,7 +288,8 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         """
         video = _videos.decode(source, name)
         out = np.empty((len(video) - 1, 2) + video.shape[1:3], dtype=np.float32)
-        with torch.inference_mode():
+        # The video is one job for fused="auto": compile if the whole of it repays compiling.
+        with torch.inference_mode(), _job_of(out.shape[0] * out.shape[2] * out.shape[3]):
             for start in range(0, len(video) - 1, self.batch_size):
                 stop = min(start + self.batch_size, len(video) - 1)
                 frames = _videos.as_frames(video[start:stop + 1])
@@ -287,13 +306,13 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         progress = dict(desc=desc, unit="video", total=len(sources), disable=not self.verbose)
         n_jobs = joblib.effective_n_jobs(self.n_jobs)
         if n_jobs == 1:
-            for i, source in enumerate(tqdm(sources, **progress)):
+            for i, source in enumerate(_progress.progress(sources, **progress)):
                 yield self._video_flows(source, f"X[{i}]")
             return
         tasks = (joblib.delayed(_video_flows_in_worker)(self, s, f"X[{i}]", worker_threads(n_jobs))
                  for i, s in enumerate(sources))
         results = joblib.Parallel(n_jobs=self.n_jobs, return_as="generator")(tasks)
-        yield from tqdm(results, **progress)
+        yield from _progress.progress(results, **progress)
 
     def transform(self, X):
         """Flow of every pair of consecutive frames.

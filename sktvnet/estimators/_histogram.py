@@ -112,7 +112,7 @@ class FlowHistogram(TransformerMixin, BaseEstimator):
     Examples
     --------
     >>> import numpy as np
-    >>> from sktvnet.estimators._histogram import FlowHistogram
+    >>> from sktvnet import FlowHistogram
     >>> flows = np.zeros((3, 4, 2, 16, 16), dtype=np.float32)  # 3 videos, 4 pairs each
     >>> flows[:, :, 0] = 1.0                                      # everything moves right
     >>> hof = FlowHistogram(n_bins=4, grid=(1, 1), statistics=("hof",))
@@ -215,8 +215,8 @@ class FlowHistogram(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        features : ndarray of shape (n_videos, n_features_out_), float32
-            Columns named by :meth:`get_feature_names_out`.
+        features : ndarray of shape (n_videos, n_features), float32
+            ``n_features = n_features_out_`` columns, named by :meth:`get_feature_names_out`.
         """
         check_is_fitted(self)
         grid = self._check_grid()

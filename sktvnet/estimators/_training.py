@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterable
 
 import torch
 from sklearn.utils._param_validation import StrOptions
-from tqdm.auto import tqdm
 
+from .. import _progress
 from .._validation import TVNET_SPECS, sklearn_constraints
 from ..network import TVNet
 
@@ -134,8 +134,8 @@ class TrainingMixin:
         for epoch in range(n_epochs):
             desc = f"{type(self).__name__}.fit" + (f" epoch {epoch + 1}/{n_epochs}"
                                                    if n_epochs > 1 else "")
-            bar = tqdm(epoch_batches(epoch), total=n_batches, desc=desc, unit="step",
-                       disable=not self.verbose)
+            bar = _progress.progress(epoch_batches(epoch), total=n_batches, desc=desc,
+                                     unit="step", disable=not self.verbose)
             records = []
             for batch in bar:
                 records.append(self._train_step(batch, optimizer, schedule))
