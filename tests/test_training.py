@@ -75,6 +75,12 @@ def test_a_single_pair_is_trained_and_validated_on():
     assert est.best_validation_score_ == pytest.approx(est.score(X, y), rel=1e-5)
 
 
+@pytest.mark.parametrize("fraction", [0, 1.0, -0.1, "half"])
+def test_validation_fraction_is_checked(fraction):
+    with pytest.raises(ValueError, match="'validation_fraction' parameter"):
+        TVNetFlow(train="steps", validation_fraction=fraction).fit(_pairs())
+
+
 def test_split_validation_holds_out_at_least_one_and_never_everything():
     generator = torch.Generator().manual_seed(0)
     for n, fraction, n_held in [(10, 0.2, 2), (3, 0.01, 1), (2, 0.99, 1), (1, 0.5, 1)]:
