@@ -241,7 +241,8 @@ def test_tvnet_learns_more_slowly_than_the_head(videos):
     rates = {g.get("name"): g["lr"] for g in clf._initialize_optimizer().param_groups}
     # One group per trained part of TVNet, each at a tenth of the heads' rate.
     assert rates == {None: clf.learning_rate, "u0": pytest.approx(clf.learning_rate * 0.1),
-                     "filters": pytest.approx(clf.learning_rate * 0.1)}
+                     "filters": pytest.approx(clf.learning_rate * 0.1),
+                     "steps": pytest.approx(clf.learning_rate * 0.1)}
     clf.set_params(tvnet_learning_rate=1e-5)
     assert {g["lr"] for g in clf._initialize_optimizer().param_groups} == {clf.learning_rate, 1e-5}
 
@@ -291,10 +292,13 @@ def test_video_files_are_decoded_lazily(tmp_path):
         for k in range(3):
             write_video(tmp_path / label / f"{k}.mp4", moving_texture(7, 32, 40, dx=dx, seed=k))
     paths, labels = load_video_folder(tmp_path)
-    clf = TVNetActionClassifier(**TINY, frame_size=(24, 24), random_state=0)
+    clf = TVNetActionClassifier(**TINY, frame_size=(24, 24), validation_fraction=0.1,
+                                random_state=0)
     with mock.patch("sktvnet.io.read_video", wraps=__import__("sktvnet.io").io.read_video) as read:
         clf.fit(paths, labels)
-    assert read.call_count == 6  # each video once per epoch, nothing decoded in advance
+    # Nothing decoded in advance: each of the 5 training videos once per epoch, the held-out
+    # one at each validation (before training and after the epoch).
+    assert read.call_count == 5 + 2
     assert read.call_args.kwargs == {"resize": (24, 24)}
     assert clf.predict(paths).shape == (6,)
     assert set(clf.classes_) == {"Left", "Right"}

@@ -112,9 +112,8 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
     learning_rate : float, default=3e-3
         Adam learning rate of the heads, annealed to 0 along a cosine over ``max_iter`` epochs.
     tvnet_learning_rate : float or None, default=None
-        Adam learning rate of TVNet's step sizes (annealed the same way); its filters and u0
-        learn at a tenth of it, as in :class:`TVNetFlow`. ``None`` means
-        ``learning_rate / 10``. The paper divides the classifier's rate by 255, with SGD, whose
+        Adam learning rate of every trained part of TVNet (annealed the same way). ``None``
+        means ``learning_rate / 10``. The paper divides the classifier's rate by 255, with SGD, whose
         steps grow with the gradient; Adam's do not: with 1/255 TVNet's parameters moved at
         most 0.004 from TV-L1 in 950 steps (``benchmarks/bench_action.py``), 0.09 with 1/10.
     weight_decay : float, default=1e-4

@@ -16,8 +16,8 @@ from .. import losses, metrics
 from ..network import TVNet
 from . import _videos
 from ._base import TorchStateMixin, resolve_device, torch_generator, worker_threads
-from ._training import (TVNET_CONSTRAINTS, TrainingMixin, build_tvnet, split_validation,
-                        tvnet_parameter_groups)
+from ._training import (PART_LR_RATIOS, TVNET_CONSTRAINTS, TrainingMixin, build_tvnet,
+                        split_validation, tvnet_parameter_groups)
 
 
 class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator):
@@ -295,7 +295,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         return -total / len(pairs)
 
     def _parameter_groups(self) -> list[dict]:
-        return tvnet_parameter_groups(self.model_, self.learning_rate)
+        return tvnet_parameter_groups(self.model_, self.learning_rate, PART_LR_RATIOS)
 
     def _compute_loss(self, batch):
         x0, x1, target = batch

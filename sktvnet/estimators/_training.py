@@ -38,7 +38,7 @@ PART_PARAMETERS = {
     "filters": ("centered_weight", "forward_weight", "divergence_weight"),
     "steps": ("log_lmbda", "log_theta", "tau_logit"),
 }
-# Learning rate of each part relative to the estimator's ``learning_rate`` (that of the steps).
+# TVNetFlow's learning rate of each part relative to its ``learning_rate`` (that of the steps).
 # The unrolled iteration is far more sensitive to its filters and u0 than to its log step sizes:
 # at the steps' rate they made multi-warp structures worse on held-out pairs (issue #11), a tenth
 # of it helps them (docs/user_guide.rst, "Training options", has the numbers).
@@ -101,16 +101,18 @@ def build_tvnet(estimator) -> TVNet:
                  **parse_train(estimator.train))
 
 
-def tvnet_parameter_groups(tvnet: TVNet, learning_rate: float) -> list[dict]:
+def tvnet_parameter_groups(tvnet: TVNet, learning_rate: float,
+                           ratios: dict[str, float] | None = None) -> list[dict]:
     """One optimiser group per trained part of ``tvnet`` (named by the part), at
-    ``learning_rate`` times the part's ratio in PART_LR_RATIOS; TVNet's parameters have no
-    weight decay."""
+    ``learning_rate`` times the part's ratio in ``ratios`` (None: 1 for every part); TVNet's
+    parameters have no weight decay."""
     parameters = dict(tvnet.named_parameters())
     groups = []
     for part, names in PART_PARAMETERS.items():
         params = [parameters[name] for name in names if parameters[name].requires_grad]
         if params:
-            groups.append(dict(params=params, lr=learning_rate * PART_LR_RATIOS[part],
+            ratio = 1.0 if ratios is None else ratios[part]
+            groups.append(dict(params=params, lr=learning_rate * ratio,
                                weight_decay=0.0, name=part))
     return groups
 
