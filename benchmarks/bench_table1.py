@@ -83,7 +83,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     columns = COLUMNS
     if args.quick:
-        args.structures, args.sizes, columns = ["1-1-50", "3-3-10"], ["128x128"], [None, "steps", "all"]
+        args.structures, args.sizes = ["1-1-50", "3-3-10"], ["128x128"]
+        columns = [None, "steps", "all"]
     sizes = [tuple(int(n) for n in s.split("x")) for s in args.sizes]
     torch.manual_seed(args.seed)
 
@@ -143,8 +144,8 @@ def render(rows, columns, tests, ipol, args, cpu) -> str:
         f"{args.max_displacement} px). Training: {args.train_pairs} pairs of "
         f"{args.sizes[0]} from `make_flow_pairs(images=\"train\")`, `TVNetFlow` defaults "
         f"(`loss=\"epe\"`, `random_state={args.seed}`"
-        f"{'' if args.max_iter is None else f', max_iter={args.max_iter}'}). {cpu}, {torch.get_num_threads()} torch "
-        f"threads.",
+        f"{'' if args.max_iter is None else f', max_iter={args.max_iter}'}). {cpu}, "
+        f"{torch.get_num_threads()} torch threads.",
         "",
     ]
     for size in tests:
@@ -159,8 +160,9 @@ def render(rows, columns, tests, ipol, args, cpu) -> str:
             ms = 1000 * cells[str(columns[-1])][size]["seconds_per_pair"]
             lines.append(f"| {row['structure']} | " + " | ".join(f"{v:.4f}" for v in values)
                          + f" | {gain} | {ms:.0f} |")
+        ms = 1000 * ipol[size]["seconds_per_pair"]
         lines.append(f"| reference TV-L1 at IPOL defaults | {ipol[size]['epe']:.4f} |"
-                     + " |" * (len(names) - 1) + f" | {1000 * ipol[size]['seconds_per_pair']:.0f} |")
+                     + " |" * (len(names) - 1) + f" | {ms:.0f} |")
         lines.append("")
     fits = ", ".join(f"{row['structure']} {c}: {cell['fit_seconds']:.0f} s"
                      for row in rows for c, cell in row["columns"].items() if c != "None")

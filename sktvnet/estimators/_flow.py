@@ -278,8 +278,8 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         return x0, x1, target
 
     def _validation_score(self) -> float | None:
-        """None without validation pairs, else minus the mean loss (EPE or TV-L1 energy) of the validation pairs, on whole frames,
-        batch by batch of pairs of one frame size."""
+        """None without validation pairs, else minus the mean loss (EPE or TV-L1 energy) of
+        the validation pairs, on whole frames, batch by batch of pairs of one frame size."""
         frames, flows, pairs = self._validation
         if not pairs:
             return None

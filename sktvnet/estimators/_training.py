@@ -185,10 +185,9 @@ class TrainingMixin:
 
         The network is scored (:meth:`_validation_score`) before the first step and
         ``n_validations`` times along training, evenly (after every step if there are fewer),
-        the last after the last step; the scores go to
-        ``validation_scores_``, and the state of the best (the latest of equal ones: as good
-        and more trained) is restored at the end, so that training never ends worse on the validation data than it
-        began.
+        the last after the last step; the scores go to ``validation_scores_``, and the state of
+        the best (the latest of equal ones: as good and more trained) is restored at the end,
+        so that training never ends worse on the validation data than it began.
         """
         total = n_epochs * n_batches
         optimizer = self._initialize_optimizer()
