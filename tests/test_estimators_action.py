@@ -164,16 +164,48 @@ def test_warm_start_continues_from_the_fitted_weights(videos):
 @pytest.mark.parametrize("train, trained", [
     (None, set()), ("u0", {"u0"}), ("filters", {"centered_weight", "forward_weight",
                                                 "divergence_weight"}),
-    ("all", {"u0", "centered_weight", "forward_weight", "divergence_weight"}),
+    ("steps", {"log_lmbda", "log_theta", "tau_logit"}),
+    ("all", {"u0", "centered_weight", "forward_weight", "divergence_weight", "log_lmbda",
+             "log_theta", "tau_logit"}),
 ])
 def test_train_trains_what_it_says(videos, train, trained):
     X, y = videos
-    clf = TVNetActionClassifier(**TINY, train=train, random_state=0).fit(X, y)
+    # Without validation: the last state is kept, however it scores.
+    clf = TVNetActionClassifier(**TINY, train=train, validation_fraction=None,
+                                random_state=0).fit(X, y)
     fresh = clf._make_network().tvnet
     changed = {name for name, p in clf.model_.tvnet.named_parameters()
                if not torch.equal(p, dict(fresh.named_parameters())[name])}
     assert changed == trained
     assert len(clf.flow_loss_curve_) == 1 and clf.flow_loss_curve_[0] > 0
+
+
+def test_validation_on_held_out_videos_keeps_the_best_epoch(videos):
+    X, y = videos
+    clf = TVNetActionClassifier(**{**TINY, "max_iter": 3}, validation_fraction=0.25,
+                                random_state=0).fit(X, y)
+    scores = clf.validation_scores_
+    assert len(scores) == 4  # before training and after each epoch
+    # Accuracies of 4 held-out videos; the returned model is the (latest) best one.
+    assert all(4 * s == int(4 * s) and 0 <= s <= 1 for s in scores)
+    assert clf.best_validation_score_ == max(scores)
+
+
+def test_the_state_of_the_best_validation_score_is_restored(videos, monkeypatch):
+    X, y = videos
+    scores, states = iter([0.5, 0.75, 0.25, 0.5]), []
+
+    def scripted(self):
+        states.append({k: v.clone() for k, v in self.model_.state_dict().items()})
+        return next(scores)
+
+    monkeypatch.setattr(TVNetActionClassifier, "_validation_score", scripted)
+    clf = TVNetActionClassifier(**{**TINY, "max_iter": 3}, random_state=0).fit(X, y)
+    assert clf.validation_scores_ == [0.5, 0.75, 0.25, 0.5]
+    assert clf.best_validation_score_ == 0.75
+    final = clf.model_.state_dict()
+    assert all(torch.equal(final[k], v) for k, v in states[1].items())  # after epoch 1
+    assert not all(torch.equal(final[k], v) for k, v in states[3].items())
 
 
 def test_flow_loss_weight_changes_the_tvnet_update(videos):
@@ -194,7 +226,8 @@ def test_tvnet_learns_more_slowly_than_the_head(videos):
     rates = {g.get("name"): g["lr"] for g in clf._initialize_optimizer().param_groups}
     # One group per trained part of TVNet, each at a tenth of the heads' rate.
     assert rates == {None: clf.learning_rate, "u0": pytest.approx(clf.learning_rate * 0.1),
-                     "filters": pytest.approx(clf.learning_rate * 0.1)}
+                     "filters": pytest.approx(clf.learning_rate * 0.1),
+                     "steps": pytest.approx(clf.learning_rate * 0.1)}
     clf.set_params(tvnet_learning_rate=1e-5)
     assert {g["lr"] for g in clf._initialize_optimizer().param_groups} == {clf.learning_rate, 1e-5}
 
@@ -244,10 +277,13 @@ def test_video_files_are_decoded_lazily(tmp_path):
         for k in range(3):
             write_video(tmp_path / label / f"{k}.mp4", moving_texture(7, 32, 40, dx=dx, seed=k))
     paths, labels = load_video_folder(tmp_path)
-    clf = TVNetActionClassifier(**TINY, frame_size=(24, 24), random_state=0)
+    clf = TVNetActionClassifier(**TINY, frame_size=(24, 24), validation_fraction=0.1,
+                                random_state=0)
     with mock.patch("sktvnet.io.read_video", wraps=__import__("sktvnet.io").io.read_video) as read:
         clf.fit(paths, labels)
-    assert read.call_count == 6  # each video once per epoch, nothing decoded in advance
+    # Nothing decoded in advance: each of the 5 training videos once per epoch, the held-out
+    # one at each validation (before training and after the epoch).
+    assert read.call_count == 5 + 2
     assert read.call_args.kwargs == {"resize": (24, 24)}
     assert clf.predict(paths).shape == (6,)
     assert set(clf.classes_) == {"Left", "Right"}

@@ -132,10 +132,12 @@ def test_fit_with_train_none_does_not_change_the_network():
     assert not any(p.requires_grad for p in est.model_.parameters())
 
 
-@pytest.mark.parametrize("train", ["u0", "filters", "all"])
+@pytest.mark.parametrize("train", ["u0", "filters", "steps", "all"])
 def test_training_changes_only_what_it_trains(train):
     X, y = make_pairs(4)
-    est = TVNetFlow(train=train, loss="epe", random_state=0, **SMALL).fit(X, y)
+    # Without validation: the last state is kept, however it scores.
+    est = TVNetFlow(train=train, loss="epe", validation_fraction=None, random_state=0,
+                    **SMALL).fit(X, y)
     frozen = TVNetFlow(**SMALL).fit(X)
     assert len(est.loss_curve_) == SMALL["max_iter"]
     changed = {name for name, p in est.model_.named_parameters()
@@ -287,17 +289,47 @@ def test_grid_search_over_training_options(n_jobs):
     assert grid.best_estimator_.transform(X).shape == (4, 1, 2, 20, 20)
 
 
+def test_grid_search_over_train_parts():
+    X, y = make_pairs(4, shape=(16, 16))
+    parts = [None, "steps", "filters+steps", "all"]
+    grid = GridSearchCV(TVNetFlow(n_iters=3, max_iter=2, batch_size=2, loss="epe",
+                                  random_state=0), {"train": parts}, cv=2)
+    grid.fit(X, y)
+    assert list(grid.cv_results_["param_train"]) == parts
+    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+    trained = {name for name, p in grid.best_estimator_.model_.named_parameters()
+               if p.requires_grad}
+    assert ("log_lmbda" in trained) == (grid.best_params_["train"] is not None)
+
+
 def test_clone_and_params():
-    est = TVNetFlow(n_iters=7, train="u0")
+    est = TVNetFlow(n_iters=7, train="u0+steps", validation_fraction=0.3)
     copy = clone(est)
     assert copy.get_params() == est.get_params()
+    assert (copy.train, copy.validation_fraction) == ("u0+steps", 0.3)
     assert copy.set_params(n_iters=3).n_iters == 3
 
 
 # ------------------------------------------------------------------ persistence
-def _fitted():
+def _fitted(train="all"):
     X, y = make_pairs(3)
-    return TVNetFlow(train="all", loss="epe", random_state=0, **SMALL).fit(X, y), X
+    return TVNetFlow(train=train, loss="epe", random_state=0, **SMALL).fit(X, y), X
+
+
+def test_round_trips_keep_trained_steps(tmp_path):
+    X, y = make_pairs(3)
+    est = TVNetFlow(train="steps", loss="epe", validation_fraction=None, random_state=0,
+                    **SMALL).fit(X, y)
+    assert est.model_.log_lmbda.abs().max() > 0  # the steps moved
+    est.save(tmp_path / "model.sktvnet")
+    joblib.dump(est, tmp_path / "model.joblib")
+    for loaded in (TVNetFlow.load(tmp_path / "model.sktvnet"),
+                   joblib.load(tmp_path / "model.joblib")):
+        assert loaded.train == "steps" and loaded.model_.train_steps
+        for name, value in est.model_.step_sizes().items():
+            torch.testing.assert_close(loaded.model_.step_sizes()[name], value, rtol=0, atol=0)
+        np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
+        assert loaded.validation_scores_ == est.validation_scores_
 
 
 def test_joblib_round_trip_is_bit_exact(tmp_path):

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from sktvnet import TVNetFlow, losses
-from sktvnet.estimators._training import TRAIN_PARTS, build_tvnet
+from sktvnet import TVNetFlow
+from sktvnet.estimators._training import (PART_PARAMETERS, TRAIN_PARTS, build_tvnet, parse_train,
+                                          split_validation)
 
 
 def _pairs(n=4, shape=(20, 24), seed=0):
@@ -16,40 +17,87 @@ def _pairs(n=4, shape=(20, 24), seed=0):
     return np.stack([base, np.roll(base, 1, axis=-1)], axis=1)
 
 
-class _ValidatedFlow(TVNetFlow):
-    """TVNetFlow scored every step by the TV-L1 energy of a fixed held-out pair (higher is
-    better): the hook that validation_fraction will fill."""
-
-    def _validate_step(self, step):
-        x0, x1 = (torch.from_numpy(f[:, None]).to(self._device) for f in self._held_out)
-        self.model_.eval()
-        with torch.no_grad():
-            energy = losses.tvl1_energy(self.model_(x0, x1), x0, x1, lmbda=self.lmbda)
-        self.model_.train()
-        self.scores_.append(-float(energy))
-        return self.scores_[-1]
+def _flow_pairs(n=4, shape=(20, 24), seed=0):
+    """Pairs shifted by one pixel to the right, and their flows (n, 1, 2, H, W)."""
+    X = _pairs(n, shape, seed)
+    y = np.zeros((n, 1, 2) + shape, np.float32)
+    y[:, :, 0] = -1.0
+    return X, y
 
 
-def test_best_state_is_restored_after_a_diverging_run():
-    X = _pairs()
-    est = _ValidatedFlow(n_iters=5, train="all", max_iter=6, batch_size=2, learning_rate=50.0,
-                         random_state=0)
-    est._held_out = (X[:2, 0], X[:2, 1])
-    est.scores_ = []
-    est.fit(X)
-    assert len(est.scores_) == est.max_iter + 1  # the untrained state and every step
-    # The huge learning rate makes training worse than where it began; the best state is kept.
-    assert min(est.scores_[1:]) < est.scores_[0]
-    final = est.scores_[:]
-    est._validate_step(-1)
-    assert est.scores_[-1] == pytest.approx(max(final), rel=1e-6)
+@pytest.mark.parametrize("train, parts", [
+    (None, set()), ("u0", {"u0"}), ("filters", {"filters"}), ("steps", {"steps"}),
+    ("u0+filters", {"u0", "filters"}), ("u0+steps", {"u0", "steps"}),
+    ("filters+steps", {"filters", "steps"}), ("u0+filters+steps", {"u0", "filters", "steps"}),
+    ("all", {"u0", "filters", "steps"}),
+])
+def test_parse_train_gives_the_flags_of_the_parts(train, parts):
+    flags = parse_train(train)
+    assert flags == {f"train_{part}": part in parts for part in ("u0", "filters", "steps")}
+    net = build_tvnet(TVNetFlow(train=train))
+    trained = {name for name, p in net.named_parameters() if p.requires_grad}
+    assert trained == {name for part in parts for name in PART_PARAMETERS[part]}
+
+
+@pytest.mark.parametrize("train", ["steps+u0", "filter", "all+u0", ""])
+def test_parse_train_rejects_other_spellings(train):
+    with pytest.raises(ValueError, match=r"train must be one of .*'filters\+steps'.*got"):
+        parse_train(train)
+    with pytest.raises(ValueError, match="'train' parameter"):
+        TVNetFlow(train=train).fit(_pairs())
+
+
+def test_a_diverging_run_is_restored_to_its_starting_state():
+    X, y = _flow_pairs()
+    est = TVNetFlow(n_iters=5, train="all", loss="epe", max_iter=6, batch_size=2,
+                    learning_rate=1e4, validation_fraction=0.5, random_state=0).fit(X, y)
+    frozen = TVNetFlow(n_iters=5).fit(X)
+    scores = np.array(est.validation_scores_)
+    assert len(scores) == est.max_iter + 1  # the untrained state, then every step (max_iter < 10)
+    assert not (scores[1:] >= scores[0]).any()  # worse or NaN after every step
+    assert est.best_validation_score_ == scores[0]
+    np.testing.assert_array_equal(est.transform(X), frozen.transform(X))
+
+
+@pytest.mark.parametrize("max_iter, expected", [(1, 2), (9, 10), (20, 11), (25, 11)])
+def test_validation_scores_once_before_and_ten_times_along_training(max_iter, expected):
+    X, y = _flow_pairs(3, shape=(12, 12))
+    est = TVNetFlow(n_iters=2, train="steps", loss="epe", max_iter=max_iter, batch_size=2,
+                    random_state=0).fit(X, y)
+    assert len(est.validation_scores_) == expected
+    assert est.best_validation_score_ == max(est.validation_scores_)
+
+
+def test_a_single_pair_is_trained_and_validated_on():
+    X, y = _flow_pairs(1)
+    est = TVNetFlow(n_iters=5, train="steps", loss="epe", max_iter=3, random_state=0).fit(X, y)
+    assert len(est.validation_scores_) == 4
+    assert est.best_validation_score_ == pytest.approx(est.score(X, y), rel=1e-5)
+
+
+@pytest.mark.parametrize("fraction", [0, 1.0, -0.1, "half"])
+def test_validation_fraction_is_checked(fraction):
+    with pytest.raises(ValueError, match="'validation_fraction' parameter"):
+        TVNetFlow(train="steps", validation_fraction=fraction).fit(_pairs())
+
+
+def test_split_validation_holds_out_at_least_one_and_never_everything():
+    generator = torch.Generator().manual_seed(0)
+    for n, fraction, n_held in [(10, 0.2, 2), (3, 0.01, 1), (2, 0.99, 1), (1, 0.5, 1)]:
+        train, validation = split_validation(n, fraction, generator)
+        assert len(validation) == n_held
+        assert set(train) | set(validation) == set(range(n))
+        assert n == 1 or not set(train) & set(validation)
+    assert split_validation(5, None, generator) == ([0, 1, 2, 3, 4], [])
 
 
 def test_without_validation_the_last_state_is_kept():
     X = _pairs()
-    est = TVNetFlow(n_iters=5, train="filters", max_iter=3, batch_size=2, random_state=0).fit(X)
+    est = TVNetFlow(n_iters=5, train="filters", max_iter=3, batch_size=2,
+                    validation_fraction=None, random_state=0).fit(X)
     assert not torch.equal(est.model_.forward_weight, build_tvnet(est).forward_weight)
     assert est.n_iter_ == 3 and len(est.loss_curve_) == 3
+    assert est.validation_scores_ == [] and est.best_validation_score_ is None
 
 
 @pytest.mark.parametrize("train", list(TRAIN_PARTS))
@@ -58,13 +106,15 @@ def test_one_parameter_group_per_trained_part(train):
     est.model_ = build_tvnet(est)
     groups = est._parameter_groups()
     assert {g["name"] for g in groups} == TRAIN_PARTS[train]
-    assert all(g["lr"] == 0.5 and g["weight_decay"] == 0.0 for g in groups)
+    rates = {"u0": 0.05, "filters": 0.05, "steps": 0.5}  # filters and u0 at a tenth
+    assert all(g["lr"] == pytest.approx(rates[g["name"]]) and g["weight_decay"] == 0.0
+               for g in groups)
     trained = {id(p) for g in groups for p in g["params"]}
     assert trained == {id(p) for p in est.model_.parameters() if p.requires_grad}
 
 
 def test_cosine_schedule_decays_to_zero():
-    est = TVNetFlow(train="all", learning_rate=1.0)
+    est = TVNetFlow(train="steps", learning_rate=1.0)
     est.model_ = build_tvnet(est)
     optimizer = est._initialize_optimizer()
     schedule = est._initialize_schedule(optimizer, 4)

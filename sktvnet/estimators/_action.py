@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 from torch import Tensor
@@ -20,8 +21,7 @@ from .._validation import check_size
 from ..heads import HEADS, _ActionNetwork, make_head
 from . import _videos
 from ._base import TorchStateMixin, resolve_device, torch_generator
-from ._training import (PART_PARAMETERS, TVNET_CONSTRAINTS, TrainingMixin, build_tvnet,
-                        tvnet_parameter_groups)
+from ._training import TVNET_CONSTRAINTS, TrainingMixin, build_tvnet, tvnet_parameter_groups
 
 # TVNet's learning rate relative to the heads' when tvnet_learning_rate=None. The paper divides
 # the classifier's rate by 255 for TVNet, with SGD, whose steps grow with the gradient (large on
@@ -66,10 +66,13 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         Size ratio between pyramid levels.
     eps : float, default=1e-10
         Soft non-zero constant of the divisions in Eq. 11-12.
-    train : {"all", "u0", "filters"} or None, default="all"
-        What of TVNet is trained with the head: its initial flow u0 and its difference filters
-        (end to end, the paper's full model), one of them, or nothing (``None``: TVNet is a
-        frozen TV-L1 solver, the paper's baseline).
+    train : str or None, default="all"
+        What of TVNet is trained with the head: any combination of ``"u0"`` (its initial
+        flow), ``"filters"`` (its difference filters, the paper's full model with u0) and
+        ``"steps"`` (tau, lambda and theta of every iteration, see :class:`sktvnet.TVNet`'s
+        ``train_steps``), joined by ``"+"`` in that order (``"u0+filters"``, ``"u0+steps"``,
+        ``"filters+steps"``, ``"u0+filters+steps"``), ``"all"`` for the three, or ``None``:
+        TVNet is a frozen TV-L1 solver, the paper's baseline.
     flow_loss_weight : float, default=0.1
         lambda_f, the weight of the flow loss Lf (TV-L1 energy, Eq. 1) in the training loss;
         0 trains TVNet by the classification loss alone. Unused when TVNet is not trained.
@@ -108,8 +111,8 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
     learning_rate : float, default=3e-3
         Adam learning rate of the heads, annealed to 0 along a cosine over ``max_iter`` epochs.
     tvnet_learning_rate : float or None, default=None
-        Adam learning rate of TVNet (annealed the same way). ``None`` means
-        ``learning_rate / 10``. The paper divides the classifier's rate by 255, with SGD, whose
+        Adam learning rate of every trained part of TVNet (annealed the same way). ``None``
+        means ``learning_rate / 10``. The paper divides the classifier's rate by 255, with SGD, whose
         steps grow with the gradient; Adam's do not: with 1/255 TVNet's parameters moved at
         most 0.004 from TV-L1 in 950 steps (``benchmarks/bench_action.py``), 0.09 with 1/10.
     weight_decay : float, default=1e-4
@@ -117,6 +120,12 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
     max_iter : int, default=25
         Epochs: passes over the training videos (one clip per video per pass), all on one
         cosine schedule.
+    validation_fraction : float or None, default=0.1
+        Fraction of the videos held out (at random, at least one; stratified by class when
+        there are enough videos for one of each class on both sides) to validate on: their
+        accuracy is taken before training and after every epoch, and the model ends in the
+        state of the best accuracy (the latest of equal ones). ``None`` validates nothing and
+        keeps the last state.
     batch_size : int, default=16
         Clips per minibatch, in training and prediction.
     warm_start : bool, default=False
@@ -150,6 +159,11 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         the loss (empty for ``motion="difference"``).
     n_iter_ : int
         Epochs run.
+    validation_scores_ : list of float
+        Accuracy on the validation videos before training and after each epoch (of the last
+        :meth:`fit`; empty with ``validation_fraction=None``).
+    best_validation_score_ : float or None
+        The best of ``validation_scores_``, that of the returned model.
 
     See Also
     --------
@@ -204,6 +218,7 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         "tvnet_learning_rate": [Interval(Real, 0, None, closed="left"), None],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "warm_start": ["boolean"],
         "device": [str, torch.device],
@@ -237,6 +252,7 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         tvnet_learning_rate=None,
         weight_decay=1e-4,
         max_iter=25,
+        validation_fraction=0.1,
         batch_size=16,
         warm_start=False,
         device="auto",
@@ -266,6 +282,7 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         self.tvnet_learning_rate = tvnet_learning_rate
         self.weight_decay = weight_decay
         self.max_iter = max_iter
+        self.validation_fraction = validation_fraction
         self.batch_size = batch_size
         self.warm_start = warm_start
         self.device = device
@@ -415,24 +432,48 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         if self.model_.tvnet is not None:
             lr = (self.learning_rate * TVNET_LR_RATIO if self.tvnet_learning_rate is None
                   else self.tvnet_learning_rate)
-            groups += tvnet_parameter_groups(self.model_.tvnet, dict.fromkeys(PART_PARAMETERS, lr))
+            groups += tvnet_parameter_groups(self.model_.tvnet, lr)
         return groups
 
     def _train(self, sources, labels: Tensor, generator: torch.Generator) -> None:
-        n_batches = math.ceil(len(sources) / self.batch_size)
+        train, validation = self._split_validation(labels, generator)
+        n_batches = math.ceil(len(train) / self.batch_size)
         self._labels = labels
+        self._validation = ([sources[i] for i in validation], labels[validation].numpy())
         self._use_flow_loss = (self.model_.tvnet is not None and self.train is not None
                                and self.flow_loss_weight > 0)
 
         def batches(epoch):
-            order = torch.randperm(len(sources), generator=generator).numpy()
+            order = train[torch.randperm(len(train), generator=generator).numpy()]
             for batch in np.array_split(order, n_batches):
                 yield self._training_batch(sources, batch, generator)
 
         try:
-            self._fit_loop(self.max_iter, n_batches, batches)
+            self._fit_loop(self.max_iter, n_batches, batches, n_validations=self.max_iter)
         finally:
-            del self._labels, self._use_flow_loss
+            del self._labels, self._use_flow_loss, self._validation
+
+    def _split_validation(self, labels: Tensor, generator: torch.Generator):
+        """Indices ``(train, validation)`` of the videos, stratified by class when every class
+        has at least two videos and the held-out part can hold one of each."""
+        n = len(labels)
+        if self.validation_fraction is None:
+            return np.arange(n), np.arange(0)
+        n_validation = min(n - 1, max(1, round(self.validation_fraction * n)))
+        counts = np.bincount(labels.numpy())
+        seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+        stratify = (labels.numpy() if counts.min() >= 2 and len(counts) <= n_validation
+                    and n - n_validation >= len(counts) else None)
+        train, validation = train_test_split(np.arange(n), test_size=n_validation,
+                                             random_state=seed, stratify=stratify)
+        return np.sort(train), np.sort(validation)
+
+    def _validation_score(self) -> float | None:
+        """Accuracy on the validation videos (None without any)."""
+        sources, labels = self._validation
+        if not sources:
+            return None
+        return float(np.mean(np.argmax(self._scores(sources), axis=1) == labels))
 
     def _training_batch(self, sources, batch: np.ndarray, generator: torch.Generator):
         """Clips (and RGB frames) of the videos ``batch`` at random places, with their labels."""

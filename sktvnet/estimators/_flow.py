@@ -15,8 +15,8 @@ from .. import _progress, losses, metrics
 from ..network import TVNet, _job_of
 from . import _videos
 from ._base import TorchStateMixin, resolve_device, torch_generator, worker_threads
-from ._training import (PART_PARAMETERS, TVNET_CONSTRAINTS, TrainingMixin, build_tvnet,
-                        tvnet_parameter_groups)
+from ._training import (PART_LR_RATIOS, TVNET_CONSTRAINTS, TrainingMixin, build_tvnet,
+                        split_validation, tvnet_parameter_groups)
 
 
 class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator):
@@ -46,17 +46,30 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         Size ratio between pyramid levels.
     eps : float, default=1e-10
         Soft non-zero constant of the divisions in Eq. 11-12.
-    train : {None, "u0", "filters", "all"}, default=None
-        What :meth:`fit` trains: nothing (TV-L1), the initial flow u0, the difference filters of
-        every iteration (Eq. 7-9, the centred-gradient filters included), or both.
+    train : str or None, default=None
+        What :meth:`fit` trains: ``None`` (nothing: TV-L1), or any combination of three parts,
+        ``"u0"`` (the initial flow), ``"filters"`` (the difference filters of every iteration,
+        Eq. 7-9, the centred-gradient filters included) and ``"steps"`` (tau, lambda and theta
+        of every iteration of every level, see :class:`sktvnet.TVNet`'s ``train_steps``),
+        joined by ``"+"`` in that order: ``"u0+filters"``, ``"u0+steps"``, ``"filters+steps"``,
+        ``"u0+filters+steps"``, or ``"all"`` for the three.
     loss : {"energy", "epe"}, default="energy"
         Training loss: the TV-L1 energy of the output flow (Eq. 1, unsupervised, y ignored) or the
         mean end-point error against ground-truth flows ``y``.
     learning_rate : float, default=0.02
-        Initial Adam learning rate, decayed to zero over the steps (cosine); gradients are clipped
-        to norm 1.
+        Initial Adam learning rate of the step sizes; the filters and u0 learn at a tenth of it
+        (they move the unrolled iteration much more per unit, see the user guide's "Training
+        options" for the measurements). All rates decay to zero over the steps (cosine);
+        gradients are clipped to norm 1.
     max_iter : int, default=300
         Number of optimisation steps (minibatches), all on one cosine schedule.
+    validation_fraction : float or None, default=0.2
+        Fraction of the training pairs held out (at random, at least one) to validate on: their
+        score (minus the mean loss, EPE or TV-L1 energy, on whole frames) is taken before
+        training and after every tenth of ``max_iter`` steps, and the network ends in the state
+        of the best score (the latest of equal ones). So training never ends worse than it
+        began on the held-out pairs. A single training pair is both trained and validated on.
+        ``None`` validates nothing and keeps the last state.
     batch_size : int, default=8
         Pairs per minibatch in training and in :meth:`transform`.
     crop_size : int or None, default=64
@@ -85,6 +98,13 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         The fitted network.
     loss_curve_ : list of float
         Training loss at every step (empty when ``train=None``).
+    validation_scores_ : list of float
+        Validation score (minus the mean EPE or TV-L1 energy of the validation pairs, higher
+        is better) of the untrained network and after every tenth of the steps (empty when
+        ``train=None`` or ``validation_fraction=None``).
+    best_validation_score_ : float or None
+        The best finite one of ``validation_scores_``, that of the returned network (None
+        when there is none).
     n_iter_ : int
         Optimisation steps run: ``max_iter``, or 0 when ``train=None``.
     n_pairs_seen_ : int
@@ -126,6 +146,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         "loss": [StrOptions({"energy", "epe"})],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "crop_size": [Interval(Integral, 4, None, closed="left"), None],
         "device": [str, torch.device],
@@ -149,6 +170,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         loss="energy",
         learning_rate=0.02,
         max_iter=300,
+        validation_fraction=0.2,
         batch_size=8,
         crop_size=64,
         device="auto",
@@ -168,6 +190,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         self.loss = loss
         self.learning_rate = learning_rate
         self.max_iter = max_iter
+        self.validation_fraction = validation_fraction
         self.batch_size = batch_size
         self.crop_size = crop_size
         self.device = device
@@ -216,6 +239,8 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         self._device = resolve_device(self.device)
         self.model_ = self._make_network().to(self._device)
         self.loss_curve_ = []
+        self.validation_scores_ = []
+        self.best_validation_score_ = None
         self.n_iter_ = 0
         self.n_pairs_seen_ = 0
         if self.train is None:
@@ -229,36 +254,66 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         self._train(frames, flows)
         return self
 
+    # Validation scores along training: before the first step and after every tenth of them.
+    _n_validations = 10
+
     def _train(self, frames, flows):
         generator = torch_generator(self.random_state)
+        pairs = [(v, t) for v, video in enumerate(frames) for t in range(len(video) - 1)]
+        train, validation = split_validation(len(pairs), self.validation_fraction, generator)
         # Pairs are grouped by frame size so that every minibatch stacks.
         groups: dict[tuple, list] = {}
-        for v, video in enumerate(frames):
-            groups.setdefault(video.shape[1:], []).extend((v, t) for t in range(len(video) - 1))
+        for v, t in (pairs[i] for i in train):
+            groups.setdefault(frames[v].shape[1:], []).append((v, t))
         keys = list(groups)
         weights = torch.tensor([len(groups[k]) for k in keys], dtype=torch.float64)
+        self._validation = (frames, flows, [pairs[i] for i in validation])
 
         def batches(epoch):
             for _ in range(self.max_iter):
                 group = groups[keys[int(torch.multinomial(weights, 1, generator=generator))]]
                 picks = torch.randint(len(group), (min(self.batch_size, len(group)),),
                                       generator=generator)
-                pairs = [group[i] for i in picks.tolist()]
-                window = self._crop_window(frames[pairs[0][0]].shape[1:], generator)
-                x0 = self._to_tensor([frames[v][t][window] for v, t in pairs])
-                x1 = self._to_tensor([frames[v][t + 1][window] for v, t in pairs])
-                target = None
-                if flows is not None:
-                    target = torch.from_numpy(np.stack(
-                        [flows[v][t][(slice(None),) + window] for v, t in pairs])).to(x0)
-                yield x0, x1, target
+                chosen = [group[i] for i in picks.tolist()]
+                window = self._crop_window(frames[chosen[0][0]].shape[1:], generator)
+                yield self._batch(frames, flows, chosen, window)
 
-        self._fit_loop(1, self.max_iter, batches)
+        try:
+            self._fit_loop(1, self.max_iter, batches, n_validations=self._n_validations)
+        finally:
+            del self._validation
         self.n_iter_ = self.max_iter
 
+    def _batch(self, frames, flows, pairs, window=(slice(None), slice(None))):
+        """``(x0, x1, target)`` tensors of the ``(video, t)`` pairs cut to ``window``; target
+        is None without flows."""
+        x0 = self._to_tensor([frames[v][t][window] for v, t in pairs])
+        x1 = self._to_tensor([frames[v][t + 1][window] for v, t in pairs])
+        target = None
+        if flows is not None:
+            target = torch.from_numpy(np.stack(
+                [flows[v][t][(slice(None),) + window] for v, t in pairs])).to(x0)
+        return x0, x1, target
+
+    def _validation_score(self) -> float | None:
+        """None without validation pairs, else minus the mean loss (EPE or TV-L1 energy) of
+        the validation pairs, on whole frames, batch by batch of pairs of one frame size."""
+        frames, flows, pairs = self._validation
+        if not pairs:
+            return None
+        by_size: dict[tuple, list] = {}
+        for v, t in pairs:
+            by_size.setdefault(frames[v].shape[1:], []).append((v, t))
+        total = 0.0
+        for group in by_size.values():
+            for start in range(0, len(group), self.batch_size):
+                chosen = group[start:start + self.batch_size]
+                loss, _ = self._compute_loss(self._batch(frames, flows, chosen))
+                total += float(loss) * len(chosen)
+        return -total / len(pairs)
+
     def _parameter_groups(self) -> list[dict]:
-        return tvnet_parameter_groups(self.model_, dict.fromkeys(PART_PARAMETERS,
-                                                                 self.learning_rate))
+        return tvnet_parameter_groups(self.model_, self.learning_rate, PART_LR_RATIOS)
 
     def _compute_loss(self, batch):
         x0, x1, target = batch

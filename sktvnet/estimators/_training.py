@@ -8,12 +8,14 @@ The loop is cut into small steps that an estimator overrides where it differs, a
   Adam(W) and one cosine decay to zero over all the steps;
 * :meth:`TrainingMixin._compute_loss`: the loss of one minibatch;
 * :meth:`TrainingMixin._train_step`: backward, gradient clipping, optimiser and schedule steps;
-* :meth:`TrainingMixin._validate_step`: a validation score every few steps (none by default);
-  the loop keeps the best-scoring state and restores it at the end;
+* :meth:`TrainingMixin._validation_score`: the score on held-out data, taken before the first
+  step and every few steps (none by default); the loop records the scores
+  (``validation_scores_``), keeps the best-scoring state and restores it at the end;
 * :meth:`TrainingMixin._record_epoch`: what ``loss_curve_`` stores.
 
-The meaning of the ``train`` parameter (which parts of TVNet learn) lives here too, beside the one
-function that builds TVNet from an estimator's parameters.
+The meaning of the ``train`` parameter (which parts of TVNet learn, :func:`parse_train`) and the
+learning rate of each part live here too, beside the one function that builds TVNet from an
+estimator's parameters and the split of the validation data.
 """
 
 from __future__ import annotations
@@ -28,18 +30,35 @@ from .. import _progress
 from .._validation import TVNET_SPECS, sklearn_constraints
 from ..network import TVNet
 
-# The trainable parts of TVNet (Fan et al. 2018, Section 4.2) and their parameters in the module.
+# The trainable parts of TVNet and their parameters in the module: the paper's initial flow and
+# difference filters (Fan et al. 2018, Section 4.2), and the step sizes tau, lambda, theta of
+# every iteration (``TVNet(train_steps=True)``).
 PART_PARAMETERS = {
     "u0": ("u0",),
     "filters": ("centered_weight", "forward_weight", "divergence_weight"),
+    "steps": ("log_lmbda", "log_theta", "tau_logit"),
 }
+# TVNetFlow's learning rate of each part relative to its ``learning_rate`` (that of the steps).
+# The unrolled iteration is far more sensitive to its filters and u0 than to its log step sizes:
+# at the steps' rate they made multi-warp structures worse on held-out pairs (issue #11), a tenth
+# of it helps them (docs/user_guide.rst, "Training options", has the numbers).
+PART_LR_RATIOS = {"u0": 0.1, "filters": 0.1, "steps": 1.0}
+
+
+def _spellings() -> dict:
+    """Every accepted value of ``train`` -> the parts it trains: None, each part, each pair and
+    the three joined by "+" in the order of PART_PARAMETERS, and "all" for the three."""
+    names = list(PART_PARAMETERS)
+    spellings: dict = {None: frozenset()}
+    for mask in range(1, 2 ** len(names)):
+        chosen = [n for k, n in enumerate(names) if mask >> k & 1]
+        spellings["+".join(chosen)] = frozenset(chosen)
+    spellings["all"] = frozenset(names)
+    return spellings
+
+
 # Values of the estimators' ``train`` parameter -> the parts of TVNet they train.
-TRAIN_PARTS = {
-    None: frozenset(),
-    "u0": frozenset({"u0"}),
-    "filters": frozenset({"filters"}),
-    "all": frozenset(PART_PARAMETERS),
-}
+TRAIN_PARTS = _spellings()
 
 # The estimators' constraints of TVNet's parameters, derived from the same specs as TVNet's own
 # checks (sktvnet._validation), plus ``train``.
@@ -49,24 +68,66 @@ TVNET_CONSTRAINTS = {
 }
 
 
+def parse_train(train: str | None) -> dict[str, bool]:
+    """TVNet's flags ``train_u0``, ``train_filters``, ``train_steps`` for a value of ``train``.
+
+    Parameters
+    ----------
+    train : str or None
+        ``None`` (nothing), ``"u0"``, ``"filters"``, ``"steps"``, parts joined by ``"+"`` in
+        that order (``"u0+filters"``, ``"u0+steps"``, ``"filters+steps"``,
+        ``"u0+filters+steps"``), or ``"all"`` (the three).
+
+    Returns
+    -------
+    flags : dict of str to bool
+
+    Examples
+    --------
+    >>> parse_train("filters+steps")
+    {'train_u0': False, 'train_filters': True, 'train_steps': True}
+    """
+    if train not in TRAIN_PARTS:
+        accepted = ", ".join(repr(name) for name in TRAIN_PARTS)
+        raise ValueError(f"train must be one of {accepted}, got {train!r}; join parts with '+' "
+                         "in the order u0, filters, steps")
+    parts = TRAIN_PARTS[train]
+    return {f"train_{part}": part in parts for part in PART_PARAMETERS}
+
+
 def build_tvnet(estimator) -> TVNet:
     """TVNet with the estimator's structure and constants, trainable in the parts of ``train``."""
-    parts = TRAIN_PARTS[estimator.train]
     return TVNet(**{name: getattr(estimator, name) for name in TVNET_SPECS},
-                 train_u0="u0" in parts, train_filters="filters" in parts)
+                 **parse_train(estimator.train))
 
 
-def tvnet_parameter_groups(tvnet: TVNet, learning_rates: dict[str, float]) -> list[dict]:
-    """One optimiser group per trained part of ``tvnet`` (named by the part), so that each part
-    may have its own learning rate; TVNet's parameters have no weight decay."""
+def tvnet_parameter_groups(tvnet: TVNet, learning_rate: float,
+                           ratios: dict[str, float] | None = None) -> list[dict]:
+    """One optimiser group per trained part of ``tvnet`` (named by the part), at
+    ``learning_rate`` times the part's ratio in ``ratios`` (None: 1 for every part); TVNet's
+    parameters have no weight decay."""
     parameters = dict(tvnet.named_parameters())
     groups = []
     for part, names in PART_PARAMETERS.items():
         params = [parameters[name] for name in names if parameters[name].requires_grad]
         if params:
-            groups.append(dict(params=params, lr=learning_rates[part], weight_decay=0.0,
-                               name=part))
+            ratio = 1.0 if ratios is None else ratios[part]
+            groups.append(dict(params=params, lr=learning_rate * ratio,
+                               weight_decay=0.0, name=part))
     return groups
+
+
+def split_validation(n: int, fraction: float | None, generator: torch.Generator):
+    """Indices ``(train, validation)`` of ``n`` items with ``fraction`` of them (at least one)
+    held out at random; a single item is in both; ``fraction=None`` validates on nothing."""
+    if fraction is None:
+        return list(range(n)), []
+    if n < 2:
+        everything = list(range(n))
+        return everything, everything
+    n_validation = min(n - 1, max(1, round(fraction * n)))
+    order = torch.randperm(n, generator=generator).tolist()
+    return sorted(order[n_validation:]), sorted(order[:n_validation])
 
 
 class TrainingMixin:
@@ -107,14 +168,10 @@ class TrainingMixin:
         schedule.step()
         return {"loss": float(loss.detach()), **record}
 
-    def _validate_step(self, step: int) -> float | None:
-        """A validation score (higher is better) after ``step`` steps, or None not to score now.
-
-        The default never scores. An estimator that holds out validation pairs overrides it;
-        the loop then keeps the state of the best score (the untrained state, ``step=0``,
-        included) and restores it at the end. The network is in training mode when this is
-        called: switch it to ``eval()`` and back.
-        """
+    def _validation_score(self) -> float | None:
+        """The score of ``model_`` on the validation data (higher is better), or None when the
+        estimator does not validate (the default). The loop calls it with the network in
+        ``eval()`` mode, under ``torch.no_grad()``."""
         return None
 
     def _record_epoch(self, records: list[dict]) -> None:
@@ -122,13 +179,22 @@ class TrainingMixin:
         self.loss_curve_.extend(record["loss"] for record in records)
 
     def _fit_loop(self, n_epochs: int, n_batches: int,
-                  epoch_batches: Callable[[int], Iterable]) -> None:
+                  epoch_batches: Callable[[int], Iterable], n_validations: int) -> None:
         """Train ``model_`` for ``n_epochs`` epochs of ``n_batches`` minibatches each, drawn
-        from ``epoch_batches(epoch)``, on one cosine schedule over all the steps."""
+        from ``epoch_batches(epoch)``, on one cosine schedule over all the steps.
+
+        The network is scored (:meth:`_validation_score`) before the first step and
+        ``n_validations`` times along training, evenly (after every step if there are fewer),
+        the last after the last step; the scores go to ``validation_scores_``, and the state of
+        the best (the latest of equal ones: as good and more trained) is restored at the end,
+        so that training never ends worse on the validation data than it began.
+        """
+        total = n_epochs * n_batches
         optimizer = self._initialize_optimizer()
-        schedule = self._initialize_schedule(optimizer, n_epochs * n_batches)
-        # The untrained state is a candidate too, so that training never ends worse than it began.
-        best = self._keep_best(0, (None, None))
+        schedule = self._initialize_schedule(optimizer, total)
+        self.validation_scores_ = []
+        self.best_validation_score_ = None
+        best_state = self._keep_best()
         step = 0
         self.model_.train()
         for epoch in range(n_epochs):
@@ -141,15 +207,25 @@ class TrainingMixin:
                 records.append(self._train_step(batch, optimizer, schedule))
                 step += 1
                 bar.set_postfix(loss=f"{sum(r['loss'] for r in records) / len(records):.4f}")
-                best = self._keep_best(step, best)
+                if step * n_validations // total > (step - 1) * n_validations // total:
+                    best_state = self._keep_best() or best_state
             self._record_epoch(records)
-        if best[1] is not None:
-            self.model_.load_state_dict(best[1])
+        if best_state is not None:
+            self.model_.load_state_dict(best_state)
         self.model_.eval()
 
-    def _keep_best(self, step: int, best: tuple) -> tuple:
-        """``(score, state)`` of the best validation score so far, with the score at ``step``."""
-        score = self._validate_step(step)
-        if score is None or (best[0] is not None and score <= best[0]):
-            return best
-        return score, {k: v.detach().clone() for k, v in self.model_.state_dict().items()}
+    def _keep_best(self) -> dict | None:
+        """Score the network now; a copy of its state if the score is the best so far."""
+        self.model_.eval()
+        with torch.no_grad():
+            score = self._validation_score()
+        self.model_.train()
+        if score is None:
+            return None
+        self.validation_scores_.append(score)
+        # A diverged network scores NaN, which compares False with everything: never keep it.
+        if not math.isfinite(score) or (self.best_validation_score_ is not None
+                                        and score < self.best_validation_score_):
+            return None
+        self.best_validation_score_ = score
+        return {k: v.detach().clone() for k, v in self.model_.state_dict().items()}
