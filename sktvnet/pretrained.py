@@ -117,6 +117,13 @@ def network_config(network) -> dict:
     return {key: getattr(network, key) for key in CONFIG_KEYS}
 
 
+def auto_weights(config: dict) -> str | None:
+    """The name of the bundled weights made for exactly ``config`` (structure and constants, as
+    :func:`network_config` gives them), or None: what ``weights="auto"`` selects."""
+    config = {key: config[key] for key in CONFIG_KEYS}
+    return next((name for name, entry in WEIGHTS.items() if entry.config == config), None)
+
+
 def resolve(weights) -> tuple[str, Path]:
     """``(description, file)`` of ``weights``: a name of :data:`WEIGHTS` or a path to a file."""
     if isinstance(weights, str) and weights in WEIGHTS:

@@ -204,9 +204,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         """``weights`` with ``"auto"`` resolved (never written back into the parameter)."""
         if self.weights != "auto":
             return self.weights
-        config = pretrained.network_config(self)
-        return next((name for name, entry in pretrained.WEIGHTS.items()
-                     if entry.config == config), None)
+        return pretrained.auto_weights(pretrained.network_config(self))
 
     def _initialize(self):
         """Build the network from ``weights`` on ``device``, untrained: what :meth:`fit` starts
