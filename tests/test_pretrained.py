@@ -107,23 +107,30 @@ def test_bad_weights_values(tmp_path):
 
 def test_auto_weights_follow_the_structure():
     X = _pairs(1)
-    default = TVNetFlow().fit(X)
-    assert default.weights == "auto" and default.weights_ == RECOMMENDED
+    auto = TVNetFlow(weights="auto").fit(X)
+    assert auto.weights == "auto" and auto.weights_ == RECOMMENDED
     state, _ = load_weights(WEIGHTS[RECOMMENDED].path)
-    torch.testing.assert_close(default.model_.log_lmbda, state["log_lmbda"], rtol=0, atol=0)
-    # The paper's TVNet-50 is one argument away, and starts from TV-L1.
+    torch.testing.assert_close(auto.model_.log_lmbda, state["log_lmbda"], rtol=0, atol=0)
+    other = TVNetFlow(n_scales=5, weights="auto").fit(X)
+    assert other.weights_ is None and not other.model_.log_lmbda.any()
+
+
+def test_defaults_are_tvl1_and_tvnet50_is_one_argument_away():
+    X = _pairs(1)
+    default = TVNetFlow().fit(X)
+    assert default.weights is None and default.weights_ is None
+    assert (default.model_.n_scales, default.model_.n_warps, default.model_.n_iters) == (6, 1, 50)
+    assert not default.model_.log_lmbda.any()
     tvnet50 = TVNetFlow(n_scales=1).fit(X)
-    assert tvnet50.weights_ is None
     assert (tvnet50.model_.n_scales, tvnet50.model_.n_warps, tvnet50.model_.n_iters) == (1, 1, 50)
-    assert not tvnet50.model_.log_lmbda.any()
-    assert TVNetFlow(weights=None).fit(X).weights_ is None
 
 
 def test_load_pretrained_is_fitted_and_equals_the_default():
     X = _pairs(2, shape=(40, 48))
     est = load_pretrained(batch_size=4)
     assert est.weights == RECOMMENDED and est.batch_size == 4
-    np.testing.assert_array_equal(est.transform(X), TVNetFlow().fit(X).transform(X))
+    np.testing.assert_array_equal(est.transform(X),
+                                  TVNetFlow(weights="auto").fit(X).transform(X))
     with pytest.raises(ValueError, match="no bundled weights are named 'nope'"):
         load_pretrained("nope")
     with pytest.raises(TypeError, match="sets n_scales from the weights"):
@@ -134,7 +141,7 @@ def test_clone_keeps_weights(weights_file):
     path, _ = weights_file
     est = TVNetFlow(**STRUCTURE, weights=path)
     assert clone(est).weights == path
-    assert clone(TVNetFlow()).weights == "auto"
+    assert clone(TVNetFlow(weights="auto")).weights == "auto"
 
 
 def test_save_load_and_joblib_keep_the_weights(weights_file, tmp_path):

@@ -30,11 +30,10 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
     4.2), either without labels by minimising the TV-L1 energy (``loss="energy"``, Eq. 1) or
     against ground-truth flows (``loss="epe"``).
 
-    By default it is TVNet-6-1-50 with the bundled step sizes ``"tvnet-6-1-50-steps"``, learned
-    on warped real images (see :mod:`sktvnet.pretrained`): six levels see large motions, one
-    warp of 50 iterations per level keeps it fast. ``TVNetFlow(n_scales=1)`` is the paper's
-    TVNet-50 (no bundled weights match it, so it starts from TV-L1), and
-    ``TVNetFlow(weights=None)`` is frozen TV-L1 with the default structure.
+    By default it is TVNet-6-1-50 with TV-L1's own steps: six levels see large motions (the
+    motorcycle pair's 60 px), one warp of 50 iterations per level keeps it fast.
+    ``TVNetFlow(n_scales=1)`` is the paper's TVNet-50. ``weights`` starts it from bundled or
+    saved trained states instead (see :mod:`sktvnet.pretrained`).
 
     Parameters
     ----------
@@ -57,14 +56,14 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         Size ratio between pyramid levels.
     eps : float, default=1e-10
         Soft non-zero constant of the divisions in Eq. 11-12.
-    weights : "auto", str, path or None, default="auto"
+    weights : str, path or None, default=None
         The state TVNet starts from, as torchvision's ``weights``: ``None`` is TV-L1's own
         filters and step sizes; a name of :data:`sktvnet.pretrained.WEIGHTS` a bundled trained
         state; a path a file written by :func:`sktvnet.pretrained.save_weights`. ``"auto"``
         takes the bundled weights made for exactly this structure and these constants if there
-        are some (the defaults have: ``"tvnet-6-1-50-steps"``), else ``None``. Weights made for
-        another structure or other constants raise a ``ValueError`` naming both. :meth:`fit`
-        loads them, then trains further if ``train`` says so.
+        are some (the default structure has: ``"tvnet-6-1-50-steps"``), else ``None``. Weights
+        made for another structure or other constants raise a ``ValueError`` naming both.
+        :meth:`fit` loads them, then trains further if ``train`` says so.
     train : {None, "u0", "filters", "all"}, default=None
         What :meth:`fit` trains: nothing (TV-L1), the initial flow u0, the difference filters of
         every iteration (Eq. 7-9, the centred-gradient filters included), or both.
@@ -154,7 +153,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         theta=0.3,
         zoom_factor=0.5,
         eps=1e-10,
-        weights="auto",
+        weights=None,
         train=None,
         loss="energy",
         learning_rate=0.02,
