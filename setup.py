@@ -15,6 +15,8 @@ setup(
     license="BSD-3-Clause",
     python_requires=">=3.10",
     packages=find_packages(include=["sktvnet", "sktvnet.*"]),
+    # The bundled pretrained weights (sktvnet.pretrained), safetensors files of a few kB.
+    package_data={"sktvnet": ["weights/*.safetensors"]},
     install_requires=[
         "numpy>=1.23",
         "scipy>=1.9",
@@ -24,6 +26,7 @@ setup(
         "tqdm>=4.60",
         "pillow>=9.0",
         "scikit-image>=0.21",
+        "safetensors>=0.4",
     ],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6", "dask[distributed]>=2023.1"],

@@ -306,6 +306,8 @@ def test_bad_input_lists_fail_before_any_work(tmp_path, capsys, inputs, message)
     (["--tau", "0.5"], "tau must be <= 0.25, got 0.5"),
     (["--method", "reference", "--tol", "-1"], "tol must be >= 0.0, got -1.0"),
     (["--device", "nonsense"], "--device must be auto, cpu, cuda or cuda:N, got 'nonsense'"),
+    (["--weights", "tvnet-6-1-50-steps"], "belong to TVNet-6-1-50"),
+    (["--weights", "nope"], "neither a bundled name"),
     pytest.param(["--device", "cuda:0"], "CUDA is not available here", marks=pytest.mark.skipif(
         torch.cuda.is_available(), reason="CUDA is available on this machine")),
 ])
@@ -350,3 +352,23 @@ def test_every_subcommand_has_help(capsys, command, options):
     assert text.startswith(f"usage: sktvnet {command}")
     for option in options:
         assert option in text
+
+
+def test_weights_file_sets_the_steps(media, tmp_path, capsys):
+    from sktvnet.network import TVNet
+    from sktvnet.pretrained import save_weights
+
+    net = TVNet(n_scales=1, n_warps=1, n_iters=3)
+    with torch.no_grad():
+        net.log_lmbda.fill_(1.0)  # a data term e times heavier
+    save_weights(net, tmp_path / "w.safetensors")
+    flows = {}
+    for weights in ("none", "auto", tmp_path / "w.safetensors"):
+        out = tmp_path / str(len(flows))
+        status, _, err = run([media["mkv"], "-o", out, "--format", "npz", *FAST,
+                              "--weights", weights], capsys)
+        assert status == 0, err
+        with np.load(out / "lossless.npz") as archive:
+            flows[str(weights)] = archive["flow"]
+    np.testing.assert_array_equal(flows["auto"], flows["none"])  # no bundled TVNet-1-1-3
+    assert np.abs(flows[str(tmp_path / "w.safetensors")] - flows["none"]).max() > 1e-3

@@ -89,7 +89,7 @@ def test_transform_weighs_compiling_against_the_whole_video(monkeypatch, n_frame
     # 24x28 frames, TVNet-1-1-5: 3360 pixel-iterations a pair; 6 pairs or more repay compiling.
     monkeypatch.setattr(network, "COMPILE_MIN_WORK", 6 * 3360)
     video = np.random.default_rng(0).random((1, n_frames, 24, 28)).astype(np.float32)
-    TVNetFlow(n_iters=5, batch_size=2).fit(video).transform(video)
+    TVNetFlow(n_scales=1, n_iters=5, batch_size=2).fit(video).transform(video)
     assert calls == ([{"dynamic": True}] if compiles else [])
     # Compiled from the first batch on (no batch ran eagerly), or eager to the end.
     assert network._eager_work == (0 if compiles else (n_frames - 1) * 3360)
@@ -97,7 +97,7 @@ def test_transform_weighs_compiling_against_the_whole_video(monkeypatch, n_frame
 
 def test_frozen_transform_matches_reference_bilinear():
     X, _ = make_pairs(2, shape=(32, 40))
-    flows = TVNetFlow(n_iters=20).fit(X).transform(X)
+    flows = TVNetFlow(n_scales=1, n_iters=20).fit(X).transform(X)
     assert flows.shape == (2, 1, 2, 32, 40)
     assert flows.dtype == np.float32
     for video, flow in zip(X, flows):
@@ -406,3 +406,32 @@ def test_read_only_non_contiguous_and_extreme_inputs():
     np.testing.assert_allclose(est.transform(X.astype(np.float64) * 1e300), expected, atol=1e-3)
     with pytest.raises(TypeError, match="real numbers"):
         est.transform(X > 0.5)
+
+
+# ------------------------------------------------------------------ batching across videos
+def _per_video(est, videos):
+    return [est.transform([video])[0] for video in videos]
+
+
+def test_transform_batches_pairs_across_videos():
+    X, _ = make_pairs(7)
+    est = TVNetFlow(n_scales=2, n_iters=5, batch_size=3).fit(X)
+    calls = []
+    forward = est.model_.forward
+    with mock.patch.object(est.model_, "forward",
+                           side_effect=lambda x0, x1: calls.append(len(x0)) or forward(x0, x1)):
+        flows = est.transform(X)
+    assert calls == [3, 3, 1]  # 7 two-frame videos, 3 pairs per TVNet call
+    np.testing.assert_array_equal(flows, np.stack(_per_video(est, X)))
+
+
+@pytest.mark.parametrize("n_jobs", [None, 2])
+def test_batched_transform_of_ragged_videos_equals_the_per_video_one(n_jobs):
+    rng = np.random.default_rng(1)
+    videos = [_texture(rng, shape).astype(np.float32) for shape in
+              [(3, 20, 24), (2, 20, 24), (6, 16, 20), (2, 20, 24), (4, 20, 24), (2, 16, 20)]]
+    est = TVNetFlow(n_scales=2, n_iters=5, batch_size=4, n_jobs=n_jobs).fit(videos)
+    flows = est.transform(videos)
+    assert [f.shape for f in flows] == [(len(v) - 1, 2) + v.shape[1:] for v in videos]
+    for got, expected in zip(flows, _per_video(est.set_params(n_jobs=None), videos)):
+        np.testing.assert_array_equal(got, expected)

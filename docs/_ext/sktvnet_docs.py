@@ -31,6 +31,7 @@ API_MODULES = {
     "sktvnet": "Top level",
     "sktvnet.estimators": "Estimators",
     "sktvnet.network": "The network",
+    "sktvnet.pretrained": "Pretrained weights",
     "sktvnet.reference": "Reference TV-L1",
     "sktvnet.functional": "Differentiable operations",
     "sktvnet.losses": "Losses",

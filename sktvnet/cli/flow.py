@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import pretrained
 from ..io import (
     IMAGE_EXTENSIONS,
     FlowNpzWriter,
@@ -204,6 +205,10 @@ def _flow_estimator(args: argparse.Namespace) -> Callable[[np.ndarray, np.ndarra
             f"--device must be auto, cpu, cuda or cuda:N, got {args.device!r}"
         ) from exc
     net = TVNet(**structure, **constants, eps=args.eps, fused=False if args.no_compile else "auto")
+    weights = {"none": None, "auto": pretrained.auto_weights(pretrained.network_config(net))
+               }.get(args.weights, args.weights)
+    if weights is not None:
+        pretrained.load_into(net, weights)
     net = net.to(device).eval()
 
     def tvnet(frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
@@ -339,6 +344,12 @@ def add_parser(subparsers) -> None:
     solver.add_argument("--n-iters", type=_positive(int), default=FLOW_STRUCTURE["n_iters"],
                         metavar="N", help="iterations per warp; a maximum for the reference "
                         "(default: %(default)s)")
+    solver.add_argument("--weights", default="auto", metavar="NAME|PATH",
+                        help="TVNet only: the state it starts from: auto (the bundled weights "
+                             "made for this structure and these constants, if any), none "
+                             "(TV-L1's own steps and filters), a bundled name ("
+                             + ", ".join(sorted(pretrained.WEIGHTS)) + ") or a file written by "
+                             "sktvnet.pretrained.save_weights (default: %(default)s)")
     solver.add_argument("--tau", type=float, default=0.25,
                         help="time step of the dual update, in (0, 0.25] (default: %(default)s)")
     solver.add_argument("--lmbda", type=float, default=0.15,

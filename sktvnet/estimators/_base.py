@@ -96,7 +96,9 @@ class TorchStateMixin:
         The file is written to a temporary name and renamed, so a crash leaves no partial file.
         """
         path = Path(path)
-        params = self.get_params(deep=False)
+        # A path parameter (TVNetFlow's weights) is written as its string, which means the same.
+        params = {k: os.fspath(v) if isinstance(v, os.PathLike) else v
+                  for k, v in self.get_params(deep=False).items()}
         _check_json_params(self, params)
         fitted = {k: _to_json(v) for k, v in self.__dict__.items()
                   if k.endswith("_") and not k.startswith("_") and k not in self._torch_attributes}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from numbers import Integral, Real
 
 import joblib
@@ -11,7 +13,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .. import _progress, losses, metrics
+from .. import _progress, losses, metrics, pretrained
 from ..network import TVNet, _job_of
 from . import _videos
 from ._base import TorchStateMixin, resolve_device, torch_generator, worker_threads
@@ -23,19 +25,27 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
     """Optical-flow features of videos computed by TVNet, frozen or trained.
 
     Every pair of consecutive frames of a video goes through TVNet, the TV-L1 solver unrolled into
-    a network (Fan et al. 2018, Section 4.1). Frozen (``train=None``) it is TV-L1; trained, its
-    initial flow u0 and its difference filters adapt to the data (Section 4.2), either without
-    labels by minimising the TV-L1 energy (``loss="energy"``, Eq. 1) or against ground-truth flows
-    (``loss="epe"``).
+    a network (Fan et al. 2018, Section 4.1). Frozen (``train=None``) with ``weights=None`` it is
+    TV-L1; trained, its initial flow u0 and its difference filters adapt to the data (Section
+    4.2), either without labels by minimising the TV-L1 energy (``loss="energy"``, Eq. 1) or
+    against ground-truth flows (``loss="epe"``).
+
+    By default it is TVNet-6-1-50 with TV-L1's own steps: six levels see large motions (the
+    motorcycle pair's 60 px), one warp of 50 iterations per level keeps it fast.
+    ``TVNetFlow(n_scales=1)`` is the paper's TVNet-50. ``weights`` starts it from bundled or
+    saved trained states instead (see :mod:`sktvnet.pretrained`).
 
     Parameters
     ----------
-    n_scales : int, default=1
-        Pyramid levels (capped per input so the coarsest keeps a diagonal of ~16 px).
+    n_scales : int, default=6
+        Pyramid levels (capped per input so the coarsest keeps a diagonal of ~16 px). Six levels
+        reach motions of about 60 px, as on the stereo motorcycle pair; ``n_scales=1`` is the
+        paper's TVNet-50 (one level, one warp of 50 iterations), which sees motions of a pixel
+        or two only.
     n_warps : int, default=1
         Warps per level.
     n_iters : int, default=50
-        Unrolled TV-L1 iterations per warp (TVNet-1-1-50 by default, the paper's TVNet-50).
+        Unrolled TV-L1 iterations per warp.
     tau : float, default=0.25
         Time step of the dual update, tau in Eq. 12.
     lmbda : float, default=0.15
@@ -46,6 +56,14 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         Size ratio between pyramid levels.
     eps : float, default=1e-10
         Soft non-zero constant of the divisions in Eq. 11-12.
+    weights : str, path or None, default=None
+        The state TVNet starts from, as torchvision's ``weights``: ``None`` is TV-L1's own
+        filters and step sizes; a name of :data:`sktvnet.pretrained.WEIGHTS` a bundled trained
+        state; a path a file written by :func:`sktvnet.pretrained.save_weights`. ``"auto"``
+        takes the bundled weights made for exactly this structure and these constants if there
+        are some (the default structure has: ``"tvnet-6-1-50-steps"``), else ``None``. Weights
+        made for another structure or other constants raise a ``ValueError`` naming both.
+        :meth:`fit` loads them, then trains further if ``train`` says so.
     train : str or None, default=None
         What :meth:`fit` trains: ``None`` (nothing: TV-L1), or any combination of three parts,
         ``"u0"`` (the initial flow), ``"filters"`` (the difference filters of every iteration,
@@ -96,6 +114,8 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
     ----------
     model_ : sktvnet.TVNet
         The fitted network.
+    weights_ : str or None
+        The weights :meth:`fit` started from: a bundled name, a file path, or None (TV-L1).
     loss_curve_ : list of float
         Training loss at every step (empty when ``train=None``).
     validation_scores_ : list of float
@@ -114,6 +134,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
     --------
     sktvnet.TVNet : The network itself.
     sktvnet.tvl1_optical_flow : The NumPy reference TV-L1.
+    sktvnet.load_pretrained : A fitted TVNetFlow with bundled weights.
 
     Notes
     -----
@@ -136,7 +157,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
     >>> from sktvnet import TVNetFlow
     >>> rng = np.random.default_rng(0)
     >>> videos = rng.random((2, 3, 32, 32)).astype(np.float32)  # 2 videos of 3 frames
-    >>> flows = TVNetFlow(n_iters=10).fit_transform(videos)
+    >>> flows = TVNetFlow().fit_transform(videos)
     >>> flows.shape  # (n_videos, T - 1, 2, H, W)
     (2, 2, 2, 32, 32)
     """
@@ -153,12 +174,13 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "n_jobs": [Integral, None],
+        "weights": [str, os.PathLike, None],
     }
 
     def __init__(
         self,
         *,
-        n_scales=1,
+        n_scales=6,
         n_warps=1,
         n_iters=50,
         tau=0.25,
@@ -166,6 +188,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         theta=0.3,
         zoom_factor=0.5,
         eps=1e-10,
+        weights=None,
         train=None,
         loss="energy",
         learning_rate=0.02,
@@ -186,6 +209,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         self.theta = theta
         self.zoom_factor = zoom_factor
         self.eps = eps
+        self.weights = weights
         self.train = train
         self.loss = loss
         self.learning_rate = learning_rate
@@ -217,6 +241,30 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
     def _make_network(self) -> TVNet:
         return build_tvnet(self)
 
+    def _resolve_weights(self):
+        """``weights`` with ``"auto"`` resolved (never written back into the parameter)."""
+        if self.weights != "auto":
+            return self.weights
+        return pretrained.auto_weights(pretrained.network_config(self))
+
+    def _initialize(self):
+        """Build the network from ``weights`` on ``device``, untrained: what :meth:`fit` starts
+        from, and what :func:`sktvnet.load_pretrained` returns."""
+        self._device = resolve_device(self.device)
+        weights = self._resolve_weights()
+        network = self._make_network()
+        if weights is not None:
+            pretrained.load_into(network, weights)
+        self.weights_ = weights if weights is None or isinstance(weights, str) \
+            else os.fspath(weights)
+        self.model_ = network.to(self._device)
+        self.loss_curve_ = []
+        self.validation_scores_ = []
+        self.best_validation_score_ = None
+        self.n_iter_ = 0
+        self.n_pairs_seen_ = 0
+        return self
+
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -236,13 +284,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         sources = _videos.check_videos(X)
         if self.loss == "epe" and self.train is not None and y is None:
             raise ValueError("loss='epe' trains against ground-truth flows: pass them as y")
-        self._device = resolve_device(self.device)
-        self.model_ = self._make_network().to(self._device)
-        self.loss_curve_ = []
-        self.validation_scores_ = []
-        self.best_validation_score_ = None
-        self.n_iter_ = 0
-        self.n_pairs_seen_ = 0
+        self._initialize()
         if self.train is None:
             return self
 
@@ -335,39 +377,97 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         return torch.from_numpy(np.stack(frames)[:, None]).to(self._device)
 
     # ------------------------------------------------------------------ transform
-    def _video_flows(self, source, name):
-        """One video as decoded (T, H, W[, 3]) and its flows (T-1, 2, H, W) float32.
+    def _batched_flows(self, sources, names):
+        """Yield, per video in order, its decoded frames and its flows (T-1, 2, H, W) float32.
 
-        Frames become float only batch by batch, so that the memory beyond the input and the
-        output does not grow with the length of the video.
+        Pairs are batched ``batch_size`` at a time across consecutive videos of one frame size,
+        so that many short videos (``(n, 2, H, W)``: n pairs) run at batch speed. Videos are
+        decoded one at a time, and a video is held only until its last pair has run: beyond the
+        input and the output, memory holds at most ``batch_size`` pairs' frames. Frames become
+        float batch by batch, a run of consecutive pairs of one video at a time.
         """
-        video = _videos.decode(source, name)
-        out = np.empty((len(video) - 1, 2) + video.shape[1:3], dtype=np.float32)
-        # The video is one job for fused="auto": compile if the whole of it repays compiling.
-        with torch.inference_mode(), _job_of(out.shape[0] * out.shape[2] * out.shape[3]):
-            for start in range(0, len(video) - 1, self.batch_size):
-                stop = min(start + self.batch_size, len(video) - 1)
-                frames = _videos.as_frames(video[start:stop + 1])
-                x0 = self._to_tensor(frames[:-1])
-                x1 = self._to_tensor(frames[1:])
-                out[start:stop] = self.model_(x0, x1).float().cpu().numpy()
-        return video, out
+        pending = []  # [video, flows, pairs not yet computed], oldest first
+        runs = []  # (entry of pending, first pair, stop pair) of the next batch
+        queued = 0
+
+        def run_batch():
+            frames = [_videos.as_frames(entry[0][start:stop + 1]) for entry, start, stop in runs]
+            x0 = self._to_tensor([f for run in frames for f in run[:-1]])
+            x1 = self._to_tensor([f for run in frames for f in run[1:]])
+            flows = self.model_(x0, x1).float().cpu().numpy()
+            offset = 0
+            for entry, start, stop in runs:
+                entry[1][start:stop] = flows[offset:offset + stop - start]
+                entry[2] -= stop - start
+                offset += stop - start
+            runs.clear()
+
+        def finished():
+            while pending and pending[0][2] == 0:
+                video, flows, _ = pending.pop(0)
+                yield video, flows
+
+        # The call is one job for fused="auto" when its size is known (arrays, not paths):
+        # compile if the whole of it repays compiling.
+        known = all(isinstance(s, np.ndarray) for s in sources)
+        work = sum((len(s) - 1) * s.shape[1] * s.shape[2] for s in sources) if known else 0
+        with torch.inference_mode(), (_job_of(work) if known else contextlib.nullcontext()):
+            for source, name in zip(sources, names):
+                video = _videos.decode(source, name)
+                if runs and runs[-1][0][0].shape[1:3] != video.shape[1:3]:
+                    run_batch()
+                    queued = 0
+                    yield from finished()
+                entry = [video, np.empty((len(video) - 1, 2) + video.shape[1:3], np.float32),
+                         len(video) - 1]
+                pending.append(entry)
+                start = 0
+                while start < len(video) - 1:
+                    stop = min(len(video) - 1, start + self.batch_size - queued)
+                    runs.append((entry, start, stop))
+                    queued += stop - start
+                    start = stop
+                    if queued == self.batch_size:
+                        run_batch()
+                        queued = 0
+                        yield from finished()
+            if runs:
+                run_batch()
+            yield from finished()
 
     def _iter_flows(self, X, desc):
-        """Yield, per video, its decoded frames and its flows (T-1, 2, H, W) float32."""
+        """Yield, per video, its decoded frames and its flows (T-1, 2, H, W) float32.
+
+        With ``n_jobs`` workers, each worker takes consecutive videos of about ``batch_size``
+        pairs (arrays; a path is a task of its own, decoded in the worker) and batches them.
+        """
         check_is_fitted(self)
         sources = _videos.check_videos(X)
+        names = [f"X[{i}]" for i in range(len(sources))]
         self.model_.eval()
         progress = dict(desc=desc, unit="video", total=len(sources), disable=not self.verbose)
         n_jobs = joblib.effective_n_jobs(self.n_jobs)
         if n_jobs == 1:
-            for i, source in enumerate(_progress.progress(sources, **progress)):
-                yield self._video_flows(source, f"X[{i}]")
+            yield from _progress.progress(self._batched_flows(sources, names), **progress)
             return
-        tasks = (joblib.delayed(_video_flows_in_worker)(self, s, f"X[{i}]", worker_threads(n_jobs))
-                 for i, s in enumerate(sources))
+        tasks = (joblib.delayed(_video_flows_in_worker)(self, sources[chunk], names[chunk],
+                                                        worker_threads(n_jobs))
+                 for chunk in self._worker_chunks(sources))
         results = joblib.Parallel(n_jobs=self.n_jobs, return_as="generator")(tasks)
-        yield from _progress.progress(results, **progress)
+        yield from _progress.progress((item for chunk in results for item in chunk), **progress)
+
+    def _worker_chunks(self, sources):
+        """Slices of consecutive ``sources`` of about ``batch_size`` pairs each (a path alone)."""
+        start, pairs = 0, 0
+        for i, source in enumerate(sources):
+            if isinstance(source, np.ndarray) and pairs + len(source) - 1 <= self.batch_size:
+                pairs += len(source) - 1
+                continue
+            if i > start:
+                yield slice(start, i)
+            start, pairs = i, (len(source) - 1 if isinstance(source, np.ndarray)
+                               else self.batch_size)
+        yield slice(start, len(sources))
 
     def transform(self, X):
         """Flow of every pair of consecutive frames.
@@ -422,7 +522,8 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         return total
 
 
-def _video_flows_in_worker(estimator, source, name, threads):
-    """Run in a joblib worker (process, thread or dask): bound the torch threads, then compute."""
+def _video_flows_in_worker(estimator, sources, names, threads):
+    """Run in a joblib worker (process, thread or dask): bound the torch threads, then compute
+    the videos ``sources`` in batches; returns their ``(video, flows)``."""
     torch.set_num_threads(threads)
-    return estimator._video_flows(source, name)
+    return list(estimator._batched_flows(sources, names))

@@ -1,0 +1,268 @@
+"""Pretrained TVNet weights: a registry of named, reproducible states shipped with the package.
+
+As torchvision's ``weights=`` does for its models, every entry of :data:`WEIGHTS` names one
+trained state of TVNet together with the structure it belongs to, how it was made (the command
+that reproduces it) and what it measured. The files are safetensors (tensors and a JSON header,
+no code: loading one never runs anything), a few kilobytes each, in ``sktvnet/weights/``.
+
+* :func:`load_pretrained` returns a fitted :class:`sktvnet.TVNetFlow` holding a bundled state;
+* ``TVNetFlow(weights=...)`` starts from one (a name of :data:`WEIGHTS`, or a file written by
+  :func:`save_weights`), and ``fit`` trains on from there when ``train`` says so;
+* :func:`save_weights` writes the state of a TVNet (or of a fitted estimator) to such a file and
+  :func:`load_weights` reads it back, checking that it is one.
+
+A file records the structure and the TV-L1 constants of the network it was taken from, because
+the step sizes are stored relative to the constructor's ``tau``, ``lmbda`` and ``theta``
+(``lambda_t = lmbda exp(a_t)``, see :class:`sktvnet.TVNet`): loaded into a network with other
+constants they would mean other steps. Loading therefore refuses any difference, naming both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["WEIGHTS", "RECOMMENDED", "PretrainedWeights", "load_pretrained", "load_weights",
+           "save_weights"]
+
+FORMAT = "sktvnet-weights"
+FORMAT_VERSION = 1
+# Where the bundled files live (package data, carried by the wheel).
+WEIGHTS_DIR = Path(__file__).with_name("weights")
+# What a weights file must describe, in this order: the structure, then the constants.
+CONFIG_KEYS = ("n_scales", "n_warps", "n_iters", "tau", "lmbda", "theta", "zoom_factor", "eps")
+
+
+@dataclass(frozen=True)
+class PretrainedWeights:
+    """One named state of TVNet bundled with sktvnet.
+
+    Attributes
+    ----------
+    name : str
+        The name to pass as ``weights=`` or to :func:`load_pretrained`.
+    file : str
+        File name in ``sktvnet/weights/``.
+    config : dict
+        The network's structure and constants (``n_scales``, ``n_warps``, ``n_iters``, ``tau``,
+        ``lmbda``, ``theta``, ``zoom_factor``, ``eps``): the estimator's parameters it needs.
+    train : str
+        The parts of TVNet that were trained (the estimators' ``train`` spelling).
+    recipe : str
+        The command that reproduces the file, and its training data.
+    metrics : dict
+        What the state measured when it was made (end-point errors in pixels; see
+        ``benchmarks/results/pretrained.md``).
+    description : str
+        One sentence for humans.
+    """
+
+    name: str
+    file: str
+    config: dict
+    train: str
+    recipe: str
+    metrics: dict = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def path(self) -> Path:
+        """The bundled file."""
+        return WEIGHTS_DIR / self.file
+
+    @property
+    def structure(self) -> str:
+        """The paper's name of the structure, ``TVNet-<n_scales>-<n_warps>-<n_iters>``."""
+        return _structure_name(self.config)
+
+
+_TVL1_CONSTANTS = {"tau": 0.25, "lmbda": 0.15, "theta": 0.3, "zoom_factor": 0.5, "eps": 1e-10}
+
+#: The bundled weights, by name.
+WEIGHTS: dict[str, PretrainedWeights] = {
+    entry.name: entry for entry in [
+        PretrainedWeights(
+            name="tvnet-6-1-50-steps",
+            file="tvnet-6-1-50-steps.safetensors",
+            config={"n_scales": 6, "n_warps": 1, "n_iters": 50, **_TVL1_CONSTANTS},
+            train="steps",
+            recipe="python benchmarks/train_pretrained.py (seed 0): train='steps', EPE loss, "
+                   "Adam 0.005 with cosine decay, 120 steps of 2 pairs of "
+                   "make_flow_pairs(images='train', brightness=0.02, noise=0.005), 48 at "
+                   "240x320 (up to 6 px) and 16 at 384x512 (up to 16 px), so that all six "
+                   "levels learn",
+            # benchmarks/results/pretrained.md, one run; frozen TVNet-6-1-50 measured 0.0307
+            # and 4.196 px there, the reference TV-L1 at its defaults 0.0239 and 3.781 px.
+            metrics={"epe_held_out_240x320": 0.0325, "epe_motorcycle": 4.182,
+                     "speedup_vs_reference": 5.5},
+            description="TVNet-6-1-50 (TV-L1 with six levels, one warp of 50 iterations each) "
+                        "with learned step sizes tau, lambda and theta per iteration; slightly "
+                        "better than frozen on the motorcycle pair, slightly worse on held-out "
+                        "exact warps",
+        ),
+    ]
+}
+#: The entry :func:`load_pretrained` returns by default.
+RECOMMENDED = "tvnet-6-1-50-steps"
+
+
+def _structure_name(config: dict) -> str:
+    return "TVNet-{n_scales}-{n_warps}-{n_iters}".format(**config)
+
+
+def _describe(config: dict) -> str:
+    constants = ", ".join(f"{key}={config[key]!r}" for key in CONFIG_KEYS[3:])
+    return f"{_structure_name(config)} ({constants})"
+
+
+def network_config(network) -> dict:
+    """The structure and constants of a :class:`sktvnet.TVNet` (or of an estimator), as a
+    weights file records them."""
+    return {key: getattr(network, key) for key in CONFIG_KEYS}
+
+
+def auto_weights(config: dict) -> str | None:
+    """The name of the bundled weights made for exactly ``config`` (structure and constants, as
+    :func:`network_config` gives them), or None: what ``weights="auto"`` selects."""
+    config = {key: config[key] for key in CONFIG_KEYS}
+    return next((name for name, entry in WEIGHTS.items() if entry.config == config), None)
+
+
+def resolve(weights) -> tuple[str, Path]:
+    """``(description, file)`` of ``weights``: a name of :data:`WEIGHTS` or a path to a file."""
+    if isinstance(weights, str) and weights in WEIGHTS:
+        return f"weights {weights!r}", WEIGHTS[weights].path
+    if not isinstance(weights, (str, os.PathLike)):
+        raise TypeError(f"weights must be None, a name of sktvnet.pretrained.WEIGHTS or a path, "
+                        f"got {type(weights).__name__} {weights!r}")
+    path = Path(weights)
+    if not path.is_file():
+        raise ValueError(f"weights={os.fspath(weights)!r} is neither a bundled name "
+                         f"({', '.join(sorted(WEIGHTS))}) nor an existing file; write one with "
+                         "sktvnet.pretrained.save_weights")
+    return f"weights file {os.fspath(path)!r}", path
+
+
+def save_weights(model, path, *, metadata: dict | None = None) -> None:
+    """Write the state of a TVNet to a safetensors file that ``weights=`` and
+    :func:`load_weights` read.
+
+    Parameters
+    ----------
+    model : sktvnet.TVNet or fitted sktvnet.TVNetFlow
+        The network, or an estimator holding it in ``model_``.
+    path : str or os.PathLike
+        Destination, written atomically (complete or not at all).
+    metadata : dict, optional
+        Extra JSON-serialisable information stored in the header (e.g. the recipe).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sktvnet import TVNet
+    >>> from sktvnet.pretrained import load_weights, save_weights
+    >>> path = os.path.join(tempfile.mkdtemp(), "net.safetensors")
+    >>> save_weights(TVNet(n_scales=2, n_iters=5), path)
+    >>> state, config = load_weights(path)
+    >>> config["n_scales"], config["n_iters"], sorted(state)[:2]
+    (2, 5, ['centered_weight', 'divergence_weight'])
+    """
+    from safetensors.torch import save
+
+    from .io import atomic_write
+
+    network = getattr(model, "model_", model)
+    if not hasattr(network, "state_dict") or not hasattr(network, "n_warps"):
+        raise TypeError(f"save_weights expects a TVNet or a fitted TVNetFlow, "
+                        f"got {type(model).__name__}")
+    header = {"format": FORMAT, "format_version": str(FORMAT_VERSION),
+              "config": json.dumps(network_config(network)),
+              "metadata": json.dumps(metadata or {})}
+    state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
+    with atomic_write(path) as handle:
+        handle.write(save(state, metadata=header))
+
+
+def load_weights(path) -> tuple[dict, dict]:
+    """Read a file written by :func:`save_weights`: ``(state_dict, config)``.
+
+    ``config`` holds the structure and constants of the network the state belongs to
+    (``n_scales``, ``n_warps``, ``n_iters``, ``tau``, ``lmbda``, ``theta``, ``zoom_factor``,
+    ``eps``) and ``"metadata"``. Raises ``ValueError`` for a file that is not one.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    data = Path(path).read_bytes()
+    try:
+        state = load(data)
+        header = json.loads(data[8:8 + int.from_bytes(data[:8], "little")])["__metadata__"]
+        if header["format"] != FORMAT:
+            raise ValueError(f"format {header['format']!r}")
+        if int(header["format_version"]) > FORMAT_VERSION:
+            raise ValueError(f"format version {header['format_version']} is newer than this "
+                             f"sktvnet's ({FORMAT_VERSION}); upgrade sktvnet")
+        config = json.loads(header["config"])
+        config = {key: config[key] for key in CONFIG_KEYS} | {
+            "metadata": json.loads(header.get("metadata", "{}"))}
+    except (SafetensorError, KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{os.fspath(path)} is not an sktvnet weights file: {exc}") from exc
+    return state, config
+
+
+def load_into(network, weights) -> None:
+    """Load ``weights`` (a name or a path) into ``network`` after checking they were made for
+    its structure and constants."""
+    what, path = resolve(weights)
+    state, config = load_weights(path)
+    wanted = network_config(network)
+    if any(config[key] != wanted[key] for key in CONFIG_KEYS):
+        raise ValueError(
+            f"{what} belong to {_describe(config)}, but the network is {_describe(wanted)}; "
+            "set the estimator's structure and constants to the weights' (load_pretrained "
+            "does), or use weights=None for TV-L1's own filters and steps")
+    network.load_state_dict(state)
+
+
+def load_pretrained(name: str | None = None, **params):
+    """A fitted :class:`sktvnet.TVNetFlow` holding the bundled weights ``name``.
+
+    Parameters
+    ----------
+    name : str, optional
+        A name of :data:`WEIGHTS`; None (the default) is :data:`RECOMMENDED`.
+    **params
+        Other parameters of the estimator (``device``, ``batch_size``, ``n_jobs``, ...); the
+        structure and constants are the weights'.
+
+    Returns
+    -------
+    estimator : sktvnet.TVNetFlow
+        Ready to ``transform`` (it needs no ``fit``); ``fit`` trains on from the weights when
+        ``train`` is set.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktvnet import load_pretrained
+    >>> flow = load_pretrained()
+    >>> flow.weights, flow.n_scales, flow.n_warps, flow.n_iters
+    ('tvnet-6-1-50-steps', 6, 1, 50)
+    >>> rng = np.random.default_rng(0)
+    >>> flow.transform(rng.random((1, 2, 32, 32))).shape
+    (1, 1, 2, 32, 32)
+    """
+    from .estimators import TVNetFlow
+
+    name = RECOMMENDED if name is None else name
+    if name not in WEIGHTS:
+        raise ValueError(f"no bundled weights are named {name!r}; the names are "
+                         f"{', '.join(sorted(WEIGHTS))}")
+    fixed = set(params) & set(CONFIG_KEYS) | {"weights"} & set(params)
+    if fixed:
+        raise TypeError(f"load_pretrained sets {', '.join(sorted(fixed))} from the weights; "
+                        "build TVNetFlow(weights=...) yourself to change the structure")
+    estimator = TVNetFlow(**WEIGHTS[name].config, weights=name, **params)
+    return estimator._initialize()

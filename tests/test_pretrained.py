@@ -1,0 +1,158 @@
+"""Tests of the pretrained weights: registry, safe files, TVNetFlow's ``weights``, defaults."""
+
+import os
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+
+from sktvnet import TVNetFlow, load_pretrained
+from sktvnet.network import TVNet
+from sktvnet.pretrained import RECOMMENDED, WEIGHTS, load_weights, save_weights
+
+STRUCTURE = dict(n_scales=2, n_warps=1, n_iters=5)
+
+
+def _pairs(n=3, shape=(24, 28), seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 2) + shape).astype(np.float32)
+
+
+@pytest.fixture
+def weights_file(tmp_path):
+    """A TVNet-2-1-5 with non-zero steps, u0 and filters, saved; returns (path, network)."""
+    net = TVNet(**STRUCTURE)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for param in net.parameters():
+            param.add_(0.1 * torch.randn(param.shape, generator=generator))
+    path = tmp_path / "net.safetensors"
+    save_weights(net, path, metadata={"note": "test"})
+    return path, net
+
+
+def test_registry_files_ship_small_and_describe_their_structure():
+    assert RECOMMENDED in WEIGHTS
+    for name, entry in WEIGHTS.items():
+        assert entry.path.is_file(), f"{name}: {entry.path} is missing from the package"
+        assert entry.path.stat().st_size < 1_000_000
+        state, config = load_weights(entry.path)
+        assert {k: config[k] for k in entry.config} == entry.config
+        net = TVNet(**entry.config)
+        net.load_state_dict(state)  # every tensor present, every shape right
+        assert entry.structure == "TVNet-{n_scales}-{n_warps}-{n_iters}".format(**entry.config)
+        assert entry.train and entry.recipe and entry.description
+
+
+def test_save_and_load_weights_round_trip(weights_file):
+    path, net = weights_file
+    state, config = load_weights(path)
+    assert config["metadata"] == {"note": "test"}
+    assert {k: config[k] for k in STRUCTURE} == STRUCTURE
+    assert config["lmbda"] == 0.15 and config["eps"] == 1e-10
+    for key, value in net.state_dict().items():
+        torch.testing.assert_close(state[key], value, rtol=0, atol=0)
+
+
+def test_estimator_starts_from_a_weights_file(weights_file):
+    path, net = weights_file
+    X = _pairs()
+    est = TVNetFlow(**STRUCTURE, weights=path).fit(X)
+    assert est.weights_ == str(path)
+    for key, value in net.state_dict().items():
+        torch.testing.assert_close(est.model_.state_dict()[key], value, rtol=0, atol=0)
+    expected = net(torch.from_numpy(X[:, :1]), torch.from_numpy(X[:, 1:])).numpy()
+    np.testing.assert_allclose(est.transform(X)[:, 0], expected, rtol=0, atol=1e-5)
+    # Trained steps are not TV-L1's: the weights change the flow.
+    plain = TVNetFlow(**STRUCTURE, weights=None).fit(X).transform(X)
+    assert np.abs(plain[:, 0] - expected).max() > 1e-3
+
+
+def test_fit_trains_further_from_the_weights(weights_file):
+    path, net = weights_file
+    X = _pairs()
+    est = TVNetFlow(**STRUCTURE, weights=path, train="u0", max_iter=2, batch_size=2,
+                    random_state=0).fit(X)
+    state = est.model_.state_dict()
+    torch.testing.assert_close(state["log_lmbda"], net.log_lmbda.detach(), rtol=0, atol=0)
+    assert not torch.equal(state["u0"], net.u0.detach())
+
+
+@pytest.mark.parametrize("change, wanted", [
+    (dict(n_scales=3), "TVNet-3-1-5"),
+    (dict(n_iters=6), "TVNet-2-1-6"),
+    (dict(lmbda=0.2), "lmbda=0.2"),
+])
+def test_weights_of_another_structure_or_constants_are_refused(weights_file, change, wanted):
+    path, _ = weights_file
+    with pytest.raises(ValueError, match="TVNet-2-1-5") as info:
+        TVNetFlow(**{**STRUCTURE, **change}, weights=path).fit(_pairs(1))
+    assert wanted in str(info.value) and str(path) in str(info.value)
+
+
+def test_bad_weights_values(tmp_path):
+    with pytest.raises(ValueError, match="neither a bundled name .* nor an existing file"):
+        TVNetFlow(weights="no-such-weights").fit(_pairs(1))
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00not a header at all")
+    with pytest.raises(ValueError, match="not an sktvnet weights file"):
+        TVNetFlow(weights=junk).fit(_pairs(1))
+    with pytest.raises(TypeError, match="'weights' parameter"):
+        TVNetFlow(weights=3).fit(_pairs(1))
+    with pytest.raises(TypeError, match="TVNet or a fitted TVNetFlow"):
+        save_weights(object(), tmp_path / "x.safetensors")
+
+
+def test_auto_weights_follow_the_structure():
+    X = _pairs(1)
+    auto = TVNetFlow(weights="auto").fit(X)
+    assert auto.weights == "auto" and auto.weights_ == RECOMMENDED
+    state, _ = load_weights(WEIGHTS[RECOMMENDED].path)
+    torch.testing.assert_close(auto.model_.log_lmbda, state["log_lmbda"], rtol=0, atol=0)
+    other = TVNetFlow(n_scales=5, weights="auto").fit(X)
+    assert other.weights_ is None and not other.model_.log_lmbda.any()
+
+
+def test_defaults_are_tvl1_and_tvnet50_is_one_argument_away():
+    X = _pairs(1)
+    default = TVNetFlow().fit(X)
+    assert default.weights is None and default.weights_ is None
+    assert (default.model_.n_scales, default.model_.n_warps, default.model_.n_iters) == (6, 1, 50)
+    assert not default.model_.log_lmbda.any()
+    tvnet50 = TVNetFlow(n_scales=1).fit(X)
+    assert (tvnet50.model_.n_scales, tvnet50.model_.n_warps, tvnet50.model_.n_iters) == (1, 1, 50)
+
+
+def test_load_pretrained_is_fitted_and_equals_the_default():
+    X = _pairs(2, shape=(40, 48))
+    est = load_pretrained(batch_size=4)
+    assert est.weights == RECOMMENDED and est.batch_size == 4
+    np.testing.assert_array_equal(est.transform(X),
+                                  TVNetFlow(weights="auto").fit(X).transform(X))
+    with pytest.raises(ValueError, match="no bundled weights are named 'nope'"):
+        load_pretrained("nope")
+    with pytest.raises(TypeError, match="sets n_scales from the weights"):
+        load_pretrained(n_scales=2)
+
+
+def test_clone_keeps_weights(weights_file):
+    path, _ = weights_file
+    est = TVNetFlow(**STRUCTURE, weights=path)
+    assert clone(est).weights == path
+    assert clone(TVNetFlow(weights="auto")).weights == "auto"
+
+
+def test_save_load_and_joblib_keep_the_weights(weights_file, tmp_path):
+    path, _ = weights_file
+    X = _pairs()
+    est = TVNetFlow(**STRUCTURE, weights=path).fit(X)
+    expected = est.transform(X)
+    est.save(tmp_path / "model.sktvnet")
+    joblib.dump(est, tmp_path / "model.joblib")
+    path.unlink()  # the model files hold the state: the weights file is no longer needed
+    for loaded in (TVNetFlow.load(tmp_path / "model.sktvnet"),
+                   joblib.load(tmp_path / "model.joblib")):
+        assert os.fspath(loaded.weights) == str(path) and loaded.weights_ == str(path)
+        np.testing.assert_array_equal(loaded.transform(X), expected)
