@@ -1,9 +1,9 @@
 """The ``sktvnet`` command (also ``python -m sktvnet`` and ``python -m sktvnet.cli``).
 
 Each subcommand is a module with ``add_parser(subparsers)``, which declares its arguments and
-sets ``handler`` to its ``run(args) -> int``: :mod:`~sktvnet.cli.demo` and
-:mod:`~sktvnet.cli.flow`. :data:`_SUBCOMMANDS` lists them; a new subcommand is one more module
-and one more entry there. Parsing imports nothing heavy (torch, scikit-learn, SciPy load inside
+sets ``handler`` to its ``run(args) -> int``: :mod:`~sktvnet.cli.demo`, :mod:`~sktvnet.cli.flow`
+and :mod:`~sktvnet.cli.export`. :data:`_SUBCOMMANDS` lists them; a new subcommand is one more
+module and one more entry there. Parsing imports nothing heavy (torch, scikit-learn, SciPy load inside
 the handlers), so that ``sktvnet --help`` answers at once.
 """
 
@@ -15,12 +15,12 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from . import demo, flow
+from . import demo, export, flow
 from ._common import PROG
 
 __all__ = ["main"]
 
-_SUBCOMMANDS = (demo.add_parser, flow.add_parser)
+_SUBCOMMANDS = (demo.add_parser, flow.add_parser, export.add_parser)
 
 
 def _build_parser() -> argparse.ArgumentParser:
