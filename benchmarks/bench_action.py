@@ -8,7 +8,7 @@ class is a motion pattern (``sktvnet.datasets.make_motion_videos``), held out fr
    ``Lc + 0.1 Lf``); held-out accuracy on ``--test`` other videos and wall time of ``fit``.
 3. The paper's ablation on the same data, each over ``--seeds`` model seeds: end to end with Lf,
    end to end without Lf (``flow_loss_weight=0``), end to end with TVNet's learning rate 1/255 of
-   the head's (the paper's ratio; the default is 1/10), frozen TVNet (``train_tvnet=None``: TV-L1
+   the head's (the paper's ratio; the default is 1/10), frozen TVNet (``train=None``: TV-L1
    features) and the same head on raw frame differences (``motion="difference"``, no flow). Also
    the TV-L1 energy Lf (Eq. 1) of each model's flows on the held-out clips (how flow-like they
    stay) and how far TVNet's parameters moved from their TV-L1 initialisation.
@@ -49,7 +49,7 @@ VARIANTS = {
     "end to end, no Lf": dict(flow_loss_weight=0.0),
     "end to end, TVNet rate / 255 (paper's ratio)": dict(
         tvnet_learning_rate=TVNetActionClassifier().learning_rate / 255),
-    "frozen TVNet (TV-L1)": dict(train_tvnet=None),
+    "frozen TVNet (TV-L1)": dict(train=None),
     "frame differences (no flow)": dict(motion="difference"),
 }
 

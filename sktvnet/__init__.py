@@ -22,6 +22,7 @@ _HOMES = {
     "iter_video": "io",
     "load_stereo_motorcycle": "datasets",
     "load_video_folder": "datasets",
+    "make_flow_pairs": "datasets",
     "make_motion_videos": "datasets",
     "make_synthetic_pair": "datasets",
     "read_flo": "io",

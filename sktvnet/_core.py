@@ -1,13 +1,12 @@
 """Pieces shared by the NumPy reference and the torch network (NumPy only, never torch).
 
-Everything that both implementations must agree on lives here once: the parameter checks, the
-Gaussian kernel, the pyramid sizes and the image preparation (grey conversion and joint scaling).
+Everything that both implementations must agree on lives here once (their parameter checks are in
+:mod:`sktvnet._validation`): the Gaussian kernel, the pyramid sizes and the image preparation (grey conversion and joint scaling).
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
@@ -20,46 +19,6 @@ GAUSSIAN_WINDOW = 5
 GRAD_IS_ZERO = 1e-10
 MIN_COARSE_SIDE = 16
 MIN_SIDE = 4
-
-
-def check_real(name, value, *, low=None, high=None, low_open=True, high_open=False):
-    """Return ``value`` as a float after checking it is a finite real number in the interval."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    if low is not None and (value <= low if low_open else value < low):
-        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value}")
-    if high is not None and (value >= high if high_open else value > high):
-        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value}")
-    return value
-
-
-def check_int(name, value, *, low=1):
-    """Return ``value`` as an int after checking it is an integer >= ``low``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    value = int(value)
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return value
-
-
-def check_solver_params(*, tau, lmbda, theta, zoom_factor, n_scales, n_warps, n_iters):
-    """Validate the TV-L1 constants and structure shared by every layer; return them cleaned.
-
-    ``n_scales=None`` (as many levels as the image allows) passes through unchanged.
-    """
-    return dict(
-        tau=check_real("tau", tau, low=0.0, high=0.25),
-        lmbda=check_real("lmbda", lmbda, low=0.0),
-        theta=check_real("theta", theta, low=0.0),
-        zoom_factor=check_real("zoom_factor", zoom_factor, low=0.0, high=1.0, high_open=True),
-        n_scales=None if n_scales is None else check_int("n_scales", n_scales),
-        n_warps=check_int("n_warps", n_warps),
-        n_iters=check_int("n_iters", n_iters),
-    )
 
 
 def zoom_size(height: int, width: int, zoom_factor: float) -> tuple[int, int]:

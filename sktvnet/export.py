@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from . import _core
+from . import _validation
 from ._version import __version__
 from .io import atomic_write
 from .network import TVNet
@@ -45,18 +45,6 @@ class _FramesToFlow(nn.Module):
 
     def forward(self, frame0: Tensor, frame1: Tensor) -> Tensor:
         return self.tvnet(frame0, frame1)
-
-
-def _check_frame_shape(frame_shape) -> tuple[int, int]:
-    try:
-        height, width = frame_shape
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"frame_shape must be a pair (height, width), got {frame_shape!r}"
-        ) from None
-    height = _core.check_int("frame_shape height", height, low=_core.MIN_SIDE)
-    width = _core.check_int("frame_shape width", width, low=_core.MIN_SIDE)
-    return height, width
 
 
 def _check_path(path) -> Path:
@@ -153,11 +141,11 @@ def export_tvnet(
             "TVNetFlow call its export method or pass its model_"
         )
     path = _check_path(path)
-    height, width = _check_frame_shape(frame_shape)
+    height, width = _validation.check_size(frame_shape, "frame_shape")
     if channels not in (1, 3) or isinstance(channels, bool):
         raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}")
     if batch_size is not None:
-        batch_size = _core.check_int("batch_size", batch_size)
+        batch_size = _validation.check_int("batch_size", batch_size)
 
     wrapper = _FramesToFlow(_eager_copy(model)).eval()
     batch = _TRACE_BATCH if batch_size is None else batch_size

@@ -19,6 +19,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from . import _core
+from ._validation import check_like as _check_like
+from ._validation import check_real
+from ._validation import check_shape_arg as _check_shape_arg
+from ._validation import check_solver_params
+from ._validation import check_taps as _check_taps
+from ._validation import check_tensor as _check_tensor
 
 __all__ = [
     "to_grey",
@@ -41,68 +47,6 @@ FORWARD_TAPS = (-1.0, 1.0)
 DIVERGENCE_TAPS = (-1.0, 1.0)
 
 Pair = tuple[Tensor, Tensor]
-
-
-# --------------------------------------------------------------------------------------------
-# Validation (public entry points only; the private kernels below trust their input)
-# --------------------------------------------------------------------------------------------
-def _check_tensor(x, name: str, *, channels: tuple[int, ...] | None = None) -> None:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if x.ndim != 4:
-        raise ValueError(f"{name} must have shape (B, C, H, W), got {tuple(x.shape)}")
-    if channels is not None and x.shape[1] not in channels:
-        expected = " or ".join(str(c) for c in channels)
-        raise ValueError(
-            f"{name} must have {expected} channel(s) (shape (B, C, H, W)), got {tuple(x.shape)}"
-        )
-    if not x.is_floating_point():
-        raise TypeError(
-            f"{name} must be a floating-point tensor, got dtype {x.dtype}; "
-            "convert it with .float() or .double()"
-        )
-
-
-def _check_like(x: Tensor, ref: Tensor, name: str, ref_name: str, *, spatial_only=False) -> None:
-    got, want = (x.shape[-2:], ref.shape[-2:]) if spatial_only else (x.shape, ref.shape)
-    if got != want or x.shape[0] != ref.shape[0]:
-        what = "batch size and height, width" if spatial_only else "shape"
-        raise ValueError(
-            f"{name} and {ref_name} must have the same {what}, "
-            f"got {tuple(x.shape)} and {tuple(ref.shape)}"
-        )
-    if x.dtype != ref.dtype:
-        raise TypeError(
-            f"{name} and {ref_name} must have the same dtype, got {x.dtype} and {ref.dtype}"
-        )
-    if x.device != ref.device:
-        raise ValueError(
-            f"{name} and {ref_name} must be on the same device, got {x.device} and {ref.device}"
-        )
-
-
-def _check_taps(weight, n_taps: int, name: str) -> None:
-    if weight is None:
-        return
-    if not isinstance(weight, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor or None, got {type(weight).__name__}")
-    if tuple(weight.shape) not in ((n_taps,), (2, n_taps)):
-        raise ValueError(
-            f"{name} must have shape ({n_taps},) (shared by x and y) or (2, {n_taps}) "
-            f"(x taps then y taps), got {tuple(weight.shape)}"
-        )
-    if not weight.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {weight.dtype}")
-
-
-def _check_shape_arg(shape, name: str = "shape") -> tuple[int, int]:
-    try:
-        height, width = (int(s) for s in shape)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a pair of ints (H, W), got {shape!r}") from None
-    if height < 1 or width < 1:
-        raise ValueError(f"{name} must be positive, got {(height, width)}")
-    return height, width
 
 
 def _split_taps(weight: Tensor, ref: Tensor) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
@@ -242,7 +186,7 @@ def gaussian_blur(image: Tensor, sigma: float) -> Tensor:
     (1.0, 0.2487)
     """
     _check_tensor(image, "image")
-    sigma = _core.check_real("sigma", sigma, low=0.0)
+    sigma = check_real("sigma", sigma, low=0.0)
     return _gaussian_blur(image, sigma)
 
 
@@ -314,7 +258,7 @@ def zoom_out(
     torch.Size([2, 1, 17, 24])
     """
     _check_tensor(image, "image")
-    zoom_factor = _core.check_real("zoom_factor", zoom_factor, low=0.0, high=1.0, high_open=True)
+    zoom_factor = check_real("zoom_factor", zoom_factor, low=0.0, high=1.0, high_open=True)
     if shape is None:
         shape = _core.zoom_size(image.shape[-2], image.shape[-1], zoom_factor)
     return _zoom_out(image, _check_shape_arg(shape), zoom_factor)
@@ -363,7 +307,7 @@ def zoom_in(field: Tensor, shape: tuple[int, int], zoom_factor: float | None = N
     shape = _check_shape_arg(shape)
     out = _zoom_in(field, shape)
     if zoom_factor is not None:
-        zoom_factor = _core.check_real(
+        zoom_factor = check_real(
             "zoom_factor", zoom_factor, low=0.0, high=1.0, high_open=True
         )
         out = out * (1.0 / zoom_factor)
@@ -408,7 +352,7 @@ def pyramid(image: Tensor, n_scales: int | None, zoom_factor: float = 0.5) -> li
     [(96, 128), (48, 64), (24, 32), (12, 16)]
     """
     _check_tensor(image, "image")
-    params = _core.check_solver_params(
+    params = check_solver_params(
         tau=0.25, lmbda=1.0, theta=1.0, zoom_factor=zoom_factor,
         n_scales=n_scales, n_warps=1, n_iters=1,
     )
@@ -676,8 +620,9 @@ def _tvl1_step(
     divergence_weight: Tensor | None = None,
     update_dual: bool = True,
 ) -> tuple[Tensor, Pair | None]:
-    """One iteration; ``l_t = lmbda * theta`` and ``taut = tau / theta`` (floats, or 0-d tensors
-    so that a compiled graph does not specialise on their values)."""
+    """One iteration; ``l_t = lmbda * theta`` and ``taut = tau / theta`` (floats, or 0-d tensors:
+    TVNet's learned step sizes, which then get a gradient, and constants that a compiled graph
+    must not specialise on)."""
     gx, gy = grad[:, 0:1], grad[:, 1:2]
     # Threshold step (Eq. 11): v = u - clip(rho / |grad I1|^2, -l_t, l_t) grad I1, with rho the
     # data residual linearised at the warp (rho_c holds the part that is fixed during the warp).
@@ -788,10 +733,10 @@ def tvl1_iteration(
         p = (p[0], p[1])
     _check_taps(forward_weight, 2, "forward_weight")
     _check_taps(divergence_weight, 2, "divergence_weight")
-    params = _core.check_solver_params(
+    params = check_solver_params(
         tau=tau, lmbda=lmbda, theta=theta, zoom_factor=0.5, n_scales=1, n_warps=1, n_iters=1
     )
-    eps = _core.check_real("eps", eps, low=0.0)
+    eps = check_real("eps", eps, low=0.0)
     if denom is None:
         denom = grad[:, 0:1] * grad[:, 0:1] + grad[:, 1:2] * grad[:, 1:2] + eps
     else:

@@ -15,28 +15,25 @@ Both start with a 3x3 convolution of stride 2 (flows are smooth: on ``make_motio
 frozen TVNet flows and 120 training videos, this raised the ResNet-style head's held-out
 accuracy from 91% to 97% and saves three quarters of the work), halve the frames twice more and
 end with global average pooling, dropout and a linear layer, so any frame size of at least 8x8
-works. :func:`make_head` builds one by name, or calls a user factory.
+works. :func:`make_head` builds one by name, or calls a user factory. The private
+``_ActionNetwork`` joins TVNet (or frame differences), a head and an optional RGB head into the
+network that :class:`sktvnet.TVNetActionClassifier` trains.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
+from ._validation import check_head_sizes
+
+if TYPE_CHECKING:
+    from .network import TVNet
+
 __all__ = ["HEADS", "InceptionHead", "ResNetHead", "make_head"]
-
-
-def _check_sizes(in_channels, n_classes, width, dropout) -> None:
-    for name, value, low in (("in_channels", in_channels, 1), ("n_classes", n_classes, 1),
-                             ("width", width, 4)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    if width % 4:
-        raise ValueError(f"width must be a multiple of 4 (the blocks split it in 4), got {width}")
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
 
 
 def _conv_bn(in_channels: int, out_channels: int, kernel: int = 3,
@@ -178,7 +175,7 @@ class InceptionHead(_Head):
 
     def __init__(self, *, in_channels: int, n_classes: int, width: int = 16,
                  dropout: float = 0.5) -> None:
-        _check_sizes(in_channels, n_classes, width, dropout)
+        check_head_sizes(in_channels, n_classes, width, dropout)
         features = nn.Sequential(
             _conv_bn(in_channels, width, 3, stride=2),
             _InceptionBlock(width, 2 * width),
@@ -233,7 +230,7 @@ class ResNetHead(_Head):
 
     def __init__(self, *, in_channels: int, n_classes: int, width: int = 16,
                  dropout: float = 0.5) -> None:
-        _check_sizes(in_channels, n_classes, width, dropout)
+        check_head_sizes(in_channels, n_classes, width, dropout)
         features = nn.Sequential(
             _conv_bn(in_channels, width, 3, stride=2),
             _BasicBlock(width, width),
@@ -322,3 +319,40 @@ def make_head(
             f"got {type(module).__name__}"
         )
     return module
+
+
+# Standardisation of the RGB frame and of frame differences: never divide by a flat clip's 0.
+_STD_FLOOR = 1e-6
+
+
+class _ActionNetwork(nn.Module):
+    """The motion stream (TVNet, or frame differences, then a head) and the optional RGB stream.
+
+    ``forward`` takes a batch of grey clips ``(B, T, H, W)`` (and RGB frames ``(B, 3, H, W)``
+    when there is an RGB stream) and returns the logits of each stream, plus the flows and the
+    frame pairs they came from (for the loss Lf), or ``None`` without TVNet.
+    """
+
+    def __init__(self, tvnet: TVNet | None, motion_head: nn.Module, rgb_head: nn.Module | None):
+        super().__init__()
+        self.tvnet = tvnet
+        self.motion_head = motion_head
+        self.rgb_head = rgb_head
+
+    def forward(self, clips: Tensor, rgb: Tensor | None = None):
+        batch, length, height, width = clips.shape
+        x0 = clips[:, :-1].reshape(-1, 1, height, width)
+        x1 = clips[:, 1:].reshape(-1, 1, height, width)
+        if self.tvnet is None:
+            scale = clips.flatten(1).std(dim=1).clamp_min(_STD_FLOOR)[:, None, None, None]
+            features, pairs = (clips[:, 1:] - clips[:, :-1]) / scale, None
+        else:
+            flow = self.tvnet(x0, x1)
+            # (B * (T-1), 2, H, W) -> (B, 2 (T-1), H, W): u1, v1, u2, v2, ... as in the paper.
+            features, pairs = flow.reshape(batch, 2 * (length - 1), height, width), (flow, x0, x1)
+        logits = [self.motion_head(features)]
+        if self.rgb_head is not None:
+            mean = rgb.mean(dim=(1, 2, 3), keepdim=True)
+            std = rgb.flatten(1).std(dim=1).clamp_min(_STD_FLOOR)[:, None, None, None]
+            logits.append(self.rgb_head((rgb - mean) / std))
+        return logits, pairs

@@ -8,6 +8,9 @@ from torch import Tensor
 
 from . import _core
 from . import functional as tvf
+from ._validation import (check_like, check_mask, check_real, check_same_device, check_tensor,
+                          is_tensor)
+from ._validation import UNKNOWN_FLOW_THRESHOLD
 
 __all__ = ["tvl1_energy", "endpoint_error"]
 
@@ -71,13 +74,13 @@ def tvl1_energy(
     >>> round(float(tvl1_energy(still, x0, x1)), 4), round(float(tvl1_energy(moving, x0, x1)), 4)
     (2.3906, 0.1494)
     """
-    tvf._check_tensor(flow, "flow", channels=(2,))
-    tvf._check_tensor(x0, "x0", channels=(1, 3))
-    tvf._check_tensor(x1, "x1", channels=(1, 3))
-    tvf._check_like(x1, x0, "x1", "x0")
-    tvf._check_like(x0, flow, "x0", "flow", spatial_only=True)
-    lmbda = _core.check_real("lmbda", lmbda, low=0.0, low_open=False)
-    eps = _core.check_real("eps", eps, low=0.0, low_open=False)
+    check_tensor(flow, "flow", channels=(2,))
+    check_tensor(x0, "x0", channels=(1, 3))
+    check_tensor(x1, "x1", channels=(1, 3))
+    check_like(x1, x0, "x1", "x0")
+    check_like(x0, flow, "x0", "flow", spatial_only=True)
+    lmbda = check_real("lmbda", lmbda, low=0.0, low_open=False)
+    eps = check_real("eps", eps, low=0.0, low_open=False)
     i0, i1 = tvf._to_grey(x0), tvf._to_grey(x1)
     if normalize:
         i0, i1 = tvf._normalize_pair(i0, i1)
@@ -88,68 +91,87 @@ def tvl1_energy(
     return (tv + lmbda * data).mean()
 
 
-def endpoint_error(flow: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
-    """Mean endpoint error ``|w - w_gt|`` (Euclidean, in pixels) over the valid pixels.
+def endpoint_error(
+    flow: Tensor,
+    flow_true: Tensor,
+    mask: Tensor | None = None,
+    *,
+    reduce: bool = True,
+) -> Tensor:
+    """Endpoint error ``|w - w_gt|`` (Euclidean, in pixels), differentiable: the training loss.
+
+    The same function as :func:`sktvnet.metrics.endpoint_error`, on tensors: same parameters,
+    same valid pixels (the ground truth is known, i.e. finite and at most 1e9 in magnitude as
+    Middlebury marks unknown flow, and ``mask`` is True there), same mean over the valid pixels of
+    the whole batch, same error when no pixel is valid.
 
     Shape:
-        - flow, target: ``(B, 2, H, W)``.
-        - mask: ``(B, H, W)`` or ``(B, 1, H, W)``.
-        - output: scalar.
+        - flow, flow_true: ``(B, 2, H, W)``.
+        - mask: broadcastable to ``(B, H, W)``, e.g. ``(H, W)`` or ``(B, H, W)``.
+        - output: scalar, or ``(B, H, W)`` with ``reduce=False``.
 
     Parameters
     ----------
     flow : Tensor of shape (B, 2, H, W)
         Estimated flow, u first.
-    target : Tensor of shape (B, 2, H, W)
-        Ground truth; may hold non-finite values where ``mask`` is False.
-    mask : Tensor of shape (B, H, W) or (B, 1, H, W), optional
-        Valid pixels (bool, or numbers: non-zero is valid). Default: all pixels.
+    flow_true : Tensor of shape (B, 2, H, W)
+        Ground truth; pixels where it is not finite or beyond 1e9 are invalid.
+    mask : bool Tensor broadcastable to (B, H, W), optional
+        ``True`` where the pixel counts, combined (logical and) with the known ground truth.
+    reduce : bool, default=True
+        The mean over the valid pixels if ``True``, else the per-pixel map.
 
     Returns
     -------
-    epe : Tensor, 0-d
-        Mean over the valid pixels of the batch (NaN if there is none); differentiable w.r.t.
-        ``flow`` (the gradient is 0 where the flow equals the target, not NaN).
+    epe : Tensor, 0-d, or of shape (B, H, W)
+        The mean, differentiable w.r.t. ``flow`` (the gradient is 0 where the flow equals the
+        ground truth, and at invalid pixels, never NaN); with ``reduce=False`` the map, NaN at
+        invalid pixels.
+
+    Raises
+    ------
+    ValueError
+        If the shapes or devices do not match, or (``reduce=True``) no pixel is valid.
+    TypeError
+        If an input is not a tensor, or ``mask`` is not boolean.
 
     Examples
     --------
     >>> import torch
     >>> from sktvnet.losses import endpoint_error
-    >>> target = torch.zeros(1, 2, 4, 4)
+    >>> flow_true = torch.zeros(1, 2, 4, 4)
     >>> flow = torch.zeros(1, 2, 4, 4)
     >>> flow[:, 0], flow[:, 1] = 3.0, 4.0
-    >>> float(endpoint_error(flow, target))
+    >>> float(endpoint_error(flow, flow_true))
     5.0
     """
-    tvf._check_tensor(flow, "flow", channels=(2,))
-    if not isinstance(target, Tensor):
-        raise TypeError(f"target must be a torch.Tensor, got {type(target).__name__}")
-    if target.shape != flow.shape:
+    check_tensor(flow, "flow", channels=(2,))
+    if not is_tensor(flow_true):
+        raise TypeError(f"flow_true must be a torch.Tensor, got {type(flow_true).__name__}")
+    if flow_true.shape != flow.shape:
         raise ValueError(
-            f"flow and target must have the same shape (B, 2, H, W), "
-            f"got {tuple(flow.shape)} and {tuple(target.shape)}"
+            f"flow and flow_true must have the same shape (B, 2, H, W), "
+            f"got {tuple(flow.shape)} and {tuple(flow_true.shape)}"
         )
-    if target.device != flow.device:
+    check_same_device(flow_true, flow, "flow_true", "flow")
+    flow_true = flow_true.to(flow.dtype)
+    valid = ((flow_true.abs() <= UNKNOWN_FLOW_THRESHOLD) & flow_true.isfinite()).all(dim=1)
+    if mask is not None:
+        if not is_tensor(mask):
+            raise TypeError(f"mask must be a torch.Tensor or None, got {type(mask).__name__}")
+        check_mask(mask, valid.shape)
+        check_same_device(mask, flow, "mask", "flow")
+        valid = valid & mask
+    # Invalid pixels are zeroed before the norm, so unknown ground truth gives no NaN gradient.
+    zero = torch.zeros((), dtype=flow.dtype, device=flow.device)
+    errors = torch.linalg.vector_norm(torch.where(valid[:, None], flow - flow_true, zero), dim=1)
+    if not reduce:
+        return torch.where(valid, errors, torch.full((), float("nan"), dtype=errors.dtype,
+                                                     device=errors.device))
+    n_valid = int(valid.sum())
+    if n_valid == 0:
         raise ValueError(
-            f"flow and target must be on the same device, got {flow.device} and {target.device}"
+            f"no valid pixel to average over: all {valid.numel()} pixels are masked out or have an "
+            "unknown ground truth (not finite or > 1e9 in magnitude)"
         )
-    diff = flow - target.to(flow.dtype)
-    if mask is None:
-        return torch.linalg.vector_norm(diff, dim=1).mean()
-    if not isinstance(mask, Tensor):
-        raise TypeError(f"mask must be a torch.Tensor or None, got {type(mask).__name__}")
-    batch, _, height, width = flow.shape
-    if tuple(mask.shape) not in ((batch, height, width), (batch, 1, height, width)):
-        raise ValueError(
-            f"mask must have shape {(batch, height, width)} or {(batch, 1, height, width)} "
-            f"for flow of shape {tuple(flow.shape)}, got {tuple(mask.shape)}"
-        )
-    if mask.device != flow.device:
-        raise ValueError(
-            f"mask and flow must be on the same device, got {mask.device} and {flow.device}"
-        )
-    valid = mask.reshape(batch, height, width) != 0
-    # Invalid pixels are zeroed before the norm, so non-finite targets there give no NaN gradient.
-    diff = torch.where(valid[:, None], diff, torch.zeros((), dtype=diff.dtype, device=diff.device))
-    epe = torch.linalg.vector_norm(diff, dim=1)
-    return epe.sum() / valid.sum()
+    return errors.sum() / n_valid

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_flow, known_flow
+from ._validation import check_flow, check_mask, known_flow
 
 __all__ = ["angular_error", "endpoint_error"]
 
@@ -29,20 +29,7 @@ def _check_pair(flow, flow_true, mask):
     valid = known_flow(flow_true)
     if mask is not None:
         mask = np.asarray(mask)
-        if mask.dtype != np.bool_:
-            raise TypeError(
-                f"mask must be a boolean array (True marks a valid pixel), got dtype {mask.dtype}; "
-                "use mask.astype(bool) if it holds 0/1"
-            )
-        try:
-            shape = np.broadcast_shapes(mask.shape, valid.shape)
-        except ValueError:
-            shape = None
-        if shape != valid.shape:
-            raise ValueError(
-                f"mask must have shape {valid.shape[-2:]} or be broadcastable to {valid.shape}, "
-                f"got {mask.shape}"
-            )
+        check_mask(mask, valid.shape)
         valid = valid & mask
     return flow, flow_true, valid
 

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint as _checkpoint
 
 from . import _core
+from ._validation import check_like, check_tensor, check_tvnet_params
 from . import functional as tvf
 
 __all__ = ["TVNet", "COMPILE_ENV_VAR"]
@@ -22,19 +23,75 @@ COMPILE_ENV_VAR = "SKTVNET_COMPILE"
 # Storage size of the trainable initial flow: independent of the image, resized to the input.
 U0_SIZE = (16, 16)
 
-_compiled_step = None
-_compile_failed = False
-
 
 def _compile_enabled() -> bool:
     return os.environ.get(COMPILE_ENV_VAR, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+def _is_compile_error(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from compiling (dynamo, inductor, the C++/Triton compilers), not
+    from running compiled code."""
+    from torch._dynamo import exc as dynamo_exc
+    from torch._inductor import exc as inductor_exc
+
+    return isinstance(exc, (
+        dynamo_exc.TorchDynamoException,  # Unsupported, BackendCompilerFailed, InductorError, ...
+        inductor_exc.CppCompileError,
+        inductor_exc.CppWrapperCodegenError,
+        inductor_exc.InvalidCxxCompiler,
+        inductor_exc.OperatorIssue,
+        inductor_exc.SubgraphLoweringException,
+    ))
+
+
+class _CompiledFunction:
+    """``fn`` compiled with ``torch.compile(fn, **options)`` at its first call, or ``fn`` itself.
+
+    Failure policy: a compile error (see ``_is_compile_error``; also any error of
+    ``torch.compile`` itself, e.g. an unsupported Python) concerns the function and the
+    installation, not one call, so the object warns once and runs ``fn`` eagerly from then on.
+    Any other error of a compiled call (out of memory, a bad input) propagates unchanged and the
+    next call runs compiled again: it says nothing about compilation.
+    """
+
+    def __init__(self, fn, **options) -> None:
+        self.fn = fn
+        self.options = options
+        self.compiled = None
+        self.failed = False
+
+    def __call__(self, *args):
+        if self.failed:
+            return self.fn(*args)
+        if self.compiled is None:
+            try:
+                self.compiled = torch.compile(self.fn, **self.options)
+            except Exception as exc:  # compile-time by construction: nothing has run yet
+                return self._give_up(exc, args)
+        try:
+            return self.compiled(*args)
+        except Exception as exc:
+            if not _is_compile_error(exc):
+                raise
+            return self._give_up(exc, args)
+
+    def _give_up(self, exc: Exception, args):
+        self.failed = True
+        warnings.warn(
+            f"torch.compile failed ({type(exc).__name__}: {str(exc).strip()[:300]}); "
+            f"TVNet runs eagerly from now on. Set {COMPILE_ENV_VAR}=0 to skip compilation.",
+            UserWarning,
+            stacklevel=3,  # the caller of the compiled function
+        )
+        return self.fn(*args)
+
+
 def _uniform_step(u, px, py, rho_c, grad, denom, forward_weight, divergence_weight, consts):
     """One iteration with every input a tensor, so that a single compiled graph serves them all.
 
-    ``consts`` holds (lmbda * theta, tau / theta, theta, eps): as tensors, not floats, they do not
-    make the graph recompile for each TVNet's constants (a grid search over lmbda would).
+    ``consts`` holds this iteration's (lmbda * theta, tau / theta, theta, eps): as a tensor, not
+    floats, it does not make the graph recompile for each iteration's (learned) step sizes or
+    for each TVNet's constants (a grid search over lmbda would).
     """
     l_t, taut, theta, eps = consts.unbind()
     u, (px, py) = tvf._tvl1_step(
@@ -44,24 +101,8 @@ def _uniform_step(u, px, py, rho_c, grad, denom, forward_weight, divergence_weig
     return u, px, py
 
 
-def _fused_step(*args, **kwargs):
-    """The compiled iteration; falls back to eager for the whole process if compilation fails."""
-    global _compiled_step, _compile_failed
-    if not _compile_failed:
-        try:
-            if _compiled_step is None:
-                # dynamic=True: one graph for every pyramid level, batch size and image size.
-                _compiled_step = torch.compile(_uniform_step, dynamic=True)
-            return _compiled_step(*args, **kwargs)
-        except Exception as exc:  # compilation errors come from many layers (dynamo, inductor, cc)
-            _compile_failed = True
-            warnings.warn(
-                f"torch.compile failed ({type(exc).__name__}: {str(exc).strip()[:300]}); "
-                f"TVNet runs eagerly from now on. Set {COMPILE_ENV_VAR}=0 to skip compilation.",
-                UserWarning,
-                stacklevel=2,
-            )
-    return _uniform_step(*args, **kwargs)
+# dynamic=True: one graph for every pyramid level, iteration, batch size and image size.
+_COMPILED_STEP = _CompiledFunction(_uniform_step, dynamic=True)
 
 
 class TVNet(nn.Module):
@@ -80,6 +121,26 @@ class TVNet(nn.Module):
     taps (which feed that p back into u at the next iteration). The dual update after the last
     iteration of a scale is not computed (p is reset at the next scale, the output does not depend
     on it), so it owns no parameter; every parameter therefore influences the output.
+
+    Beyond the paper, the step sizes can learn too (``train_steps=True``): every iteration of
+    every level owns its tau, lambda and theta (the dual updates only a tau, like the filters),
+    initialised at the constructor's values, so that untrained TVNet is still exactly TV-L1.
+    They are parametrised so that they stay positive and bounded whatever the optimiser does:
+
+    - ``lambda_t = lmbda * exp(a_t)`` and ``theta_t = theta * exp(b_t)``: positive, scale-free
+      (a step of the optimiser changes them by a ratio, whatever their size);
+    - ``tau_t = 2 tau sigmoid(c_t)``, in ``(0, 2 tau)``. The dual update of Eq. 12 keeps
+      ``|p| <= 1`` for any ``tau > 0`` (it divides by ``1 + tau/theta |grad u|`` at least what it
+      adds), so no tau makes it blow up; its step, in Chambolle's sense, is tau (``grad u /
+      theta = grad(div p + v / theta)``), and the linear stability bound of that projection is
+      ``tau < 2 / ||div||^2 = 1/4`` for the default taps. Beyond it the dual variable oscillates
+      (bounded) instead of converging, which a learned, fixed number of iterations may use but
+      the sigmoid keeps within a factor of two: at most 0.5 with IPOL's tau = 0.25. Trained
+      filters change ``||div||`` anyway, so no fixed bound would be exact.
+
+    With the parameters at 0 the formulas give the constructor's values exactly (``exp(0) = 1``,
+    ``2 sigmoid(0) = 1``), and ``lambda theta`` and ``tau / theta`` are formed in float64 as the
+    reference does.
 
     Shape:
         - x0, x1: ``(B, C, H, W)`` with C = 1 (grey) or 3 (RGB), H, W >= 4, float32 or float64.
@@ -109,6 +170,9 @@ class TVNet(nn.Module):
         Whether the initial flow ``u0`` is trainable.
     train_filters : bool, default=False
         Whether the difference filters are trainable.
+    train_steps : bool, default=False
+        Whether the step sizes tau, lambda and theta of every iteration of every level are
+        trainable (see above and :meth:`step_sizes`).
     fused : {"auto", True, False}, default="auto"
         Run the iterations compiled with ``torch.compile``. ``"auto"`` compiles for inference
         (nothing needs a gradient), ``True`` always, ``False`` never. Compilation is skipped when
@@ -133,6 +197,17 @@ class TVNet(nn.Module):
     divergence_weight : nn.Parameter of shape (n_scales, n_warps * n_iters - 1, 2, 2)
         Taps wb of the divergence (Eq. 5) that uses the p of the same dual update; initialised
         (-1, 1).
+    log_lmbda : nn.Parameter of shape (n_scales, n_warps * n_iters)
+        ``log(lambda_t / lmbda)`` of each iteration of each level, counted across its warps;
+        zero-initialised.
+    log_theta : nn.Parameter of shape (n_scales, n_warps * n_iters)
+        ``log(theta_t / theta)``; zero-initialised.
+    tau_logit : nn.Parameter of shape (n_scales, n_warps * n_iters - 1)
+        ``logit(tau_t / (2 tau))`` of each dual update; zero-initialised.
+
+    The step parameters exist whatever ``train_steps`` (frozen when False, like ``u0`` and the
+    filters), so that a state dict loads into any TVNet of the same structure, and their
+    values are always used: a TVNet that loads trained steps runs with them.
 
     See Also
     --------
@@ -174,16 +249,17 @@ class TVNet(nn.Module):
         eps: float = _core.GRAD_IS_ZERO,
         train_u0: bool = False,
         train_filters: bool = False,
+        train_steps: bool = False,
         fused: bool | str = "auto",
         checkpoint: bool = False,
     ) -> None:
         super().__init__()
-        params = _core.check_solver_params(
+        params = check_tvnet_params(
             tau=tau, lmbda=lmbda, theta=theta, zoom_factor=zoom_factor,
-            n_scales=n_scales, n_warps=n_warps, n_iters=n_iters,
+            n_scales=n_scales, n_warps=n_warps, n_iters=n_iters, eps=eps,
         )
         for name, flag in (("train_u0", train_u0), ("train_filters", train_filters),
-                           ("checkpoint", checkpoint)):
+                           ("train_steps", train_steps), ("checkpoint", checkpoint)):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be a bool, got {type(flag).__name__} {flag!r}")
         if not (isinstance(fused, bool) or fused == "auto"):
@@ -195,9 +271,10 @@ class TVNet(nn.Module):
         self.lmbda = params["lmbda"]
         self.theta = params["theta"]
         self.zoom_factor = params["zoom_factor"]
-        self.eps = _core.check_real("eps", eps, low=0.0)
+        self.eps = params["eps"]
         self.train_u0 = train_u0
         self.train_filters = train_filters
+        self.train_steps = train_steps
         self.fused = fused
         self.checkpoint = checkpoint
 
@@ -214,15 +291,52 @@ class TVNet(nn.Module):
             torch.tensor(tvf.DIVERGENCE_TAPS).repeat(self.n_scales, n_dual, 2, 1),
             requires_grad=train_filters,
         )
+        n_steps = self.n_warps * self.n_iters
+        for name, count in (("log_lmbda", n_steps), ("log_theta", n_steps), ("tau_logit", n_dual)):
+            setattr(self, name, nn.Parameter(torch.zeros(self.n_scales, count),
+                                             requires_grad=train_steps))
 
     def extra_repr(self) -> str:
         return (
             f"n_scales={self.n_scales}, n_warps={self.n_warps}, n_iters={self.n_iters}, "
             f"tau={self.tau}, lmbda={self.lmbda}, theta={self.theta}, "
             f"zoom_factor={self.zoom_factor}, eps={self.eps}, train_u0={self.train_u0}, "
-            f"train_filters={self.train_filters}, fused={self.fused!r}, "
+            f"train_filters={self.train_filters}, train_steps={self.train_steps}, "
+            f"fused={self.fused!r}, "
             f"checkpoint={self.checkpoint}"
         )
+
+    def step_sizes(self) -> dict[str, Tensor]:
+        """The step sizes of every iteration of every level, in float64.
+
+        Returns
+        -------
+        steps : dict of str to Tensor
+            ``"tau"`` of shape (n_scales, n_warps * n_iters - 1) (one per dual update),
+            ``"lmbda"`` and ``"theta"`` of shape (n_scales, n_warps * n_iters); level 0 is the
+            finest. They require a gradient when ``train_steps`` is True.
+        """
+        theta = self.theta * torch.exp(self.log_theta.double())
+        return dict(
+            tau=self.tau * (2.0 * torch.sigmoid(self.tau_logit.double())),
+            lmbda=self.lmbda * torch.exp(self.log_lmbda.double()),
+            theta=theta,
+        )
+
+    def _step_table(self, dtype, device) -> Tensor:
+        """(n_scales, n_warps * n_iters, 4): lmbda theta, tau / theta, theta, eps per iteration.
+
+        Formed in float64 and then cast, as the reference forms lmbda * theta and tau / theta.
+        After the last iteration of a level there is no dual update; its tau / theta is the
+        constructor's (unused, it keeps one table shape for the compiled step).
+        """
+        steps = self.step_sizes()
+        theta = steps["theta"]
+        last = torch.full_like(theta[:, -1:], self.tau / self.theta)
+        taut = torch.cat([steps["tau"] / theta[:, :-1], last], dim=1)
+        eps = torch.full_like(theta, self.eps)
+        table = torch.stack([steps["lmbda"] * theta, taut, theta, eps], dim=-1)
+        return table.to(device=device, dtype=dtype)
 
     # ----------------------------------------------------------------------------------------
     def forward(self, x0: Tensor, x1: Tensor) -> Tensor:
@@ -239,9 +353,9 @@ class TVNet(nn.Module):
         flow : Tensor of shape (B, 2, H, W)
             Horizontal u then vertical v, in pixels, in the dtype and on the device of the frames.
         """
-        tvf._check_tensor(x0, "x0", channels=(1, 3))
-        tvf._check_tensor(x1, "x1", channels=(1, 3))
-        tvf._check_like(x1, x0, "x1", "x0")
+        check_tensor(x0, "x0", channels=(1, 3))
+        check_tensor(x1, "x1", channels=(1, 3))
+        check_like(x1, x0, "x1", "x0")
         if x0.dtype not in (torch.float32, torch.float64):
             raise TypeError(
                 f"x0 and x1 must be float32 or float64, got {x0.dtype}; convert them with .float()"
@@ -263,7 +377,7 @@ class TVNet(nn.Module):
         return flow.clone()
 
     def _use_fused(self, need_grad: bool) -> bool:
-        if self.fused is False or _compile_failed or not _compile_enabled():
+        if self.fused is False or _COMPILED_STEP.failed or not _compile_enabled():
             return False
         return self.fused is True or not need_grad
 
@@ -277,12 +391,13 @@ class TVNet(nn.Module):
         centered = self.centered_weight.to(device=device, dtype=dtype)
         forward = self.forward_weight.to(device=device, dtype=dtype)
         div = self.divergence_weight.to(device=device, dtype=dtype)
+        steps = self._step_table(dtype, device)
 
         flow = self._initial_flow(shapes, batch, dtype, device)
         for level in range(len(shapes) - 1, -1, -1):
             flow = self._solve_level(
                 levels[level][:, 0:1], levels[level][:, 1:2], flow,
-                centered[level], forward[level], div[level],
+                centered[level], forward[level], div[level], steps[level],
                 fused=fused, use_checkpoint=use_checkpoint,
             )
             if level > 0:
@@ -304,7 +419,8 @@ class TVNet(nn.Module):
         # Materialised (not a stride-0 expand) so that every iteration sees the same memory layout.
         return u0.expand(batch, 2, h, w).contiguous()
 
-    def _solve_level(self, i0, i1, flow, centered, forward, div, *, fused, use_checkpoint):
+    def _solve_level(self, i0, i1, flow, centered, forward, div, steps, *, fused,
+                     use_checkpoint):
         """``n_warps`` warps of ``n_iters`` iterations on one level; p starts at 0 (None)."""
         i1x, i1y = tvf._centered_gradient(i1, centered)
         stack = torch.cat([i1, i1x, i1y], dim=1)
@@ -319,7 +435,7 @@ class TVNet(nn.Module):
             denom = gx * gx + gy * gy + self.eps
             start = warp_index * self.n_iters
             if not use_checkpoint:
-                flow, p = self._iterate(flow, p, rho_c, grad, denom, forward, div,
+                flow, p = self._iterate(flow, p, rho_c, grad, denom, forward, div, steps,
                                         start, start + self.n_iters, fused)
                 continue
             # Segments of about sqrt(n_iters) iterations: the backward pass keeps only the
@@ -329,19 +445,17 @@ class TVNet(nn.Module):
             for first in range(start, start + self.n_iters, segment):
                 last = min(first + segment, start + self.n_iters)
                 flow, p = _checkpoint(self._iterate, flow, p, rho_c, grad, denom, forward, div,
-                                      first, last, fused, use_reentrant=False)
+                                      steps, first, last, fused, use_reentrant=False)
         return flow
 
-    def _iterate(self, u, p, rho_c, grad, denom, forward, div, start: int, stop: int,
+    def _iterate(self, u, p, rho_c, grad, denom, forward, div, steps, start: int, stop: int,
                  fused: bool):
         """Iterations ``start .. stop - 1`` of a level (counted across its warps).
 
         Dual update t (t = 0 .. T-2, T = n_warps * n_iters) uses ``forward[t]`` at the end of
-        iteration t and ``div[t]`` at the start of iteration t + 1.
+        iteration t and ``div[t]`` at the start of iteration t + 1. Iteration t uses row t of
+        ``steps`` (see ``_step_table``).
         """
-        # The reference's arithmetic: lmbda * theta and tau / theta in float64, then used.
-        consts = dict(l_t=self.lmbda * self.theta, taut=self.tau / self.theta, theta=self.theta,
-                      eps=self.eps)
         last = self.n_warps * self.n_iters - 1
         if fused:
             # Where a tap set does not exist (p = 0 before the first iteration, p unused after the
@@ -349,21 +463,23 @@ class TVNet(nn.Module):
             default = torch.tensor([tvf.FORWARD_TAPS] * 2, dtype=u.dtype, device=u.device)[None]
             forward = torch.cat([forward, default])
             div = torch.cat([default, div])
-            values = torch.tensor(list(consts.values()), dtype=u.dtype, device=u.device)
             if p is None:
                 p = (torch.zeros_like(u), torch.zeros_like(u))
             for t in range(start, stop):
-                u, px, py = _fused_step(
-                    u, p[0], p[1], rho_c, grad, denom, forward[t], div[t], values
+                # Clones, not views: the guards of a view include its base's size, which differs
+                # between structures and would make the graph recompile.
+                u, px, py = _COMPILED_STEP(
+                    u, p[0], p[1], rho_c, grad, denom,
+                    forward[t].clone(), div[t].clone(), steps[t].clone(),
                 )
                 p = (px, py)
             return u, p
         for t in range(start, stop):
+            l_t, taut, theta, _ = steps[t].unbind()
             u, p = tvf._tvl1_step(
-                u, p, rho_c, grad, denom,
+                u, p, rho_c, grad, denom, l_t=l_t, taut=taut, theta=theta, eps=self.eps,
                 forward_weight=forward[t] if t < last else None,
                 divergence_weight=div[t - 1] if t > 0 else None,
                 update_dual=t < last,
-                **consts,
             )
         return u, p

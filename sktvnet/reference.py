@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from . import _core
+from . import _core, _validation
 
 __all__ = ["tvl1_optical_flow"]
 
@@ -318,11 +318,11 @@ def tvl1_optical_flow(
     >>> float(np.median(flow[0])), float(np.median(flow[1]))  # doctest: +NUMBER
     (1.5, 0.0)
     """
-    params = _core.check_solver_params(
+    params = _validation.check_solver_params(
         tau=tau, lmbda=lmbda, theta=theta, zoom_factor=zoom_factor,
         n_scales=n_scales, n_warps=n_warps, n_iters=n_iters,
     )
-    tol = _core.check_real("tol", tol, low=0.0, low_open=False)
+    tol = _validation.check_real("tol", tol, low=0.0, low_open=False)
     if interpolation not in ("bicubic", "bilinear"):
         raise ValueError(f"interpolation must be 'bicubic' or 'bilinear', got {interpolation!r}")
     i0 = _as_grey(image0, "image0")

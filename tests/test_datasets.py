@@ -1,4 +1,5 @@
-"""Tests of sktvnet.datasets: the synthetic warped pairs and the stereo motorcycle pair."""
+"""Tests of sktvnet.datasets: the synthetic warped pairs, the flow pairs made of crops and the
+stereo motorcycle pair."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,14 @@ from scipy import ndimage
 from skimage import data, transform
 
 from sktvnet import _core
-from sktvnet.datasets import SYNTHETIC_IMAGES, load_stereo_motorcycle, make_synthetic_pair
+from sktvnet.datasets import (
+    FLOW_TEST_IMAGES,
+    FLOW_TRAIN_IMAGES,
+    SYNTHETIC_IMAGES,
+    load_stereo_motorcycle,
+    make_flow_pairs,
+    make_synthetic_pair,
+)
 
 
 def _warp(image, flow):
@@ -173,3 +181,103 @@ def test_motorcycle_flow_points_to_matching_pixels(motorcycle):
     error_with_flow = np.abs(warped - grey0)[valid].mean()
     error_without = np.abs(grey1 - grey0)[valid].mean()
     assert error_with_flow < 0.3 * error_without
+
+
+# --------------------------------------------------------------------------------- flow pairs
+def test_train_and_test_images_are_disjoint_bundled_images():
+    assert not set(FLOW_TRAIN_IMAGES) & set(FLOW_TEST_IMAGES)
+    assert set(FLOW_TRAIN_IMAGES) | set(FLOW_TEST_IMAGES) <= set(SYNTHETIC_IMAGES)
+    assert len(FLOW_TRAIN_IMAGES) >= 6 and len(FLOW_TEST_IMAGES) >= 6
+
+
+@pytest.mark.parametrize("images", ["train", "test"])
+def test_flow_pairs_shapes_types_ranges(images):
+    X, y = make_flow_pairs(6, size=(40, 56), max_displacement=3.0, images=images, random_state=0)
+    assert X.shape == (6, 2, 40, 56) and y.shape == (6, 1, 2, 40, 56)
+    assert X.dtype == np.float32 and y.dtype == np.float32
+    assert X.min() >= 0.0 and X.max() <= 1.0
+    assert X.std(axis=(2, 3)).min() >= 0.04  # textured crops, not flat sky
+    magnitude = np.hypot(y[:, 0, 0], y[:, 0, 1])
+    assert magnitude.max() <= 3.0 and magnitude.max() >= 0.5
+
+
+@pytest.mark.parametrize("motion", ["smooth", "affine", "shift", "mixed"])
+def test_flow_pairs_follow_the_flow_convention(motion):
+    """I0(x) = I1(x + w(x)): sampling I1 at x + w gives I0 away from the border (the pair was
+    warped from a larger crop, so only spline prefiltering near the border differs)."""
+    X, y = make_flow_pairs(4, size=(64, 64), motion=motion, random_state=1)
+    inner = (slice(8, -8), slice(8, -8))
+    for (image0, image1), (flow,) in zip(X, y):
+        warped = _warp(image1.astype(np.float64), flow.astype(np.float64))
+        error = np.abs(warped - image0)[inner].mean()
+        still = np.abs(image1 - image0)[inner].mean()
+        assert error <= 0.01
+        if np.hypot(*flow).max() > 0.5:
+            assert error <= 0.3 * still
+
+
+def test_flow_pairs_motion_kinds():
+    _, shift = make_flow_pairs(3, size=(24, 32), motion="shift", random_state=0)
+    assert np.ptp(shift, axis=(3, 4)).max() == 0  # constant fields
+    _, affine = make_flow_pairs(3, size=(24, 32), motion="affine", random_state=0)
+    rows, cols = np.mgrid[0:24, 0:32]
+    design = np.stack([np.ones(24 * 32), rows.ravel(), cols.ravel()], 1)
+    for field in affine[:, 0].reshape(3, 2, -1).astype(np.float64):
+        residual = field.T - design @ np.linalg.lstsq(design, field.T, rcond=None)[0]
+        assert np.abs(residual).max() <= 1e-5  # linear in x and y
+        assert np.ptp(field, axis=1).max() > 1e-3  # and not a plain shift
+    _, smooth = make_flow_pairs(3, size=(24, 32), motion="smooth", random_state=0)
+    curvature = np.abs(np.diff(smooth[:, 0].astype(np.float64), 2, axis=-1)).max()
+    assert curvature > 1e-4  # neither constant nor affine
+    assert np.abs(np.diff(smooth, axis=-1)).max() <= 0.5  # but smooth
+
+
+def test_flow_pairs_are_deterministic_with_random_state():
+    first = make_flow_pairs(3, size=(16, 16), random_state=7)
+    again = make_flow_pairs(3, size=(16, 16), random_state=np.random.RandomState(7))
+    other = make_flow_pairs(3, size=(16, 16), random_state=8)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not np.array_equal(first[1], other[1])
+
+
+def test_flow_pairs_from_named_images():
+    X, _ = make_flow_pairs(2, size=(16, 16), images=["text"], max_displacement=1.0,
+                           random_state=0)
+    # text is dark letters on a light page: the crops are mostly light.
+    assert float(np.median(X)) > 0.5
+
+
+def test_brightness_and_noise_change_the_frames_not_the_flow():
+    clean_X, clean_y = make_flow_pairs(1, size=(48, 48), random_state=3)
+    X, y = make_flow_pairs(1, size=(48, 48), brightness=0.3, random_state=3)
+    np.testing.assert_array_equal(y, clean_y)
+    np.testing.assert_array_equal(X[0, 1], clean_X[0, 1])  # I1 untouched
+    gain = np.polyfit(clean_X[0, 0].ravel(), X[0, 0].ravel(), 1)[0]
+    assert 0.7 <= gain <= 1.3 and abs(gain - 1) > 1e-3
+    noisy_X, noisy_y = make_flow_pairs(1, size=(48, 48), noise=0.02, random_state=3)
+    np.testing.assert_array_equal(noisy_y, clean_y)
+    difference = (noisy_X - clean_X)[(clean_X > 0.1) & (clean_X < 0.9)]
+    assert 0.016 <= difference.std() <= 0.024
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(n_pairs=0), ValueError, "n_pairs must be >= 1, got 0"),
+        (dict(n_pairs=2.0), TypeError, "n_pairs must be an integer"),
+        (dict(size=(2, 30)), ValueError, r"size must be at least \(4, 4\), got \(2, 30\)"),
+        (dict(size=64), TypeError, "size must be a pair of integers \\(H, W\\), got 64"),
+        (dict(max_displacement=0), ValueError, "max_displacement must be > 0.0, got 0.0"),
+        (dict(motion="zoom"), ValueError, "motion must be one of 'mixed', 'smooth', .* got 'zoom'"),
+        (dict(images="val"), ValueError, "images must be 'train', 'test' or a list.*got 'val'"),
+        (dict(images=[]), TypeError, "non-empty list of names, got \\[\\]"),
+        (dict(images=["lena"]), ValueError, "image must be one of astronaut, .* got 'lena'"),
+        (dict(images=[3]), TypeError, "images must hold image names, got int 3"),
+        (dict(brightness=-0.1), ValueError, "brightness must be >= 0.0, got -0.1"),
+        (dict(noise=float("nan")), ValueError, "noise must be finite"),
+    ],
+)
+def test_flow_pairs_validation(kwargs, error, message):
+    kwargs = {"n_pairs": 1, **kwargs}
+    with pytest.raises(error, match=message):
+        make_flow_pairs(kwargs.pop("n_pairs"), **kwargs)

@@ -18,8 +18,10 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sktvnet import TVNetFlow, tvl1_optical_flow
+from sktvnet.estimators import _videos
+from sktvnet.metrics import endpoint_error
 
-SMALL = dict(n_iters=5, max_steps=3, batch_size=2)
+SMALL = dict(n_iters=5, max_iter=3, batch_size=2)
 
 
 def _texture(rng, shape):
@@ -58,7 +60,8 @@ EXPECTED_FAILURES = {
         "check_n_features_in", "check_n_features_in_after_fitting", "check_pipeline_consistency",
         "check_positive_only_tag_during_fit", "check_readonly_memmap_input",
         "check_transformer_data_not_an_array", "check_transformer_general",
-        "check_transformer_general(readonly_memmap=True)", "check_transformer_preserve_dtypes",
+        "check_transformer_general(readonly_memmap=True)", "check_transformer_n_iter",
+        "check_transformer_preserve_dtypes",
     ]
 }
 
@@ -112,7 +115,7 @@ def test_training_changes_only_what_it_trains(train):
     X, y = make_pairs(4)
     est = TVNetFlow(train=train, loss="epe", random_state=0, **SMALL).fit(X, y)
     frozen = TVNetFlow(**SMALL).fit(X)
-    assert len(est.loss_curve_) == SMALL["max_steps"]
+    assert len(est.loss_curve_) == SMALL["max_iter"]
     changed = {name for name, p in est.model_.named_parameters()
                if not torch.equal(p, dict(frozen.model_.named_parameters())[name])}
     assert changed
@@ -123,7 +126,7 @@ def test_training_changes_only_what_it_trains(train):
 def test_training_lowers_the_loss_and_the_epe():
     X, y = make_pairs(8, shape=(24, 24), shift_range=1.5)
     frozen = TVNetFlow(n_iters=10).fit(X)
-    trained = TVNetFlow(n_iters=10, train="all", loss="epe", max_steps=40, batch_size=4,
+    trained = TVNetFlow(n_iters=10, train="all", loss="epe", max_iter=40, batch_size=4,
                         random_state=0).fit(X, y)
     assert np.mean(trained.loss_curve_[-5:]) < np.mean(trained.loss_curve_[:5])
     assert trained.score(X, y) > frozen.score(X, y)
@@ -132,7 +135,7 @@ def test_training_lowers_the_loss_and_the_epe():
 def test_energy_training_lowers_the_energy():
     X, _ = make_pairs(6)
     frozen = TVNetFlow(n_iters=5).fit(X)
-    trained = TVNetFlow(n_iters=5, train="all", max_steps=30, batch_size=3, random_state=0).fit(X)
+    trained = TVNetFlow(n_iters=5, train="all", max_iter=30, batch_size=3, random_state=0).fit(X)
     assert trained.score(X) > frozen.score(X)
 
 
@@ -165,6 +168,8 @@ def test_not_fitted():
     [
         (np.zeros((5, 6)), ValueError, r"2-D data is not video"),
         (np.zeros((2, 8, 8)), ValueError, "a single video"),
+        (np.zeros((3, 32, 32, 3), np.uint8), ValueError, r"shape \(3, 32, 32, 3\) \(a single video\? wrap"),
+        (np.zeros((3, 32, 32, 1)), ValueError, r"\(a single video\? wrap it in a list\)"),
         (np.zeros((1, 1, 8, 8)), ValueError, "at least 2 frames"),
         (np.zeros((1, 2, 3, 8)), ValueError, "at least 4x4"),
         (np.full((1, 2, 8, 8), np.nan), ValueError, "NaN or infinite"),
@@ -190,6 +195,36 @@ def test_bad_parameters_and_missing_y():
         TVNetFlow(train="all", loss="epe").fit(X)
     with pytest.raises(ValueError, match=r"y\[0\] must have shape"):
         TVNetFlow(train="all", loss="epe", **SMALL).fit(X, np.zeros((1, 1, 2, 5, 5)))
+
+
+def test_score_without_y_goes_batch_by_batch():
+    X, _ = make_pairs(1, shape=(16, 20))
+    video = np.concatenate([X[0], X[0][::-1], X[0]])[None]  # 6 frames, 5 pairs
+    est = TVNetFlow(n_iters=5, batch_size=2).fit(video)
+    seen = []
+    as_frames = _videos.as_frames
+
+    def spy(frames, **kwargs):
+        seen.append(len(frames))
+        return as_frames(frames, **kwargs)
+
+    with mock.patch.object(_videos, "as_frames", spy):
+        batched = est.score(video)
+    assert max(seen) <= est.batch_size + 1
+    whole = est.set_params(batch_size=100).score(video)
+    assert batched == pytest.approx(whole, rel=1e-5)
+
+
+def test_score_with_y_is_the_metric_and_skips_unknown_ground_truth():
+    X, y = make_pairs(2)
+    est = TVNetFlow(n_iters=5).fit(X)
+    flows = est.transform(X)
+    y = y.copy()
+    y[0, 0, 0, 3, 4] = np.nan  # unknown ground truth at one pixel
+    y[1, 0, 1, 5, 6] = 1e10  # Middlebury's unknown marker
+    score = est.score(X, y)
+    assert np.isfinite(score)
+    assert score == pytest.approx(-endpoint_error(flows[:, 0], y[:, 0]), rel=1e-6)
 
 
 # ------------------------------------------------------------------ scikit-learn integration
@@ -221,7 +256,7 @@ def test_pipeline_with_a_classifier():
 def test_grid_search_over_training_options(n_jobs):
     X, y = make_pairs(4, shape=(20, 20))
     grid = GridSearchCV(
-        TVNetFlow(max_steps=3, batch_size=2, loss="epe", random_state=0),
+        TVNetFlow(max_iter=3, batch_size=2, loss="epe", random_state=0),
         {"train": [None, "u0", "all"], "n_iters": [2, 10]}, cv=2, n_jobs=n_jobs,
     )
     grid.fit(X, y)

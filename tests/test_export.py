@@ -50,8 +50,16 @@ def frozen(grey_videos):
 
 @pytest.fixture(scope="module")
 def trained(grey_videos):
-    estimator = TVNetFlow(**STRUCTURE, train="all", max_steps=3, crop_size=None, random_state=0)
-    return estimator.fit(grey_videos)
+    """u0 and filters trained for a few steps; per-iteration step sizes (TVNet(train_steps=True),
+    which the estimator does not train) moved by hand to values no constructor gives."""
+    estimator = TVNetFlow(**STRUCTURE, train="all", max_iter=3, crop_size=None, random_state=0)
+    estimator.fit(grey_videos)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name in ("tau_logit", "log_lmbda", "log_theta"):
+            parameter = getattr(estimator.model_, name)
+            parameter.add_(0.3 * torch.randn(parameter.shape, generator=generator))
+    return estimator
 
 
 def _onnx_flows(path, videos):
@@ -67,6 +75,9 @@ def test_trained_fixture_moved_away_from_tvl1(trained):
     assert float(model.u0.detach().abs().max()) > 1e-4
     assert not torch.equal(model.forward_weight, torch.tensor([-1.0, 1.0]).expand_as(
         model.forward_weight))
+    steps = model.step_sizes()
+    assert float((steps["theta"] / model.theta).log().abs().min()) > 1e-3
+    assert steps["tau"].unique().numel() == steps["tau"].numel()
 
 
 @pytest.mark.parametrize("which", ["frozen", "trained"])
@@ -211,9 +222,9 @@ def test_cli_usage_errors(capsys, argv, message):
     (dict(path="tvnet.tflite"), ValueError,
      "the export format follows the file suffix, one of .onnx (ONNX), .pt2 (torch.export); "
      "got 'tvnet.tflite'"),
-    (dict(frame_shape=(48,)), TypeError, "frame_shape must be a pair (height, width), got (48,)"),
-    (dict(frame_shape=(3, 64)), ValueError, "frame_shape height must be >= 4, got 3"),
-    (dict(frame_shape=(48, 64.5)), TypeError, "frame_shape width must be an integer"),
+    (dict(frame_shape=(48,)), TypeError, "frame_shape must be a pair of integers (H, W), got (48,)"),
+    (dict(frame_shape=(3, 64)), ValueError, "frame_shape must be at least (4, 4), got (3, 64)"),
+    (dict(frame_shape=(48, 64.5)), TypeError, "frame_shape must be a pair of integers (H, W)"),
     (dict(channels=2), ValueError, "channels must be 1 (grey) or 3 (RGB), got 2"),
     (dict(batch_size=0), ValueError, "batch_size must be >= 1, got 0"),
 ])

@@ -512,3 +512,31 @@ def test_gradcheck_tvl1_iteration(rng):
         return u, *p
 
     assert gradcheck(step, (u, px, py, rho_c, grad, fw, dw))
+
+
+def test_iteration_step_takes_tensor_step_sizes_with_gradients(rng):
+    """The private step that TVNet runs with learned (0-d tensor) step sizes gives what the floats
+    give, bit for bit, and differentiates with respect to them."""
+    shape = (1, 2, 5, 6)
+    u, px, py = _rand(rng, *shape, scale=0.5), _rand(rng, *shape, scale=0.3), _rand(rng, *shape)
+    grad, rho_c = _rand(rng, *shape, scale=3.0), _rand(rng, 1, 1, 5, 6)
+    denom = grad[:, :1] ** 2 + grad[:, 1:] ** 2 + 1e-10
+    floats = dict(l_t=0.15 * 0.3, taut=0.25 / 0.3, theta=0.3, eps=1e-10)
+    tensors = {k: torch.tensor(v, dtype=torch.float64) for k, v in floats.items()}
+    expected = tvf._tvl1_step(u, (px, py), rho_c, grad, denom, **floats)
+    got = tvf._tvl1_step(u, (px, py), rho_c, grad, denom, **tensors)
+    for a, b in zip((expected[0], *expected[1]), (got[0], *got[1])):
+        assert torch.equal(a, b)
+
+    def step(l_t, taut, theta):
+        u_new, p = tvf._tvl1_step(u, (px, py), rho_c, grad, denom, l_t=l_t, taut=taut,
+                                  theta=theta, eps=1e-10)
+        return u_new, *p
+
+    # lmbda theta = 0.3: both branches of the clip of Eq. 11 occur, so l_t gets a gradient.
+    values = tuple(torch.tensor(v, dtype=torch.float64, requires_grad=True)
+                   for v in (0.3, 0.8, 0.3))
+    assert gradcheck(step, values)
+    u_new, p0, _ = step(*values)
+    (u_new.sum() + p0.sum()).backward()
+    assert all(float(v.grad) != 0 for v in values)

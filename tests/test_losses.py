@@ -109,7 +109,7 @@ def test_endpoint_error_hand_computed():
     mask = torch.zeros(2, 3, 4, dtype=torch.bool)
     mask[0] = True
     assert float(endpoint_error(flow, target, mask)) == pytest.approx(5.0)
-    assert float(endpoint_error(flow, target, mask[:, None].float())) == pytest.approx(5.0)
+    assert float(endpoint_error(flow, target, mask[:1, 0])) == pytest.approx(2.5)  # (H, W) mask
 
 
 def test_endpoint_error_ignores_non_finite_targets_under_the_mask():
@@ -129,10 +129,27 @@ def test_endpoint_error_gradient_is_zero_not_nan_at_a_perfect_flow():
     assert bool((flow.grad == 0).all())
 
 
-def test_endpoint_error_empty_mask_is_nan():
-    value = endpoint_error(torch.zeros(1, 2, 3, 3), torch.zeros(1, 2, 3, 3),
-                           torch.zeros(1, 3, 3, dtype=torch.bool))
-    assert bool(torch.isnan(value))
+def test_endpoint_error_empty_mask_raises_as_the_metric_does():
+    with pytest.raises(ValueError, match="no valid pixel to average over: all 9 pixels"):
+        endpoint_error(torch.zeros(1, 2, 3, 3), torch.zeros(1, 2, 3, 3),
+                       torch.zeros(1, 3, 3, dtype=torch.bool))
+
+
+@pytest.mark.parametrize("mask_kind", ["none", "hw", "bhw"])
+@pytest.mark.parametrize("reduce", [True, False])
+def test_endpoint_error_agrees_with_the_metric(rng, mask_kind, reduce):
+    from sktvnet import metrics
+
+    flow = rng.standard_normal((3, 2, 5, 6))
+    flow_true = rng.standard_normal((3, 2, 5, 6))
+    flow_true[0, 0, 1, 2] = np.inf
+    flow_true[1, 1, 3, 3] = np.nan
+    flow_true[2, 0, 4, 5] = 1e10  # Middlebury's "unknown"
+    mask = {"none": None, "hw": rng.random((5, 6)) > 0.3, "bhw": rng.random((3, 5, 6)) > 0.3}[mask_kind]
+    expected = metrics.endpoint_error(flow, flow_true, mask, reduce=reduce)
+    value = endpoint_error(torch.from_numpy(flow), torch.from_numpy(flow_true),
+                           None if mask is None else torch.from_numpy(mask), reduce=reduce)
+    np.testing.assert_allclose(np.asarray(value), expected, rtol=1e-12, equal_nan=True)
 
 
 def test_endpoint_error_errors():
@@ -140,10 +157,12 @@ def test_endpoint_error_errors():
     with pytest.raises(ValueError, match=r"same shape \(B, 2, H, W\), got \(1, 2, 3, 3\) and "
                                          r"\(1, 2, 3, 4\)"):
         endpoint_error(flow, torch.zeros(1, 2, 3, 4))
-    with pytest.raises(ValueError, match=r"mask must have shape \(1, 3, 3\) or \(1, 1, 3, 3\) for "
-                                         r"flow of shape \(1, 2, 3, 3\), got \(3, 3\)"):
+    with pytest.raises(ValueError, match=r"mask must have shape \(3, 3\) or be broadcastable to "
+                                         r"\(1, 3, 3\), got \(2, 3\)"):
+        endpoint_error(flow, flow, torch.ones(2, 3, dtype=torch.bool))
+    with pytest.raises(TypeError, match=r"mask must be a boolean tensor .* got dtype torch.float32; use mask.bool\(\)"):
         endpoint_error(flow, flow, torch.ones(3, 3))
-    with pytest.raises(TypeError, match="target must be a torch.Tensor, got ndarray"):
+    with pytest.raises(TypeError, match="flow_true must be a torch.Tensor, got ndarray"):
         endpoint_error(flow, np.zeros((1, 2, 3, 3)))
 
 

@@ -62,12 +62,18 @@ def test_parameters_shapes_and_flags():
         "centered_weight": (3, 2, 3),
         "forward_weight": (3, 7, 2, 2),
         "divergence_weight": (3, 7, 2, 2),
+        "log_lmbda": (3, 8),
+        "log_theta": (3, 8),
+        "tau_logit": (3, 7),
     }
     assert not any(p.requires_grad for p in net.parameters())
     assert torch.equal(net.centered_weight[1, 0], torch.tensor(tvf.CENTERED_TAPS))
     assert bool((net.u0 == 0).all())
-    trainable = TVNet(train_u0=True, train_filters=True)
+    trainable = TVNet(train_u0=True, train_filters=True, train_steps=True)
     assert all(p.requires_grad for p in trainable.parameters())
+    steps = TVNet(train_steps=True)
+    assert {name for name, p in steps.named_parameters() if p.requires_grad} == {
+        "log_lmbda", "log_theta", "tau_logit"}
     assert TVNet(train_u0=True).u0.requires_grad
     assert not TVNet(train_u0=True).forward_weight.requires_grad
     assert "n_scales=1, n_warps=1, n_iters=50" in repr(net.__class__())
@@ -83,6 +89,7 @@ def test_parameters_shapes_and_flags():
         (dict(eps=0), ValueError, "eps must be > 0.0, got 0.0"),
         (dict(fused="yes"), ValueError, "fused must be 'auto', True or False, got 'yes'"),
         (dict(train_u0=1), TypeError, "train_u0 must be a bool, got int 1"),
+        (dict(train_steps="yes"), TypeError, "train_steps must be a bool, got str 'yes'"),
         (dict(checkpoint="no"), TypeError, "checkpoint must be a bool"),
     ],
 )
@@ -174,22 +181,25 @@ STRUCTURES = {"1-1-50": (1, 1, 50, (64, 96)), "3-1-10": (3, 1, 10, (64, 96)),
               "5-5-50": (5, 5, 50, (96, 128))}
 
 
+@pytest.mark.parametrize("train_steps", [False, True])
 @pytest.mark.parametrize("image", ["camera", "astronaut", "coffee"])
 @pytest.mark.parametrize("structure", list(STRUCTURES))
-def test_frozen_tvnet_is_the_reference_tvl1(structure, image):
+def test_frozen_tvnet_is_the_reference_tvl1(structure, image, train_steps):
+    """Also with learnable step sizes: untrained, they are the constructor's."""
     n_scales, n_warps, n_iters, shape = STRUCTURES[structure]
     image0, image1, _ = _warped_pair(image, shape)
     expected = tvl1_optical_flow(image0, image1, n_scales=n_scales, n_warps=n_warps,
                                  n_iters=n_iters, tol=0, interpolation="bilinear")
-    net = TVNet(n_scales=n_scales, n_warps=n_warps, n_iters=n_iters)
-    flow = net(_to_torch(image0), _to_torch(image1))[0].numpy()
+    net = TVNet(n_scales=n_scales, n_warps=n_warps, n_iters=n_iters, train_steps=train_steps)
+    flow = net(_to_torch(image0), _to_torch(image1))[0].detach().numpy()
     assert len(_core.pyramid_shapes(*shape, n_scales, 0.5)) == min(n_scales, 4)
     assert np.abs(flow - expected).mean() <= 0.01
     # The only departure is eps in Eq. 11-12: a few 1e-7 px.
     assert np.abs(flow - expected).mean() <= 1e-5
 
 
-def test_without_eps_tvnet_equals_the_reference_to_rounding():
+@pytest.mark.parametrize("train_steps", [False, True])
+def test_without_eps_tvnet_equals_the_reference_to_rounding(train_steps):
     """A negligible eps leaves the reference's arithmetic: odd sizes, colour, 3 levels, 2 warps.
 
     (Where 0 < |grad I1w|^2 <= 1e-10, e.g. in the saturated areas of astronaut, the reference
@@ -197,8 +207,8 @@ def test_without_eps_tvnet_equals_the_reference_to_rounding():
     image0, image1, _ = _warped_pair("coffee", (61, 77))
     expected = tvl1_optical_flow(image0, image1, n_scales=3, n_warps=2, n_iters=20, tol=0,
                                  interpolation="bilinear")
-    net = TVNet(n_scales=3, n_warps=2, n_iters=20, eps=1e-200)
-    flow = net(_to_torch(image0), _to_torch(image1))
+    net = TVNet(n_scales=3, n_warps=2, n_iters=20, eps=1e-200, train_steps=train_steps)
+    flow = net(_to_torch(image0), _to_torch(image1)).detach()
     np.testing.assert_allclose(flow[0].numpy(), expected, rtol=0, atol=TOLERANCES["float64"])
 
 
@@ -254,25 +264,29 @@ def test_module_equals_the_functional_ops():
 def _trainable(n_scales=2, n_warps=2, n_iters=3, seed=0, **kwargs):
     torch.manual_seed(seed)
     net = TVNet(n_scales=n_scales, n_warps=n_warps, n_iters=n_iters, train_u0=True,
-                train_filters=True, **kwargs).double()
+                train_filters=True, train_steps=True, **kwargs).double()
     with torch.no_grad():
         # Away from integer warp positions (kinks of bilinear interpolation) and from the
-        # default taps, so that the gradients are generic.
+        # default taps and steps, so that the gradients are generic.
         net.u0.copy_(0.3 + 0.1 * torch.rand_like(net.u0))
         for weight in (net.centered_weight, net.forward_weight, net.divergence_weight):
             weight.add_(0.02 * torch.randn_like(weight))
+        for weight in (net.log_lmbda, net.log_theta, net.tau_logit):
+            weight.add_(0.1 * torch.randn_like(weight))
     return net
 
 
 @pytest.mark.parametrize("loss", ["energy", "epe"])
 @pytest.mark.parametrize("shape", [(40, 48), (24, 24)])
 def test_every_parameter_gets_a_gradient(loss, shape):
-    """Every element of u0 and of the taps of every iteration, warp and scale matters.
+    """Every element of u0 and of the taps and step sizes of every iteration, warp and scale
+    matters.
 
     (24, 24) has a 12x12 coarsest level, smaller than the stored u0."""
     image0, image1, truth = _warped_pair("camera", shape)
     x0, x1 = _to_torch(image0), _to_torch(image1)
-    net = TVNet(n_scales=2, n_warps=2, n_iters=3, train_u0=True, train_filters=True).double()
+    net = TVNet(n_scales=2, n_warps=2, n_iters=3, train_u0=True, train_filters=True,
+                train_steps=True).double()
     assert len(_core.pyramid_shapes(*shape, 2, 0.5)) == 2
     flow = net(x0, x1)
     if loss == "energy":
@@ -286,7 +300,8 @@ def test_every_parameter_gets_a_gradient(loss, shape):
 
 
 def test_gradcheck_tvnet_2_2_3():
-    """TVNet-2-2-3 with trainable u0 and filters, on a 20x24 image that has 2 levels (z=0.8)."""
+    """TVNet-2-2-3 with trainable u0, filters and steps, on a 20x24 image that has 2 levels
+    (z=0.8)."""
     image0, image1, _ = _warped_pair("camera", (20, 24))
     x0, x1 = _to_torch(image0), _to_torch(image1)
     net = _trainable(zoom_factor=0.8)
@@ -301,10 +316,13 @@ def test_gradcheck_tvnet_2_2_3():
     # bilinear warp); float64 keeps them accurate.
     assert gradcheck(run, params, eps=1e-8, fast_mode=True)
 
-    def run_filters(*filters):
-        return functional_call(net, dict(zip(names[1:], filters)), (x0, x1))
+    def run_filters_and_steps(*values):
+        return functional_call(net, dict(zip(names[1:], values)), (x0, x1))
 
-    assert gradcheck(run_filters, params[1:], eps=1e-8)  # every tap, slow mode
+    assert names[1:] == ["centered_weight", "forward_weight", "divergence_weight",
+                         "log_lmbda", "log_theta", "tau_logit"]
+    # Every tap and step, slow mode (one call: its cost is a backward pass per output element).
+    assert gradcheck(run_filters_and_steps, params[1:], eps=1e-8)
     inputs = (x0.clone().requires_grad_(), x1.clone().requires_grad_())
     assert gradcheck(net, inputs, eps=1e-8, fast_mode=True)
 
@@ -353,25 +371,39 @@ def test_inference_output_is_a_normal_tensor():
     assert weight.grad is not None
 
 
-def test_compile_switch_is_read_at_each_call(monkeypatch):
+def _fake_compile(monkeypatch, compiled=None):
+    """A fresh compile cache whose 'compiler' records its calls and returns ``compiled`` (default:
+    the function itself), so that no test compiles anything."""
     calls = []
-    monkeypatch.setattr(network, "_compiled_step", None)
-    monkeypatch.setattr(torch, "compile", lambda fn, **kw: calls.append(kw) or fn)
+
+    def fake(fn, **options):
+        calls.append(options)
+        return fn if compiled is None else compiled
+
+    monkeypatch.setenv(network.COMPILE_ENV_VAR, "1")
+    monkeypatch.setattr(torch, "compile", fake)
+    cache = network._CompiledFunction(network._uniform_step, dynamic=True)
+    monkeypatch.setattr(network, "_COMPILED_STEP", cache)
+    return cache, calls
+
+
+def test_compile_switch_is_read_at_each_call(monkeypatch):
+    cache, calls = _fake_compile(monkeypatch)
     x0, x1 = _frames()
     net = TVNet(n_iters=2, fused=True)
     monkeypatch.setenv(network.COMPILE_ENV_VAR, "0")
     net(x0, x1)
-    assert calls == []
+    assert calls == [] and cache.compiled is None
     monkeypatch.setenv(network.COMPILE_ENV_VAR, "1")
     net(x0, x1)
-    assert calls == [{"dynamic": True}]
+    net(x0, x1)
+    assert calls == [{"dynamic": True}]  # compiled once, then reused
 
 
 @pytest.mark.parametrize("fused", ["auto", True])
 def test_fused_path_equals_eager(monkeypatch, fused):
-    """The fused loop (here with an identity 'compiler', compile time stays out of the tests)."""
-    monkeypatch.setenv(network.COMPILE_ENV_VAR, "1")
-    monkeypatch.setattr(network, "_compiled_step", network._uniform_step)
+    """The fused loop, with per-iteration steps and taps (here with an identity 'compiler')."""
+    _fake_compile(monkeypatch)
     image0, image1, _ = _warped_pair("camera", (40, 48))
     x0, x1 = _to_torch(image0), _to_torch(image1)
     eager = _trainable(n_iters=4, fused=False)
@@ -387,20 +419,100 @@ def test_fused_path_equals_eager(monkeypatch, fused):
             torch.testing.assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-12)
 
 
-def test_compile_failure_falls_back_to_eager_with_a_warning(monkeypatch):
-    def broken(*args, **kwargs):
-        raise RuntimeError("no compiler here")
+def _raiser(error):
+    def compiled(*args):
+        compiled.calls += 1
+        raise error
 
-    monkeypatch.setenv(network.COMPILE_ENV_VAR, "1")
-    monkeypatch.setattr(network, "_compiled_step", broken)
-    monkeypatch.setattr(network, "_compile_failed", False)
+    compiled.calls = 0
+    return compiled
+
+
+@pytest.mark.parametrize("error", [
+    torch._dynamo.exc.Unsupported("no graph for this"),
+    torch._dynamo.exc.BackendCompilerFailed("inductor", RuntimeError("no compiler here"), None),
+    torch._inductor.exc.InvalidCxxCompiler(),
+])
+def test_compile_error_falls_back_to_eager_once_and_for_all(monkeypatch, error):
+    compiled = _raiser(error)
+    cache, _ = _fake_compile(monkeypatch, compiled)
     x0, x1 = _frames()
     expected = TVNet(n_iters=5, fused=False)(x0, x1)
     net = TVNet(n_iters=5, fused="auto")
-    with pytest.warns(UserWarning, match="torch.compile failed.*no compiler here.*eagerly"):
+    pattern = rf"(?s)torch.compile failed \({type(error).__name__}.*eagerly"
+    with pytest.warns(UserWarning, match=pattern):
         flow = net(x0, x1)
     torch.testing.assert_close(flow, expected, rtol=0, atol=1e-12)
-    assert not net._use_fused(need_grad=False)
+    assert cache.failed and not net._use_fused(need_grad=False)
+    assert compiled.calls == 1
+    assert cache(*[torch.zeros(1, 2, 4, 4)] * 6, *[torch.ones(2, 2)] * 2,
+                 torch.tensor([0.045, 0.8, 0.3, 1e-10]))[0].shape == (1, 2, 4, 4)
+    assert compiled.calls == 1  # eager from now on, no second try
+
+
+def test_failing_torch_compile_falls_back_to_eager(monkeypatch):
+    cache, _ = _fake_compile(monkeypatch)
+
+    def unsupported(fn, **options):
+        raise RuntimeError("Dynamo is not supported on this Python")
+
+    monkeypatch.setattr(torch, "compile", unsupported)
+    x0, x1 = _frames()
+    with pytest.warns(UserWarning, match="RuntimeError: Dynamo is not supported"):
+        TVNet(n_iters=2, fused=True)(x0, x1)
+    assert cache.failed
+
+
+@pytest.mark.parametrize("error", [torch.OutOfMemoryError("out of memory"),
+                                   RuntimeError("a runtime failure"), ValueError("bad input")])
+def test_runtime_error_of_a_compiled_call_propagates_and_keeps_the_compiled_step(monkeypatch,
+                                                                                   error):
+    compiled = _raiser(error)
+    cache, calls = _fake_compile(monkeypatch, compiled)
+    x0, x1 = _frames()
+    net = TVNet(n_iters=2, fused=True)
+    for attempt in (1, 2):
+        with pytest.raises(type(error), match=str(error)):
+            net(x0, x1)
+        assert compiled.calls == attempt  # the next call tries the compiled step again
+    assert not cache.failed and net._use_fused(need_grad=False)
+    assert len(calls) == 1
+
+
+# ------------------------------------------------------------------ learned step sizes
+def test_step_sizes_start_at_the_constructor_values_and_stay_bounded():
+    net = TVNet(n_scales=2, n_warps=2, n_iters=3, tau=0.2, lmbda=0.05, theta=0.4,
+                train_steps=True)
+    steps = net.step_sizes()
+    assert {k: tuple(v.shape) for k, v in steps.items()} == {
+        "tau": (2, 5), "lmbda": (2, 6), "theta": (2, 6)}
+    assert all(v.dtype == torch.float64 and v.requires_grad for v in steps.values())
+    # Exactly, not approximately: the untrained network is TV-L1.
+    assert bool((steps["tau"] == 0.2).all() and (steps["lmbda"] == 0.05).all()
+                and (steps["theta"] == 0.4).all())
+    with torch.no_grad():
+        net.tau_logit[0].fill_(-50.0)
+        net.tau_logit[1].fill_(50.0)
+        net.log_lmbda.fill_(-30.0)
+        steps = net.step_sizes()
+    assert 0 < float(steps["tau"][0].min()) and float(steps["tau"][1].max()) <= 2 * 0.2
+    assert float(steps["lmbda"].min()) > 0
+
+
+def test_every_step_of_every_level_changes_the_flow():
+    """Iteration t of a level uses its own steps: moving one of them moves the output."""
+    x0, x1 = _frames((40, 48))
+    net = TVNet(n_scales=2, n_warps=2, n_iters=3).double()
+    base = net(x0, x1)
+    for name in ("log_lmbda", "log_theta", "tau_logit"):
+        weight = getattr(net, name)
+        for index in ((0, 0), (1, weight.shape[1] - 1)):
+            with torch.no_grad():
+                weight[index] = 0.5
+            assert not torch.equal(net(x0, x1), base), (name, index)
+            with torch.no_grad():
+                weight[index] = 0.0
+    torch.testing.assert_close(net(x0, x1), base, rtol=0, atol=0)
 
 
 # ------------------------------------------------------------------ persistence and devices
@@ -409,9 +521,10 @@ def test_pickle_and_state_dict_round_trip():
     x0, x1 = _frames()
     clone = pickle.loads(pickle.dumps(net))
     torch.testing.assert_close(clone(x0, x1), net(x0, x1), rtol=0, atol=0)
-    fresh = TVNet(n_scales=2, n_warps=2, n_iters=3).double()
+    fresh = TVNet(n_scales=2, n_warps=2, n_iters=3).double()  # frozen steps load trained ones
     fresh.load_state_dict(net.state_dict())
-    torch.testing.assert_close(fresh(x0, x1), net(x0, x1), rtol=0, atol=0)
+    torch.testing.assert_close(fresh(x0, x1), net(x0, x1).detach(), rtol=0, atol=0)
+    assert not torch.equal(fresh(x0, x1), TVNet(n_scales=2, n_warps=2, n_iters=3)(x0, x1))
 
 
 def test_on_device(device, dtype):

@@ -35,6 +35,7 @@ API_MODULES = {
     "sktvnet.reference": "Reference TV-L1",
     "sktvnet.functional": "Differentiable operations",
     "sktvnet.losses": "Losses",
+    "sktvnet.heads": "Classification heads",
     "sktvnet.io": "Input and output",
     "sktvnet.visualization": "Visualization",
     "sktvnet.metrics": "Metrics",

@@ -178,11 +178,11 @@ def _flow_estimator(args: argparse.Namespace) -> Callable[[np.ndarray, np.ndarra
     constants = {"tau": args.tau, "lmbda": args.lmbda, "theta": args.theta,
                  "zoom_factor": args.zoom_factor}
     if args.method == "reference":
-        from .. import _core
+        from .. import _validation
         from ..reference import tvl1_optical_flow
 
-        _core.check_solver_params(**structure, **constants)
-        tol = _core.check_real("tol", args.tol, low=0.0, low_open=False)
+        _validation.check_solver_params(**structure, **constants)
+        tol = _validation.check_real("tol", args.tol, low=0.0, low_open=False)
 
         def reference(frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
             return np.stack([

@@ -13,15 +13,16 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
-from torch import Tensor, nn
+from torch import Tensor
 from tqdm.auto import tqdm
 
 from .. import losses
-from ..heads import HEADS, make_head
-from ..network import TVNet
+from .._validation import check_size
+from ..heads import HEADS, _ActionNetwork, make_head
 from . import _videos
-from ._base import TVNET_CONSTRAINTS, TorchStateMixin, resolve_device, torch_generator
-from ._flow import TRAIN_OPTIONS
+from ._base import TorchStateMixin, resolve_device, torch_generator
+from ._training import (PART_PARAMETERS, TVNET_CONSTRAINTS, TrainingMixin, build_tvnet,
+                        tvnet_parameter_groups)
 
 # TVNet's learning rate relative to the heads' when tvnet_learning_rate=None. The paper divides
 # the classifier's rate by 255 for TVNet, with SGD, whose steps grow with the gradient (large on
@@ -29,44 +30,9 @@ from ._flow import TRAIN_OPTIONS
 TVNET_LR_RATIO = 0.1
 # The built-in heads halve the frames twice; smaller frames leave them nothing to convolve.
 _MIN_HEAD_SIDE = 8
-# Standardisation of the RGB frame and of frame differences: never divide by a flat clip's 0.
-_STD_FLOOR = 1e-6
 
 
-class _ActionNetwork(nn.Module):
-    """The motion stream (TVNet, or frame differences, then a head) and the optional RGB stream.
-
-    ``forward`` takes a batch of grey clips ``(B, T, H, W)`` (and RGB frames ``(B, 3, H, W)``
-    when there is an RGB stream) and returns the logits of each stream, plus the flows and the
-    frame pairs they came from (for the loss Lf), or ``None`` without TVNet.
-    """
-
-    def __init__(self, tvnet: TVNet | None, motion_head: nn.Module, rgb_head: nn.Module | None):
-        super().__init__()
-        self.tvnet = tvnet
-        self.motion_head = motion_head
-        self.rgb_head = rgb_head
-
-    def forward(self, clips: Tensor, rgb: Tensor | None = None):
-        batch, length, height, width = clips.shape
-        x0 = clips[:, :-1].reshape(-1, 1, height, width)
-        x1 = clips[:, 1:].reshape(-1, 1, height, width)
-        if self.tvnet is None:
-            scale = clips.flatten(1).std(dim=1).clamp_min(_STD_FLOOR)[:, None, None, None]
-            features, pairs = (clips[:, 1:] - clips[:, :-1]) / scale, None
-        else:
-            flow = self.tvnet(x0, x1)
-            # (B * (T-1), 2, H, W) -> (B, 2 (T-1), H, W): u1, v1, u2, v2, ... as in the paper.
-            features, pairs = flow.reshape(batch, 2 * (length - 1), height, width), (flow, x0, x1)
-        logits = [self.motion_head(features)]
-        if self.rgb_head is not None:
-            mean = rgb.mean(dim=(1, 2, 3), keepdim=True)
-            std = rgb.flatten(1).std(dim=1).clamp_min(_STD_FLOOR)[:, None, None, None]
-            logits.append(self.rgb_head((rgb - mean) / std))
-        return logits, pairs
-
-
-class TVNetActionClassifier(TorchStateMixin, ClassifierMixin, BaseEstimator):
+class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, BaseEstimator):
     """Action recognition with TVNet and a CNN head, trained end to end (Fan et al. 2018).
 
     A clip of ``n_frames`` consecutive frames goes through TVNet, the TV-L1 solver unrolled into
@@ -101,7 +67,7 @@ class TVNetActionClassifier(TorchStateMixin, ClassifierMixin, BaseEstimator):
         Size ratio between pyramid levels.
     eps : float, default=1e-10
         Soft non-zero constant of the divisions in Eq. 11-12.
-    train_tvnet : {"all", "u0", "filters"} or None, default="all"
+    train : {"all", "u0", "filters"} or None, default="all"
         What of TVNet is trained with the head: its initial flow u0 and its difference filters
         (end to end, the paper's full model), one of them, or nothing (``None``: TVNet is a
         frozen TV-L1 solver, the paper's baseline).
@@ -141,7 +107,7 @@ class TVNetActionClassifier(TorchStateMixin, ClassifierMixin, BaseEstimator):
         Resize frames to ``(H, W)`` (bilinear, antialiased). ``None`` keeps the videos' size;
         then every video must have the same size in :meth:`fit`.
     learning_rate : float, default=3e-3
-        Adam learning rate of the heads, annealed to 0 along a cosine over ``max_epochs``.
+        Adam learning rate of the heads, annealed to 0 along a cosine over ``max_iter`` epochs.
     tvnet_learning_rate : float or None, default=None
         Adam learning rate of TVNet (annealed the same way). ``None`` means
         ``learning_rate / 10``. The paper divides the classifier's rate by 255, with SGD, whose
@@ -149,8 +115,9 @@ class TVNetActionClassifier(TorchStateMixin, ClassifierMixin, BaseEstimator):
         most 0.004 from TV-L1 in 950 steps (``benchmarks/bench_action.py``), 0.09 with 1/10.
     weight_decay : float, default=1e-4
         L2 penalty of the heads' weights (decoupled, AdamW); TVNet's parameters have none.
-    max_epochs : int, default=25
-        Passes over the training videos (one clip per video per pass).
+    max_iter : int, default=25
+        Epochs: passes over the training videos (one clip per video per pass), all on one
+        cosine schedule.
     batch_size : int, default=16
         Clips per minibatch, in training and prediction.
     warm_start : bool, default=False
@@ -201,7 +168,7 @@ class TVNetActionClassifier(TorchStateMixin, ClassifierMixin, BaseEstimator):
     >>> from sktvnet import TVNetActionClassifier
     >>> from sktvnet.datasets import make_motion_videos
     >>> X, y = make_motion_videos(16, n_classes=2, shape=(24, 24), random_state=0)
-    >>> clf = TVNetActionClassifier(n_iters=5, head_width=8, max_epochs=2, random_state=0)
+    >>> clf = TVNetActionClassifier(n_iters=5, head_width=8, max_iter=2, random_state=0)
     >>> clf.fit(X, y).predict_proba(X[:3]).shape
     (3, 2)
     >>> clf.classes_.tolist(), len(clf.loss_curve_)
@@ -210,7 +177,6 @@ class TVNetActionClassifier(TorchStateMixin, ClassifierMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         **TVNET_CONSTRAINTS,
-        "train_tvnet": [StrOptions({"u0", "filters", "all"}), None],
         "flow_loss_weight": [Interval(Real, 0, None, closed="left")],
         "motion": [StrOptions({"tvnet", "difference"})],
         "head": [StrOptions(set(HEADS)), callable],
@@ -224,7 +190,7 @@ class TVNetActionClassifier(TorchStateMixin, ClassifierMixin, BaseEstimator):
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "tvnet_learning_rate": [Interval(Real, 0, None, closed="left"), None],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "warm_start": ["boolean"],
         "device": [str, torch.device],
@@ -243,7 +209,7 @@ class TVNetActionClassifier(TorchStateMixin, ClassifierMixin, BaseEstimator):
         theta=0.3,
         zoom_factor=0.5,
         eps=1e-10,
-        train_tvnet="all",
+        train="all",
         flow_loss_weight=0.1,
         motion="tvnet",
         head="resnet",
@@ -257,7 +223,7 @@ class TVNetActionClassifier(TorchStateMixin, ClassifierMixin, BaseEstimator):
         learning_rate=3e-3,
         tvnet_learning_rate=None,
         weight_decay=1e-4,
-        max_epochs=25,
+        max_iter=25,
         batch_size=16,
         warm_start=False,
         device="auto",
@@ -272,7 +238,7 @@ class TVNetActionClassifier(TorchStateMixin, ClassifierMixin, BaseEstimator):
         self.theta = theta
         self.zoom_factor = zoom_factor
         self.eps = eps
-        self.train_tvnet = train_tvnet
+        self.train = train
         self.flow_loss_weight = flow_loss_weight
         self.motion = motion
         self.head = head
@@ -286,7 +252,7 @@ class TVNetActionClassifier(TorchStateMixin, ClassifierMixin, BaseEstimator):
         self.learning_rate = learning_rate
         self.tvnet_learning_rate = tvnet_learning_rate
         self.weight_decay = weight_decay
-        self.max_epochs = max_epochs
+        self.max_iter = max_iter
         self.batch_size = batch_size
         self.warm_start = warm_start
         self.device = device
@@ -303,14 +269,7 @@ class TVNetActionClassifier(TorchStateMixin, ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ network
     def _make_network(self) -> _ActionNetwork:
         n_classes = len(self.classes_)
-        tvnet = None
-        if self.motion == "tvnet":
-            train_u0, train_filters = TRAIN_OPTIONS[self.train_tvnet]
-            tvnet = TVNet(
-                n_scales=self.n_scales, n_warps=self.n_warps, n_iters=self.n_iters, tau=self.tau,
-                lmbda=self.lmbda, theta=self.theta, zoom_factor=self.zoom_factor, eps=self.eps,
-                train_u0=train_u0, train_filters=train_filters,
-            )
+        tvnet = build_tvnet(self) if self.motion == "tvnet" else None
         channels = (2 if self.motion == "tvnet" else 1) * (self.n_frames - 1)
         kwargs = dict(n_classes=n_classes, width=self.head_width, dropout=self.dropout)
         motion_head = make_head(self.head, in_channels=channels, **kwargs)
@@ -318,15 +277,8 @@ class TVNetActionClassifier(TorchStateMixin, ClassifierMixin, BaseEstimator):
         return _ActionNetwork(tvnet, motion_head, rgb_head)
 
     def _check_params(self) -> None:
-        size = self.frame_size
-        if size is not None:
-            if (len(size) != 2 or any(isinstance(n, bool) or not isinstance(n, Integral)
-                                      for n in size)):
-                raise ValueError(f"frame_size must be None or a pair of integers (H, W), "
-                                 f"got {size!r}")
-            if isinstance(self.head, str) and min(size) < _MIN_HEAD_SIDE:
-                raise ValueError(f"frame_size must be at least ({_MIN_HEAD_SIDE}, "
-                                 f"{_MIN_HEAD_SIDE}) for the built-in heads, got {tuple(size)}")
+        check_size(self.frame_size, "frame_size", none_ok=True,
+                   low=_MIN_HEAD_SIDE if isinstance(self.head, str) else 1)
         if isinstance(self.head, str) and self.head_width % 4:
             raise ValueError(f"head_width must be a multiple of 4, got {self.head_width}")
 
@@ -437,78 +389,73 @@ class TVNetActionClassifier(TorchStateMixin, ClassifierMixin, BaseEstimator):
             self._train(sources, torch.from_numpy(encoded.astype(np.int64)), generator)
         return self
 
-    def _optimizer(self):
+    def _parameter_groups(self) -> list[dict]:
         head_params = [p for name, p in self.model_.named_parameters()
                        if not name.startswith("tvnet.") and p.requires_grad]
-        decay = [p for p in head_params if p.ndim > 1]
-        no_decay = [p for p in head_params if p.ndim <= 1]
-        groups = [dict(params=decay, weight_decay=self.weight_decay),
-                  dict(params=no_decay, weight_decay=0.0)]
+        groups = [dict(params=[p for p in head_params if p.ndim > 1],
+                       weight_decay=self.weight_decay),
+                  dict(params=[p for p in head_params if p.ndim <= 1], weight_decay=0.0)]
         if self.model_.tvnet is not None:
-            tvnet_params = [p for p in self.model_.tvnet.parameters() if p.requires_grad]
-            if tvnet_params:
-                lr = (self.learning_rate * TVNET_LR_RATIO if self.tvnet_learning_rate is None
-                      else self.tvnet_learning_rate)
-                groups.append(dict(params=tvnet_params, lr=lr, weight_decay=0.0))
-        return torch.optim.AdamW([g for g in groups if g["params"]], lr=self.learning_rate)
+            lr = (self.learning_rate * TVNET_LR_RATIO if self.tvnet_learning_rate is None
+                  else self.tvnet_learning_rate)
+            groups += tvnet_parameter_groups(self.model_.tvnet, dict.fromkeys(PART_PARAMETERS, lr))
+        return groups
 
     def _train(self, sources, labels: Tensor, generator: torch.Generator) -> None:
-        optimizer = self._optimizer()
-        n_videos = len(sources)
-        n_batches = math.ceil(n_videos / self.batch_size)
-        total_steps = self.max_epochs * n_batches
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: 0.5 * (1.0 + math.cos(math.pi * step / total_steps)))
-        train_tvnet = self.model_.tvnet is not None and self.train_tvnet is not None
-        use_flow_loss = train_tvnet and self.flow_loss_weight > 0
-        self.model_.train()
-        first = self.n_iter_
-        for epoch in range(first, first + self.max_epochs):
-            order = torch.randperm(n_videos, generator=generator).numpy()
-            batches = np.array_split(order, n_batches)
-            bar = tqdm(batches, desc=f"epoch {epoch + 1}/{first + self.max_epochs}",
-                       unit="batch", disable=not self.verbose, leave=True)
-            total, flow_total, count = 0.0, 0.0, 0
-            for batch in bar:
-                clips, rgbs = [], []
-                for i in batch.tolist():
-                    video = self._decode(sources, i)
-                    start = int(torch.randint(len(video) - self.n_frames + 1, (1,),
-                                              generator=generator))
-                    flip = self.horizontal_flip and bool(torch.rand(1, generator=generator) < 0.5)
-                    clip, rgb = self._clip(video, start, flip)
-                    clips.append(clip)
-                    rgbs.append(rgb)
-                if len({c.shape for c in clips}) > 1:
-                    raise ValueError(
-                        "the videos differ in frame size "
-                        f"({sorted({c.shape[1:] for c in clips})}): set frame_size=(H, W) to "
-                        "resize them to one size"
-                    )
-                target = labels[batch].to(self._device)
-                logits, pairs = self.model_(self._to_device(clips), self._to_device(rgbs))
-                loss = sum(F.cross_entropy(stream, target) for stream in logits)
-                flow_loss = None
-                if pairs is not None:
-                    flow, x0, x1 = pairs
-                    with torch.set_grad_enabled(use_flow_loss):
-                        flow_loss = losses.tvl1_energy(flow, x0, x1, lmbda=self.lmbda, eps=self.eps)
-                    if use_flow_loss:
-                        loss = loss + self.flow_loss_weight * flow_loss
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                schedule.step()
-                total += float(loss.detach()) * len(batch)
-                if flow_loss is not None:
-                    flow_total += float(flow_loss.detach()) * len(batch)
-                count += len(batch)
-                bar.set_postfix(loss=f"{total / count:.4f}")
-            self.loss_curve_.append(total / count)
-            if self.model_.tvnet is not None:
-                self.flow_loss_curve_.append(flow_total / count)
-            self.n_iter_ += 1
-        self.model_.eval()
+        n_batches = math.ceil(len(sources) / self.batch_size)
+        self._labels = labels
+        self._use_flow_loss = (self.model_.tvnet is not None and self.train is not None
+                               and self.flow_loss_weight > 0)
+
+        def batches(epoch):
+            order = torch.randperm(len(sources), generator=generator).numpy()
+            for batch in np.array_split(order, n_batches):
+                yield self._training_batch(sources, batch, generator)
+
+        try:
+            self._fit_loop(self.max_iter, n_batches, batches)
+        finally:
+            del self._labels, self._use_flow_loss
+
+    def _training_batch(self, sources, batch: np.ndarray, generator: torch.Generator):
+        """Clips (and RGB frames) of the videos ``batch`` at random places, with their labels."""
+        clips, rgbs = [], []
+        for i in batch.tolist():
+            video = self._decode(sources, i)
+            start = int(torch.randint(len(video) - self.n_frames + 1, (1,), generator=generator))
+            flip = self.horizontal_flip and bool(torch.rand(1, generator=generator) < 0.5)
+            clip, rgb = self._clip(video, start, flip)
+            clips.append(clip)
+            rgbs.append(rgb)
+        if len({c.shape for c in clips}) > 1:
+            raise ValueError(
+                f"the videos differ in frame size ({sorted({c.shape[1:] for c in clips})}): "
+                "set frame_size=(H, W) to resize them to one size"
+            )
+        return (self._to_device(clips), self._to_device(rgbs),
+                self._labels[batch].to(self._device))
+
+    def _compute_loss(self, batch):
+        clips, rgbs, target = batch
+        logits, pairs = self.model_(clips, rgbs)
+        loss = sum(F.cross_entropy(stream, target) for stream in logits)
+        record = {"n": len(target)}
+        if pairs is not None:
+            flow, x0, x1 = pairs
+            with torch.set_grad_enabled(self._use_flow_loss):
+                flow_loss = losses.tvl1_energy(flow, x0, x1, lmbda=self.lmbda, eps=self.eps)
+            if self._use_flow_loss:
+                loss = loss + self.flow_loss_weight * flow_loss
+            record["flow_loss"] = float(flow_loss.detach())
+        return loss, record
+
+    def _record_epoch(self, records: list[dict]) -> None:
+        """One point per epoch: the losses of its minibatches averaged, weighted by their size."""
+        count = sum(r["n"] for r in records)
+        self.loss_curve_.append(sum(r["loss"] * r["n"] for r in records) / count)
+        if self.model_.tvnet is not None:
+            self.flow_loss_curve_.append(sum(r["flow_loss"] * r["n"] for r in records) / count)
+        self.n_iter_ += 1
 
     # ------------------------------------------------------------------ predict
     def _clip_starts(self, length: int) -> list[int]:

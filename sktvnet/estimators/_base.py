@@ -7,29 +7,15 @@ import json
 import os
 import warnings
 import zipfile
-from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval
 
 from .._version import __version__
 from ..io import atomic_write
 
 FORMAT = "sktvnet-model"
-
-# Constraints of the TVNet structure and solver constants, shared by every estimator built on it.
-TVNET_CONSTRAINTS = {
-        "n_scales": [Interval(Integral, 1, None, closed="left")],
-        "n_warps": [Interval(Integral, 1, None, closed="left")],
-        "n_iters": [Interval(Integral, 1, None, closed="left")],
-        "tau": [Interval(Real, 0, 0.25, closed="right")],
-        "lmbda": [Interval(Real, 0, None, closed="neither")],
-        "theta": [Interval(Real, 0, None, closed="neither")],
-        "zoom_factor": [Interval(Real, 0, 1, closed="neither")],
-        "eps": [Interval(Real, 0, None, closed="left")],
-}
 FORMAT_VERSION = 1
 
 

@@ -14,15 +14,15 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from .. import losses
+from .. import losses, metrics
 from ..network import TVNet
 from . import _videos
-from ._base import TVNET_CONSTRAINTS, TorchStateMixin, resolve_device, torch_generator, worker_threads
+from ._base import TorchStateMixin, resolve_device, torch_generator, worker_threads
+from ._training import (PART_PARAMETERS, TVNET_CONSTRAINTS, TrainingMixin, build_tvnet,
+                        tvnet_parameter_groups)
 
-TRAIN_OPTIONS = {None: (False, False), "u0": (True, False), "filters": (False, True), "all": (True, True)}
 
-
-class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
+class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator):
     """Optical-flow features of videos computed by TVNet, frozen or trained.
 
     Every pair of consecutive frames of a video goes through TVNet, the TV-L1 solver unrolled into
@@ -58,8 +58,8 @@ class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
     learning_rate : float, default=0.02
         Initial Adam learning rate, decayed to zero over the steps (cosine); gradients are clipped
         to norm 1.
-    max_steps : int, default=300
-        Number of optimisation steps (minibatches).
+    max_iter : int, default=300
+        Number of optimisation steps (minibatches), all on one cosine schedule.
     batch_size : int, default=8
         Pairs per minibatch in training and in :meth:`transform`.
     crop_size : int or None, default=64
@@ -84,6 +84,8 @@ class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
         The fitted network.
     loss_curve_ : list of float
         Training loss at every step (empty when ``train=None``).
+    n_iter_ : int
+        Optimisation steps run: ``max_iter``, or 0 when ``train=None``.
     n_pairs_seen_ : int
         Number of frame pairs in the training data.
 
@@ -110,10 +112,9 @@ class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         **TVNET_CONSTRAINTS,
-        "train": [StrOptions({"u0", "filters", "all"}), None],
         "loss": [StrOptions({"energy", "epe"})],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "max_steps": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "crop_size": [Interval(Integral, 4, None, closed="left"), None],
         "device": [str, torch.device],
@@ -136,7 +137,7 @@ class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
         train=None,
         loss="energy",
         learning_rate=0.02,
-        max_steps=300,
+        max_iter=300,
         batch_size=8,
         crop_size=64,
         device="auto",
@@ -155,7 +156,7 @@ class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
         self.train = train
         self.loss = loss
         self.learning_rate = learning_rate
-        self.max_steps = max_steps
+        self.max_iter = max_iter
         self.batch_size = batch_size
         self.crop_size = crop_size
         self.device = device
@@ -172,13 +173,10 @@ class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
         return tags
 
     # ------------------------------------------------------------------ network
+    _max_grad_norm = 1.0
+
     def _make_network(self) -> TVNet:
-        train_u0, train_filters = TRAIN_OPTIONS[self.train]
-        return TVNet(
-            n_scales=self.n_scales, n_warps=self.n_warps, n_iters=self.n_iters, tau=self.tau,
-            lmbda=self.lmbda, theta=self.theta, zoom_factor=self.zoom_factor, eps=self.eps,
-            train_u0=train_u0, train_filters=train_filters,
-        )
+        return build_tvnet(self)
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -202,6 +200,7 @@ class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
         self._device = resolve_device(self.device)
         self.model_ = self._make_network().to(self._device)
         self.loss_curve_ = []
+        self.n_iter_ = 0
         self.n_pairs_seen_ = 0
         if self.train is None:
             return self
@@ -222,35 +221,35 @@ class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
             groups.setdefault(video.shape[1:], []).extend((v, t) for t in range(len(video) - 1))
         keys = list(groups)
         weights = torch.tensor([len(groups[k]) for k in keys], dtype=torch.float64)
-        params = [p for p in self.model_.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(params, lr=self.learning_rate)
-        # Cosine decay to zero: large filter updates early, a settled network at the end (with a
-        # constant rate the unrolled iteration drifts in and out of stability between steps).
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.max_steps)
-        self.model_.train()
-        steps = tqdm(range(self.max_steps), desc="TVNetFlow.fit", unit="step",
-                     disable=not self.verbose)
-        for _ in steps:
-            group = groups[keys[int(torch.multinomial(weights, 1, generator=generator))]]
-            picks = torch.randint(len(group), (min(self.batch_size, len(group)),), generator=generator)
-            pairs = [group[i] for i in picks.tolist()]
-            window = self._crop_window(frames[pairs[0][0]].shape[1:], generator)
-            x0 = self._to_tensor([frames[v][t][window] for v, t in pairs])
-            x1 = self._to_tensor([frames[v][t + 1][window] for v, t in pairs])
-            flow = self.model_(x0, x1)
-            if flows is None:
-                loss = losses.tvl1_energy(flow, x0, x1, lmbda=self.lmbda, eps=self.eps)
-            else:
-                target = np.stack([flows[v][t][(slice(None),) + window] for v, t in pairs])
-                loss = losses.endpoint_error(flow, torch.from_numpy(target).to(flow))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, max_norm=1.0)
-            optimizer.step()
-            schedule.step()
-            self.loss_curve_.append(float(loss.detach()))
-            steps.set_postfix(loss=f"{self.loss_curve_[-1]:.4f}")
-        self.model_.eval()
+
+        def batches(epoch):
+            for _ in range(self.max_iter):
+                group = groups[keys[int(torch.multinomial(weights, 1, generator=generator))]]
+                picks = torch.randint(len(group), (min(self.batch_size, len(group)),),
+                                      generator=generator)
+                pairs = [group[i] for i in picks.tolist()]
+                window = self._crop_window(frames[pairs[0][0]].shape[1:], generator)
+                x0 = self._to_tensor([frames[v][t][window] for v, t in pairs])
+                x1 = self._to_tensor([frames[v][t + 1][window] for v, t in pairs])
+                target = None
+                if flows is not None:
+                    target = torch.from_numpy(np.stack(
+                        [flows[v][t][(slice(None),) + window] for v, t in pairs])).to(x0)
+                yield x0, x1, target
+
+        self._fit_loop(1, self.max_iter, batches)
+        self.n_iter_ = self.max_iter
+
+    def _parameter_groups(self) -> list[dict]:
+        return tvnet_parameter_groups(self.model_, dict.fromkeys(PART_PARAMETERS,
+                                                                 self.learning_rate))
+
+    def _compute_loss(self, batch):
+        x0, x1, target = batch
+        flow = self.model_(x0, x1)
+        if target is None:
+            return losses.tvl1_energy(flow, x0, x1, lmbda=self.lmbda, eps=self.eps), {}
+        return losses.endpoint_error(flow, target), {}
 
     def _crop_window(self, shape, generator):
         """Slices of one random ``crop_size`` square inside frames of ``shape`` (all if larger)."""
@@ -315,26 +314,40 @@ class TVNetFlow(TorchStateMixin, TransformerMixin, BaseEstimator):
 
     def score(self, X, y=None):
         """Minus the mean end-point error against ``y`` if given, else minus the mean TV-L1
-        energy (Eq. 1) of the flows: higher is better, so GridSearchCV needs no custom scorer."""
+        energy (Eq. 1) of the flows: higher is better, so GridSearchCV needs no custom scorer.
+
+        The end-point error is :func:`sktvnet.metrics.endpoint_error`'s: pixels whose
+        ground truth is unknown (not finite, or beyond 1e9 as Middlebury marks it) are left out.
+        Videos are processed batch by batch, as in :meth:`transform`, in both cases.
+        """
         check_is_fitted(self)
         sources = _videos.check_videos(X)
         targets = None if y is None else _videos.check_flows(y, sources)
         total, count = 0.0, 0
         for i, (video, flow) in enumerate(self._iter_flows(sources, "TVNetFlow.score")):
             if targets is None:
-                video = _videos.as_frames(video)
-                with torch.inference_mode():
-                    x0 = self._to_tensor(video[:-1])
-                    x1 = self._to_tensor(video[1:])
-                    value = losses.tvl1_energy(torch.from_numpy(flow).to(x0), x0, x1,
-                                               lmbda=self.lmbda, eps=self.eps)
-                total += float(value) * len(flow)
+                total += self._energy(video, flow)
             else:
                 if targets[i].shape != flow.shape:
                     raise ValueError(f"y[{i}] must have shape {flow.shape}, got {targets[i].shape}")
-                total += float(np.hypot(*np.moveaxis(flow - targets[i], 1, 0)).mean()) * len(flow)
+                total += metrics.endpoint_error(flow, targets[i]) * len(flow)
             count += len(flow)
         return -total / count
+
+    def _energy(self, video, flow) -> float:
+        """Sum over the pairs of ``video`` of the TV-L1 energy of their ``flow``; frames become
+        float batch by batch, as in :meth:`transform`."""
+        total = 0.0
+        with torch.inference_mode():
+            for start in range(0, len(flow), self.batch_size):
+                stop = min(start + self.batch_size, len(flow))
+                frames = _videos.as_frames(video[start:stop + 1])
+                x0 = self._to_tensor(frames[:-1])
+                x1 = self._to_tensor(frames[1:])
+                value = losses.tvl1_energy(torch.from_numpy(flow[start:stop]).to(x0), x0, x1,
+                                           lmbda=self.lmbda, eps=self.eps)
+                total += float(value) * (stop - start)
+        return total
 
     # ------------------------------------------------------------------ deployment
     def export(self, path: str | os.PathLike, *, frame_shape: tuple[int, int], channels: int = 1,

@@ -1,7 +1,8 @@
 """Video input for the estimators: validation, lazy decoding, grey conversion and pair batching.
 
-X is, as DESIGN.md says, an array ``(n_videos, T, H, W)`` or ``(n_videos, T, H, W, C)``, a list of
-such per-video arrays (ragged T or size allowed) or a list of video file paths decoded lazily.
+X is an array ``(n_videos, T, H, W)`` or ``(n_videos, T, H, W, C)``, a list of such per-video arrays
+(ragged T or size allowed) or a list of video file paths decoded lazily (the estimators' docstrings
+and the user guide describe the same forms).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .. import _core
+from .._validation import check_frame_side
 
 _PATH_TYPES = (str, bytes, os.PathLike)
 
@@ -33,8 +35,10 @@ def check_videos(X, name: str = "X") -> list:
         )
     if isinstance(X, np.ndarray) or hasattr(X, "__array__") and not isinstance(X, Sequence):
         X = np.asarray(X)
-        if X.ndim not in (4, 5):
-            hint = (" (a single video? wrap it in a list)" if X.ndim == 3 else
+        # A last axis of 1 or 3 is a colour axis, not a width: frames are at least 4 pixels wide.
+        single_colour = X.ndim == 4 and X.shape[-1] in (1, 3)
+        if X.ndim not in (4, 5) or single_colour:
+            hint = (" (a single video? wrap it in a list)" if X.ndim == 3 or single_colour else
                     " (2-D data is not video: each sample must be a sequence of frames)"
                     if X.ndim == 2 else "")
             raise ValueError(
@@ -71,11 +75,7 @@ def check_video(video, name: str) -> np.ndarray:
         )
     if video.shape[0] < 2:
         raise ValueError(f"{name} needs at least 2 frames to make a pair, got T = {video.shape[0]}")
-    if min(video.shape[1:3]) < _core.MIN_SIDE:
-        raise ValueError(
-            f"{name} frames must be at least {_core.MIN_SIDE}x{_core.MIN_SIDE} pixels, "
-            f"got {video.shape[1]}x{video.shape[2]}"
-        )
+    check_frame_side(*video.shape[1:3], name)
     if video.dtype.kind == "f" and not np.isfinite(video).all():
         raise ValueError(f"{name} contains NaN or infinite values")
     return video

@@ -1,0 +1,29 @@
+"""Default data built from what ships with scikit-image (nothing downloads), and video folders.
+
+* :func:`make_synthetic_pair` warps a real image by a known smooth field, so the flow is exact.
+* :func:`make_flow_pairs` makes many such pairs from crops of real images, with train and test
+  images kept apart: training data for TVNet and a held-out benchmark.
+* :func:`load_stereo_motorcycle` is a real pair with ground truth: the Middlebury 2014 stereo
+  pair bundled by scikit-image, whose disparity is a purely horizontal flow.
+* :func:`make_motion_videos` makes short labelled videos whose class is a motion pattern of a
+  texture cut from a real image, for action recognition without an action dataset.
+* :func:`load_video_folder` lists an action dataset stored as one folder of videos per class
+  (the UCF101 and HMDB51 layout), for the estimators to decode lazily.
+"""
+
+from ._folders import VIDEO_EXTENSIONS, load_video_folder
+from ._images import SYNTHETIC_IMAGES
+from ._motion import MOTION_CLASSES, make_motion_videos
+from ._pairs import (
+    FLOW_MOTIONS,
+    FLOW_TEST_IMAGES,
+    FLOW_TRAIN_IMAGES,
+    load_stereo_motorcycle,
+    make_flow_pairs,
+    make_synthetic_pair,
+)
+
+# The constants above are importable from here too (the image lists, the motion classes), but the
+# documented API is these functions.
+__all__ = ["load_stereo_motorcycle", "load_video_folder", "make_flow_pairs", "make_motion_videos",
+           "make_synthetic_pair"]
