@@ -29,7 +29,10 @@ setup(
         "safetensors>=0.4",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6", "dask[distributed]>=2023.1"],
+        # The test extra includes export's, so that CI runs the exported graphs for real.
+        "test": ["pytest>=7", "hypothesis>=6", "dask[distributed]>=2023.1",
+                 "onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18"],
+        "export": ["onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18"],
         "video": ["av>=10"],
         "benchmark": ["opencv-contrib-python-headless>=4.8"],
         "docs": ["sphinx>=7", "numpydoc>=1.6", "matplotlib>=3.6"],

@@ -18,6 +18,7 @@ _HOMES = {
     "TVNetFlow": "estimators",
     "angular_error": "metrics",
     "endpoint_error": "metrics",
+    "export_tvnet": "export",
     "flow_to_color": "visualization",
     "iter_video": "io",
     "load_stereo_motorcycle": "datasets",

@@ -11,6 +11,8 @@ The difference filters accept optional taps (``weight``), the trainable parts of
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -143,7 +145,8 @@ def _gaussian_blur(image: Tensor, sigma: float) -> Tensor:
     # slices, pairing the symmetric taps, run several times faster than a one-channel conv2d.
     for dim in (3, 2):
         n = out.shape[dim]
-        idx = torch.as_tensor(_core.mirror_indices(n, radius), device=image.device)
+        # Indices from a Python list: a constant of an exported graph, not NumPy inside it.
+        idx = torch.tensor(_core.mirror_indices(n, radius).tolist(), device=image.device)
         padded = out.index_select(dim, idx)
         acc = padded.narrow(dim, radius, n) * kernel[radius]
         for k in range(radius):
@@ -187,35 +190,39 @@ def gaussian_blur(image: Tensor, sigma: float) -> Tensor:
     return _gaussian_blur(image, sigma)
 
 
-def _resample_axis(image: Tensor, positions: np.ndarray, dim: int) -> Tensor:
+def _resample_axis(image: Tensor, positions: list[float], dim: int) -> Tensor:
     """Linear interpolation along ``dim`` at real ``positions``, neighbours clamped to the axis.
 
-    Positions are float64 NumPy values computed exactly as the reference does; the fractional part
-    is rounded once to the image's dtype, like the reference's ``(x - x0).astype(dtype)``.
+    Positions are Python floats (float64) computed exactly as the reference computes them in
+    NumPy; the fractional part is rounded once to the image's dtype, like the reference's
+    ``(x - x0).astype(dtype)``. Indices and weights are built from Python lists so that an
+    exported graph holds them as constants: no NumPy, nothing that depends on the frames.
     """
     n = image.shape[dim]
-    base = np.floor(positions)
-    frac = (positions - base).astype(np.float64 if image.dtype == torch.float64 else np.float32)
-    base = base.astype(np.int64)
+    base = [math.floor(x) for x in positions]
     device = image.device
-    idx0 = torch.as_tensor(np.clip(base, 0, n - 1), device=device)
-    idx1 = torch.as_tensor(np.clip(base + 1, 0, n - 1), device=device)
+    idx0 = torch.tensor([min(max(b, 0), n - 1) for b in base], device=device)
+    idx1 = torch.tensor([min(max(b + 1, 0), n - 1) for b in base], device=device)
     shape = [1, 1, 1, 1]
-    shape[dim] = positions.size
-    w1 = torch.as_tensor(frac, device=device).to(image.dtype).view(shape)
-    w0 = torch.as_tensor(1 - frac, device=device).to(image.dtype).view(shape)
+    shape[dim] = len(positions)
+    # float64 fractions rounded to the image dtype, then 1 - frac in that dtype (the reference's
+    # order of rounding).
+    frac = torch.tensor([x - b for x, b in zip(positions, base)], dtype=torch.float64)
+    frac = frac.to(image.dtype)
+    w1 = frac.to(device).view(shape)
+    w0 = (1 - frac).to(device).view(shape)
     return image.index_select(dim, idx0) * w0 + image.index_select(dim, idx1) * w1
 
 
-def _resample(image: Tensor, rows: np.ndarray, cols: np.ndarray) -> Tensor:
+def _resample(image: Tensor, rows: list[float], cols: list[float]) -> Tensor:
     # Columns first, then rows: the order of the reference's accumulation.
     return _resample_axis(_resample_axis(image, cols, 3), rows, 2)
 
 
 def _zoom_out(image: Tensor, shape: tuple[int, int], zoom_factor: float) -> Tensor:
     blurred = _gaussian_blur(image, _core.zoom_sigma(zoom_factor))
-    rows = np.arange(shape[0], dtype=np.float64) / zoom_factor
-    cols = np.arange(shape[1], dtype=np.float64) / zoom_factor
+    rows = [i / zoom_factor for i in range(shape[0])]
+    cols = [j / zoom_factor for j in range(shape[1])]
     return _resample(blurred, rows, cols)
 
 
@@ -259,8 +266,8 @@ def zoom_out(
 
 def _zoom_in(field: Tensor, shape: tuple[int, int]) -> Tensor:
     height, width = field.shape[-2:]
-    rows = np.arange(shape[0], dtype=np.float64) * (height / shape[0])
-    cols = np.arange(shape[1], dtype=np.float64) * (width / shape[1])
+    rows = [i * (height / shape[0]) for i in range(shape[0])]
+    cols = [j * (width / shape[1]) for j in range(shape[1])]
     return _resample(field, rows, cols)
 
 

@@ -32,6 +32,7 @@ API_MODULES = {
     "sktvnet.estimators": "Estimators",
     "sktvnet.network": "The network",
     "sktvnet.pretrained": "Pretrained weights",
+    "sktvnet.export": "Export",
     "sktvnet.reference": "Reference TV-L1",
     "sktvnet.functional": "Differentiable operations",
     "sktvnet.losses": "Losses",
@@ -46,6 +47,7 @@ RESULT_TABLES = {
     "table1": "benchmarks/bench_table1.py",
     "reference": "benchmarks/bench_reference.py",
     "cli_memory": "benchmarks/bench_cli_memory.py",
+    "export": "benchmarks/bench_export.py",
 }
 PICTURE_SHAPE = (96, 128)
 STRUCTURES = ["1-1-50", "3-1-50", "6-1-50", "6-3-30", "6-5-50"]
@@ -108,7 +110,7 @@ def _cli_help(out: Path) -> None:
     from sktvnet import cli
 
     os.environ["COLUMNS"] = "96"  # argparse wraps to the terminal width: fix it for the page
-    for command in ("demo", "flow"):
+    for command in ("demo", "flow", "export"):
         buffer = io.StringIO()
         with contextlib.redirect_stdout(buffer), contextlib.suppress(SystemExit):
             cli.main([command, "--help"])

@@ -1,10 +1,10 @@
 """The ``sktvnet`` command (also ``python -m sktvnet`` and ``python -m sktvnet.cli``).
 
 Each subcommand is a module with ``add_parser(subparsers)``, which declares its arguments and
-sets ``handler`` to its ``run(args) -> int``: :mod:`~sktvnet.cli.demo` and
-:mod:`~sktvnet.cli.flow`. :data:`_SUBCOMMANDS` lists them; a new subcommand is one more module
-and one more entry there. Parsing imports nothing heavy (torch, scikit-learn, SciPy load inside
-the handlers), so that ``sktvnet --help`` answers at once, and so that the command can set
+sets ``handler`` to its ``run(args) -> int``: :mod:`~sktvnet.cli.demo`, :mod:`~sktvnet.cli.flow`
+and :mod:`~sktvnet.cli.export`. :data:`_SUBCOMMANDS` lists them; a new subcommand is one more
+module and one more entry there. Parsing imports nothing heavy (torch, scikit-learn, SciPy load
+inside the handlers), so that ``sktvnet --help`` answers at once, and so that the command can set
 ``OMP_WAIT_POLICY=PASSIVE`` (unless the user set a value) before torch loads.
 """
 
@@ -16,12 +16,12 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from . import demo, flow
+from . import demo, export, flow
 from ._common import PROG
 
 __all__ = ["main"]
 
-_SUBCOMMANDS = (demo.add_parser, flow.add_parser)
+_SUBCOMMANDS = (demo.add_parser, flow.add_parser, export.add_parser)
 
 
 def _prefer_passive_threads() -> None:

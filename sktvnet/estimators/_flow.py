@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from numbers import Integral, Real
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -520,6 +521,39 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
                                            lmbda=self.lmbda, eps=self.eps)
                 total += float(value) * (stop - start)
         return total
+
+    # ------------------------------------------------------------------ deployment
+    def export(self, path: str | os.PathLike, *, frame_shape: tuple[int, int], channels: int = 1,
+               batch_size: int | None = None) -> Path:
+        """Export the fitted network to ONNX (``.onnx``) or ``torch.export`` (``.pt2``).
+
+        The graph takes ``frame0`` and ``frame1`` ``(B, C, H, W)`` float32 (any range: each pair
+        is scaled inside, like :meth:`transform` does) and returns ``flow`` ``(B, 2, H, W)``,
+        u then v in pixels, equal to what :meth:`transform` computes for those frames. The frame
+        size is fixed to ``frame_shape``; the batch is dynamic unless ``batch_size`` is given.
+        See :func:`sktvnet.export_tvnet` for the details and the errors on other sizes.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination, ``.onnx`` or ``.pt2``.
+        frame_shape : tuple of int (H, W)
+            Size of the frames the graph accepts.
+        channels : {1, 3}, default=1
+            1 for grey frames, 3 for RGB (turned grey inside the graph).
+        batch_size : int, optional
+            Fixed batch size; ``None`` leaves it dynamic.
+
+        Returns
+        -------
+        path : pathlib.Path
+            The file written.
+        """
+        check_is_fitted(self)
+        from ..export import export_tvnet
+
+        return export_tvnet(self.model_, path, frame_shape=frame_shape, channels=channels,
+                            batch_size=batch_size)
 
 
 def _video_flows_in_worker(estimator, sources, names, threads):
