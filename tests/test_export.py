@@ -158,38 +158,34 @@ def test_cli_exports_a_saved_model(trained, tmp_path, grey_videos, capsys):
     assert np.abs(flow - trained.transform(grey_videos)[:, 0]).mean() < MEAN_TOL
 
 
-def test_cli_pretrained_uses_load_pretrained(frozen, tmp_path, monkeypatch, capsys):
-    names, exported = [], []
+def test_cli_pretrained_exports_the_bundled_network(tmp_path, monkeypatch, capsys):
+    from sktvnet.pretrained import RECOMMENDED, load_pretrained
 
-    def fake_load_pretrained(name):
-        names.append(name)
-        return frozen
+    exported = []
 
     def fake_export(model, path, **kwargs):
         exported.append((model, kwargs))
         return path
 
-    # Stands in for the registry of pretrained weights and for the (slow, tested above) export:
-    # the flag's plumbing is what is tested.
-    monkeypatch.setattr(sktvnet, "load_pretrained", fake_load_pretrained, raising=False)
+    # The (slow, tested above) export is stubbed: what is tested is that the flag hands over the
+    # bundled network.
     monkeypatch.setattr(sktvnet.export, "export_tvnet", fake_export)
     out = tmp_path / "tvnet.pt2"
-    status = main(["export", "--pretrained", "camera", "-o", str(out), "--frame-shape", "48", "64",
-                   "--batch-size", "1"])
+    status = main(["export", "--pretrained", RECOMMENDED, "-o", str(out),
+                   "--frame-shape", "48", "64", "--batch-size", "1"])
     assert status == 0, capsys.readouterr().err
-    assert names == ["camera"]
-    assert exported == [(frozen.model_, dict(frame_shape=(48, 64), channels=1, batch_size=1))]
+    [(model, kwargs)] = exported
+    assert kwargs == dict(frame_shape=(48, 64), channels=1, batch_size=1)
+    expected = load_pretrained(RECOMMENDED).model_.state_dict()
+    assert all(torch.equal(value, expected[key]) for key, value in model.state_dict().items())
     assert "frames (1, 1, 48, 64)" in capsys.readouterr().out
 
 
-def test_cli_pretrained_without_registry(tmp_path, monkeypatch, capsys):
-    # An sktvnet without pretrained weights, whether or not this one has them.
-    monkeypatch.delattr(sktvnet, "load_pretrained", raising=False)
-    monkeypatch.delitem(sktvnet._HOMES, "load_pretrained", raising=False)
-    status = main(["export", "--pretrained", "camera", "-o", str(tmp_path / "a.onnx"),
+def test_cli_pretrained_unknown_name(tmp_path, capsys):
+    status = main(["export", "--pretrained", "no-such-weights", "-o", str(tmp_path / "a.onnx"),
                    "--frame-shape", "48", "64"])
     assert status == 1
-    assert "sktvnet.load_pretrained is missing" in capsys.readouterr().err
+    assert "no-such-weights" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -64,18 +64,9 @@ def _load_network(args: argparse.Namespace):
         if not hasattr(estimator, "model_"):
             raise ValueError(f"{args.model} holds a TVNetFlow that was never fitted: fit it first")
         return estimator.model_
-    import sktvnet
-    from ..network import TVNet
+    from ..pretrained import load_pretrained
 
-    load_pretrained = getattr(sktvnet, "load_pretrained", None)
-    if load_pretrained is None:
-        raise ValueError("this version of sktvnet has no pretrained weights "
-                         "(sktvnet.load_pretrained is missing); export a saved MODEL instead")
-    loaded = load_pretrained(args.pretrained)
-    network = getattr(loaded, "model_", loaded)
-    if not isinstance(network, TVNet):
-        raise TypeError(f"sktvnet.load_pretrained({args.pretrained!r}) returned a "
-                        f"{type(loaded).__name__}, not a TVNet nor a fitted TVNetFlow")
+    return load_pretrained(args.pretrained).model_
     return network
 
 
