@@ -51,9 +51,10 @@ def frozen(grey_videos):
 
 @pytest.fixture(scope="module")
 def trained(grey_videos):
-    """u0 and filters trained for a few steps; per-iteration step sizes (TVNet(train_steps=True),
-    which the estimator does not train) moved by hand to values no constructor gives."""
-    estimator = TVNetFlow(**STRUCTURE, train="all", max_iter=3, crop_size=None, random_state=0)
+    """u0, filters and step sizes trained for a few steps (no validation, which could rightly
+    keep the untrained state), then the step sizes moved further by hand."""
+    estimator = TVNetFlow(**STRUCTURE, train="all", max_iter=3, crop_size=None, random_state=0,
+                          validation_fraction=None)
     estimator.fit(grey_videos)
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():

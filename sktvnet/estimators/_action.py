@@ -473,7 +473,7 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         sources, labels = self._validation
         if not sources:
             return None
-        return float(np.mean(np.argmax(self._scores(sources), axis=1) == labels))
+        return float(np.mean(np.argmax(self._scores(sources, report=False), axis=1) == labels))
 
     def _training_batch(self, sources, batch: np.ndarray, generator: torch.Generator):
         """Clips (and RGB frames) of the videos ``batch`` at random places, with their labels."""
@@ -520,8 +520,9 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         last = length - self.n_frames
         return sorted({int(round(s)) for s in np.linspace(0, last, self.n_test_clips)})
 
-    def _scores(self, X) -> np.ndarray:
-        """Mean logits ``(n_videos, n_classes)`` over every test clip of each video."""
+    def _scores(self, X, *, report: bool = True) -> np.ndarray:
+        """Mean logits ``(n_videos, n_classes)`` over every test clip of each video; progress is
+        reported (``verbose``) unless ``report=False`` (validation inside :meth:`fit`)."""
         check_is_fitted(self)
         sources = _videos.check_videos(X)
         n_classes = len(self.classes_)
@@ -544,7 +545,7 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         self.model_.eval()
         flips = (False, True) if self.horizontal_flip else (False,)
         for i in _progress.progress(range(len(sources)), desc="TVNetActionClassifier.predict",
-                                    unit="video", disable=not self.verbose):
+                                    unit="video", disable=not (self.verbose and report)):
             video = self._decode(sources, i)
             for start in self._clip_starts(len(video)):
                 for flip in flips:
