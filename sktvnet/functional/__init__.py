@@ -1,0 +1,50 @@
+"""Stateless torch operations of TV-L1 optical flow, the layers of TVNet.
+
+Every function takes images ``(B, C, H, W)`` (flows ``(B, 2, H, W)``, u first) and works on the
+device and in the dtype of its input; kernels are built there. The arithmetic mirrors the NumPy
+reference (:mod:`sktvnet.reference`) operation by operation, so that a frozen :class:`sktvnet.TVNet`
+computes the same function as ``tvl1_optical_flow(..., interpolation="bilinear", tol=0)``.
+
+The difference filters accept optional taps (``weight``), the trainable parts of TVNet
+(Section 4.2 of Fan et al. 2018); ``weight=None`` uses the fixed taps of TV-L1.
+"""
+
+from ._differences import (
+    _centered_gradient,
+    _divergence,
+    _forward_gradient,
+    centered_gradient,
+    divergence,
+    forward_gradient,
+)
+from ._image import (
+    _gaussian_blur,
+    _normalize_pair,
+    _pyramid,
+    _zoom_in,
+    _zoom_out,
+    _to_grey,
+    gaussian_blur,
+    normalize_pair,
+    pyramid,
+    to_grey,
+    zoom_in,
+    zoom_out,
+)
+from ._step import _tvl1_step, tvl1_iteration
+from ._taps import CENTERED_TAPS, DIVERGENCE_TAPS, FORWARD_TAPS
+from ._warp import _warp, warp
+
+__all__ = [
+    "to_grey",
+    "normalize_pair",
+    "gaussian_blur",
+    "centered_gradient",
+    "forward_gradient",
+    "divergence",
+    "warp",
+    "zoom_out",
+    "zoom_in",
+    "pyramid",
+    "tvl1_iteration",
+]

@@ -1,0 +1,319 @@
+"""Image preparation, Gaussian smoothing and the pyramid (zoom out, zoom in)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .. import _core
+from .._validation import check_like as _check_like
+from .._validation import check_real
+from .._validation import check_shape_arg as _check_shape_arg
+from .._validation import check_solver_params
+from .._validation import check_tensor as _check_tensor
+
+from ._taps import Pair
+
+
+# --------------------------------------------------------------------------------------------
+# Image preparation
+# --------------------------------------------------------------------------------------------
+def _to_grey(image: Tensor) -> Tensor:
+    if image.shape[1] == 1:
+        return image
+    r, g, b = _core.LUMA_RGB
+    return image[:, 0:1] * r + image[:, 1:2] * g + image[:, 2:3] * b
+
+
+def to_grey(image: Tensor) -> Tensor:
+    """Grey image from grey or RGB input, with the Rec. 601 luma weights (``_core.LUMA_RGB``).
+
+    Shape:
+        - image: ``(B, C, H, W)`` with C = 1 (returned unchanged) or 3 (R, G, B).
+        - output: ``(B, 1, H, W)``.
+
+    Parameters
+    ----------
+    image : Tensor of shape (B, C, H, W)
+        Grey (C = 1) or colour (C = 3, channels in R, G, B order) images.
+
+    Returns
+    -------
+    grey : Tensor of shape (B, 1, H, W)
+    """
+    _check_tensor(image, "image", channels=(1, 3))
+    return _to_grey(image)
+
+
+def _normalize_pair(image0: Tensor, image1: Tensor) -> Pair:
+    batch = image0.shape[0]
+    low = torch.minimum(image0.reshape(batch, -1).amin(1), image1.reshape(batch, -1).amin(1))
+    high = torch.maximum(image0.reshape(batch, -1).amax(1), image1.reshape(batch, -1).amax(1))
+    low = low.view(batch, 1, 1, 1)
+    span = high.view(batch, 1, 1, 1) - low
+    valid = span > 0
+    # The division is guarded so that constant pairs give zeros, not NaN (nor NaN gradients); it
+    # comes before the factor 255 so that a subnormal span cannot overflow a scale to inf.
+    span = torch.where(valid, span, torch.ones_like(span))
+    zero = torch.zeros((), dtype=image0.dtype, device=image0.device)
+    return (
+        torch.where(valid, (image0 - low) / span * 255.0, zero),
+        torch.where(valid, (image1 - low) / span * 255.0, zero),
+    )
+
+
+def normalize_pair(image0: Tensor, image1: Tensor) -> Pair:
+    """Scale each pair of frames jointly to [0, 255] (min and max over both); constant pairs give 0.
+
+    Each sample of the batch is scaled on its own pair, as ``_core.normalize_pair`` does for one
+    pair of NumPy images.
+
+    Shape:
+        - image0, image1: ``(B, C, H, W)``, the same shape.
+        - output: two tensors ``(B, C, H, W)``.
+
+    Parameters
+    ----------
+    image0, image1 : Tensor of shape (B, C, H, W)
+        Frames at t and t+1, any real range.
+
+    Returns
+    -------
+    image0, image1 : Tensor of shape (B, C, H, W)
+        The frames, affinely mapped so that the joint minimum is 0 and the joint maximum is 255.
+    """
+    _check_tensor(image0, "image0")
+    _check_tensor(image1, "image1")
+    _check_like(image1, image0, "image1", "image0")
+    return _normalize_pair(image0, image1)
+
+
+# --------------------------------------------------------------------------------------------
+# Blur and resampling (the pyramid)
+# --------------------------------------------------------------------------------------------
+def _gaussian_blur(image: Tensor, sigma: float) -> Tensor:
+    np_dtype = np.float64 if image.dtype == torch.float64 else np.float32
+    # Python floats of the kernel rounded to the image dtype, as the reference rounds its kernel.
+    kernel = [float(k) for k in _core.gaussian_kernel1d(sigma).astype(np_dtype)]
+    radius = len(kernel) // 2
+    out = image
+    # Separable pass, columns then rows, with IPOL's mirrored borders (c b | a b c | b a). Shifted
+    # slices, pairing the symmetric taps, run several times faster than a one-channel conv2d.
+    for dim in (3, 2):
+        n = out.shape[dim]
+        # Indices from a Python list: a constant of an exported graph, not NumPy inside it.
+        idx = torch.tensor(_core.mirror_indices(n, radius).tolist(), device=image.device)
+        padded = out.index_select(dim, idx)
+        acc = padded.narrow(dim, radius, n) * kernel[radius]
+        for k in range(radius):
+            pair = padded.narrow(dim, k, n) + padded.narrow(dim, 2 * radius - k, n)
+            acc = acc + pair * kernel[k]
+        out = acc
+    return out
+
+
+def gaussian_blur(image: Tensor, sigma: float) -> Tensor:
+    """Separable Gaussian blur with IPOL's window (radius ``int(5 * sigma)``) and mirrored borders.
+
+    Shape:
+        - image: ``(B, C, H, W)``.
+        - output: ``(B, C, H, W)``.
+
+    Parameters
+    ----------
+    image : Tensor of shape (B, C, H, W)
+        Images to blur, channel by channel.
+    sigma : float
+        Standard deviation in pixels, > 0 (``_core.PRESMOOTHING_SIGMA`` = 0.8 for the input
+        frames, ``_core.zoom_sigma(z)`` before each subsampling).
+
+    Returns
+    -------
+    blurred : Tensor of shape (B, C, H, W)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktvnet.functional import gaussian_blur
+    >>> image = torch.zeros(1, 1, 15, 15, dtype=torch.float64)
+    >>> image[..., 7, 7] = 1.0
+    >>> blurred = gaussian_blur(image, 0.8)
+    >>> round(float(blurred.sum()), 12), round(float(blurred[0, 0, 7, 7]), 4)
+    (1.0, 0.2487)
+    """
+    _check_tensor(image, "image")
+    sigma = check_real("sigma", sigma, low=0.0)
+    return _gaussian_blur(image, sigma)
+
+
+def _resample_axis(image: Tensor, positions: list[float], dim: int) -> Tensor:
+    """Linear interpolation along ``dim`` at real ``positions``, neighbours clamped to the axis.
+
+    Positions are Python floats (float64) computed exactly as the reference computes them in
+    NumPy; the fractional part is rounded once to the image's dtype, like the reference's
+    ``(x - x0).astype(dtype)``. Indices and weights are built from Python lists so that an
+    exported graph holds them as constants: no NumPy, nothing that depends on the frames.
+    """
+    n = image.shape[dim]
+    base = [math.floor(x) for x in positions]
+    device = image.device
+    idx0 = torch.tensor([min(max(b, 0), n - 1) for b in base], device=device)
+    idx1 = torch.tensor([min(max(b + 1, 0), n - 1) for b in base], device=device)
+    shape = [1, 1, 1, 1]
+    shape[dim] = len(positions)
+    # float64 fractions rounded to the image dtype, then 1 - frac in that dtype (the reference's
+    # order of rounding).
+    frac = torch.tensor([x - b for x, b in zip(positions, base)], dtype=torch.float64)
+    frac = frac.to(image.dtype)
+    w1 = frac.to(device).view(shape)
+    w0 = (1 - frac).to(device).view(shape)
+    return image.index_select(dim, idx0) * w0 + image.index_select(dim, idx1) * w1
+
+
+def _resample(image: Tensor, rows: list[float], cols: list[float]) -> Tensor:
+    # Columns first, then rows: the order of the reference's accumulation.
+    return _resample_axis(_resample_axis(image, cols, 3), rows, 2)
+
+
+def _zoom_out(image: Tensor, shape: tuple[int, int], zoom_factor: float) -> Tensor:
+    blurred = _gaussian_blur(image, _core.zoom_sigma(zoom_factor))
+    rows = [i / zoom_factor for i in range(shape[0])]
+    cols = [j / zoom_factor for j in range(shape[1])]
+    return _resample(blurred, rows, cols)
+
+
+def zoom_out(
+    image: Tensor, shape: tuple[int, int] | None = None, zoom_factor: float = 0.5
+) -> Tensor:
+    """Next coarser pyramid level: blur with ``zoom_sigma(z)``, then sample at ``(i / z, j / z)``.
+
+    Sampling is bilinear with positions clamped to the image (replicate border), IPOL's zoom_out.
+
+    Shape:
+        - image: ``(B, C, H, W)``.
+        - output: ``(B, C, h, w)`` with ``(h, w) = shape``.
+
+    Parameters
+    ----------
+    image : Tensor of shape (B, C, H, W)
+        A pyramid level.
+    shape : tuple of int (h, w), optional
+        Output size; default ``_core.zoom_size(H, W, zoom_factor)``, i.e. ``int(n * z + 0.5)``.
+    zoom_factor : float, default=0.5
+        Ratio z between the sizes of consecutive levels, in (0, 1).
+
+    Returns
+    -------
+    coarse : Tensor of shape (B, C, h, w)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktvnet.functional import zoom_out
+    >>> zoom_out(torch.rand(2, 1, 33, 48)).shape
+    torch.Size([2, 1, 17, 24])
+    """
+    _check_tensor(image, "image")
+    zoom_factor = check_real("zoom_factor", zoom_factor, low=0.0, high=1.0, high_open=True)
+    if shape is None:
+        shape = _core.zoom_size(image.shape[-2], image.shape[-1], zoom_factor)
+    return _zoom_out(image, _check_shape_arg(shape), zoom_factor)
+
+
+def _zoom_in(field: Tensor, shape: tuple[int, int]) -> Tensor:
+    height, width = field.shape[-2:]
+    rows = [i * (height / shape[0]) for i in range(shape[0])]
+    cols = [j * (width / shape[1]) for j in range(shape[1])]
+    return _resample(field, rows, cols)
+
+
+def zoom_in(field: Tensor, shape: tuple[int, int], zoom_factor: float | None = None) -> Tensor:
+    """Resample a field to a finer level at ``(i * h / H, j * w / W)`` (IPOL's zoom_in).
+
+    Sampling is bilinear with positions clamped to the field. For a flow, pass ``zoom_factor``: the
+    result is then multiplied by ``1 / zoom_factor`` so that it is in pixels of the finer level.
+
+    Shape:
+        - field: ``(B, C, h, w)``.
+        - output: ``(B, C, H, W)`` with ``(H, W) = shape``.
+
+    Parameters
+    ----------
+    field : Tensor of shape (B, C, h, w)
+        A flow (C = 2) or any field.
+    shape : tuple of int (H, W)
+        Output size.
+    zoom_factor : float, optional
+        Ratio z between the levels; when given, values are scaled by ``1 / z``.
+
+    Returns
+    -------
+    fine : Tensor of shape (B, C, H, W)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktvnet.functional import zoom_in
+    >>> flow = torch.ones(1, 2, 8, 8)
+    >>> fine = zoom_in(flow, (16, 16), zoom_factor=0.5)
+    >>> fine.shape, float(fine.mean())
+    (torch.Size([1, 2, 16, 16]), 2.0)
+    """
+    _check_tensor(field, "field")
+    shape = _check_shape_arg(shape)
+    out = _zoom_in(field, shape)
+    if zoom_factor is not None:
+        zoom_factor = check_real(
+            "zoom_factor", zoom_factor, low=0.0, high=1.0, high_open=True
+        )
+        out = out * (1.0 / zoom_factor)
+    return out
+
+
+def _pyramid(image: Tensor, shapes: list[tuple[int, int]], zoom_factor: float) -> list[Tensor]:
+    levels = [image]
+    for shape in shapes[1:]:
+        levels.append(_zoom_out(levels[-1], shape, zoom_factor))
+    return levels
+
+
+def pyramid(image: Tensor, n_scales: int | None, zoom_factor: float = 0.5) -> list[Tensor]:
+    """Image pyramid, finest level first, each level a :func:`zoom_out` of the previous one.
+
+    The finest level is ``image`` itself. The number of levels is capped by IPOL's rule (``_core.pyramid_shapes``): the coarsest level
+    keeps a diagonal of about 16 pixels.
+
+    Shape:
+        - image: ``(B, C, H, W)``.
+        - output: list of ``(B, C, H_k, W_k)``, ``(H_k, W_k) = _core.pyramid_shapes(...)[k]``.
+
+    Parameters
+    ----------
+    image : Tensor of shape (B, C, H, W)
+        The finest level.
+    n_scales : int or None
+        Requested number of levels; ``None`` takes the cap.
+    zoom_factor : float, default=0.5
+        Ratio between the sizes of consecutive levels, in (0, 1).
+
+    Returns
+    -------
+    levels : list of Tensor
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktvnet.functional import pyramid
+    >>> [tuple(level.shape[-2:]) for level in pyramid(torch.rand(1, 1, 96, 128), n_scales=5)]
+    [(96, 128), (48, 64), (24, 32), (12, 16)]
+    """
+    _check_tensor(image, "image")
+    params = check_solver_params(
+        tau=0.25, lmbda=1.0, theta=1.0, zoom_factor=zoom_factor,
+        n_scales=n_scales, n_warps=1, n_iters=1,
+    )
+    shapes = _core.pyramid_shapes(*image.shape[-2:], params["n_scales"], params["zoom_factor"])
+    return _pyramid(image, shapes, params["zoom_factor"])
