@@ -30,7 +30,8 @@ setup(
     ],
     extras_require={
         # The test extra includes export's, so that CI runs the exported graphs for real.
-        "test": ["pytest>=7", "hypothesis>=6", "dask[distributed]>=2023.1",
+        # pandas: FlowHistogram's set_output(transform="pandas") is tested, not skipped.
+        "test": ["pytest>=7", "hypothesis>=6", "dask[distributed]>=2023.1", "pandas>=1.5",
                  "onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18"],
         "export": ["onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18"],
         "video": ["av>=10"],
