@@ -75,6 +75,8 @@ _REPORT_WAIT_POLICY = """
 import os, sys
 from sktvnet.cli import flow, main
 
+os.getloadavg = lambda: (float(sys.argv[1]),) * 3  # the machine's load, as the test sets it
+
 def report(args):
     print("torch loaded:", "torch" in sys.modules)
     print("OMP_WAIT_POLICY:", os.environ.get("OMP_WAIT_POLICY"))
@@ -85,12 +87,17 @@ sys.exit(main(["flow", "a.png", "b.png", "-o", "out"]))
 """
 
 
-@pytest.mark.parametrize("user_value, seen", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
-def test_command_sets_a_passive_wait_policy_before_torch_unless_the_user_chose(user_value, seen):
+@pytest.mark.parametrize("user_value, load, seen", [
+    (None, 1.5, "PASSIVE"),   # busy: sleeping threads leave the cores to the other work
+    (None, 0.1, "None"),      # idle: OpenMP's default (spinning) is faster
+    ("ACTIVE", 1.5, "ACTIVE"),  # the user's choice is kept
+])
+def test_command_sets_a_passive_wait_policy_on_a_busy_machine_unless_the_user_chose(
+        user_value, load, seen):
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     if user_value is not None:
         env["OMP_WAIT_POLICY"] = user_value
-    result = subprocess.run([sys.executable, "-c", _REPORT_WAIT_POLICY], capture_output=True,
-                            text=True, timeout=60, env=env)
+    result = subprocess.run([sys.executable, "-c", _REPORT_WAIT_POLICY, str(load)],
+                            capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["torch loaded: False", f"OMP_WAIT_POLICY: {seen}"]
