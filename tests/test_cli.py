@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -75,7 +76,8 @@ _REPORT_WAIT_POLICY = """
 import os, sys
 from sktvnet.cli import flow, main
 
-os.getloadavg = lambda: (float(sys.argv[1]),) * 3  # the machine's load, as the test sets it
+import sktvnet.cli
+sktvnet.cli._busy_cores = lambda: float(sys.argv[1])  # the machine's use, as the test sets it
 
 def report(args):
     print("torch loaded:", "torch" in sys.modules)
@@ -90,6 +92,7 @@ sys.exit(main(["flow", "a.png", "b.png", "-o", "out"]))
 @pytest.mark.parametrize("user_value, load, seen", [
     (None, 1.5, "PASSIVE"),   # busy: sleeping threads leave the cores to the other work
     (None, 0.1, "None"),      # idle: OpenMP's default (spinning) is faster
+    (None, "nan", "None"),    # unknown use: OpenMP's default
     ("ACTIVE", 1.5, "ACTIVE"),  # the user's choice is kept
 ])
 def test_command_sets_a_passive_wait_policy_on_a_busy_machine_unless_the_user_chose(
@@ -101,3 +104,17 @@ def test_command_sets_a_passive_wait_policy_on_a_busy_machine_unless_the_user_ch
                             capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["torch loaded: False", f"OMP_WAIT_POLICY: {seen}"]
+
+
+def test_busy_cores_sees_a_busy_process():
+    from sktvnet import cli
+
+    idle = cli._busy_cores()
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        loaded = cli._busy_cores()
+    finally:
+        busy.kill()
+    assert idle is not None and loaded is not None
+    assert loaded > 0.5  # one spinning process keeps about one core busy
