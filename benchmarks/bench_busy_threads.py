@@ -29,7 +29,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_compile_rule import cpu_name
+from _common import cpu_name
 
 RESULTS = Path(__file__).parent / "results"
 COMMANDS = {

@@ -25,26 +25,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from _common import cpu_name
+
 RESULTS = Path(__file__).parent / "results"
 MODES = ("eager", "former", "auto")
-
-
-def cpu_name() -> str:
-    """The CPU's model name as lscpu reports it (or the platform's guess without lscpu)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or platform.machine()
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return platform.machine()
 
 
 def _set_mode(mode: str) -> None:

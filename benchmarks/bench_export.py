@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -35,36 +33,9 @@ import torch
 
 from sktvnet import TVNet, export_tvnet, make_synthetic_pair
 
+from _common import cpu_name, epe, timed
+
 RESULTS = Path(__file__).parent / "results"
-
-
-def cpu_name() -> str:
-    """The CPU's model name as lscpu reports it (or the platform's guess without lscpu)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown"
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def timed(fn, repeat):
-    """Median seconds of ``repeat`` calls after one warm-up call (whose time is returned too)."""
-    start = time.perf_counter()
-    out = fn()
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), first, out
-
-
-def epe(flow, truth):
-    return float(np.hypot(flow[0] - truth[0], flow[1] - truth[1]).mean())
 
 
 def bench_structure(structure, batches, repeat, image0, image1, truth, folder, fused):

@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -44,23 +43,12 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 
-from sktvnet import TVNetActionClassifier, TVNetFlow  # noqa: E402
+from sktvnet import FlowHistogram, TVNetActionClassifier, TVNetFlow  # noqa: E402
 from sktvnet.datasets import make_motion_videos  # noqa: E402
-from sktvnet.estimators._histogram import FlowHistogram  # noqa: E402
+
+from _common import cpu_name  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def cpu_name() -> str:
-    """The CPU's model name as lscpu reports it (or the platform's guess without lscpu)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown"
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def seeded(estimator, seed: int):

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -33,19 +31,11 @@ import torch
 from sktvnet import TVNetFlow, tvl1_optical_flow
 from sktvnet.datasets import make_flow_pairs
 
+from _common import cpu_name
+
 RESULTS = Path(__file__).parent / "results"
 STRUCTURES = ["1-1-50", "3-1-10", "3-3-10", "4-3-10", "3-5-10"]
 COLUMNS = [None, "u0", "filters", "steps", "all"]
-
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown CPU"
-    names = [line.split(":", 1)[1].strip() for line in out.splitlines()
-             if line.startswith("Model name")]
-    return names[0] if names else "unknown CPU"
 
 
 def epe(flows, truth) -> float:

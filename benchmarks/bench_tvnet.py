@@ -34,24 +34,9 @@ from bench_extract import current_rss
 
 from sktvnet import TVNet, make_synthetic_pair
 
+from _common import epe, timed
+
 RESULTS = Path(__file__).parent / "results"
-
-
-def timed(fn, repeat):
-    """Median seconds of ``repeat`` calls after one warm-up call (whose time is returned too)."""
-    start = time.perf_counter()
-    out = fn()
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), first, out
-
-
-def epe(flow, truth):
-    return float(np.hypot(flow[0] - truth[0], flow[1] - truth[1]).mean())
 
 
 def bench_tvnet(structure, batch, fused, device, image0, image1, truth, repeat):

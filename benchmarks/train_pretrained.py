@@ -28,8 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -43,19 +41,9 @@ from sktvnet.pretrained import WEIGHTS, load_weights, save_weights
 
 NAME = "tvnet-6-1-50-steps"
 ROOT = Path(__file__).resolve().parent.parent
+from _common import cpu_name
+
 RESULTS = ROOT / "benchmarks" / "results"
-
-
-def cpu_name() -> str:
-    """The CPU's model name as lscpu reports it (or the platform's guess without lscpu)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or platform.machine()
 
 
 def held_out_epe(flows: np.ndarray, y: np.ndarray) -> float:
