@@ -7,6 +7,8 @@ the tests run them on a test-only subclass that claims 2-D input. The checks tha
 then fail, each for a reason listed in ``expected_failures``.
 """
 
+import warnings
+
 from sklearn.utils.estimator_checks import check_estimator
 
 _NOT_A_VIDEO = ("feeds a 2-D table, which the estimator rejects: "
@@ -86,3 +88,14 @@ def checks_run_with_true_tags(estimator) -> list[tuple[str, str]]:
     """(check name, status) of every common check scikit-learn runs on ``estimator`` as it is."""
     return [(result["check_name"], result["status"])
             for result in check_estimator(estimator, on_fail=None)]
+
+
+def assert_video_tags(estimator):
+    """The estimator's true tags say videos (no 2-D table, no NaN), and with them scikit-learn
+    runs only the clone check."""
+    tags = estimator.__sklearn_tags__()
+    assert tags.input_tags.two_d_array is False
+    assert tags.input_tags.allow_nan is False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SkipTestWarning: "Can't test estimator ..."
+        assert checks_run_with_true_tags(estimator) == [("check_estimator_cloneable", "passed")]

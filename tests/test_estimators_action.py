@@ -9,7 +9,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from _checks import checks_run_with_true_tags, expected_failures, table_tagged
+from _checks import assert_video_tags, expected_failures, table_tagged
 from _media import moving_texture, write_video
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -57,13 +57,7 @@ def _linear_head(in_channels, n_classes):
 # checks run on a subclass that claims 2-D input, with the table-fed ones as expected failures
 # (tests/_checks.py gives the reason of each).
 def test_true_tags_say_videos_and_sklearn_runs_only_the_clone_check():
-    estimator = TVNetActionClassifier(**TINY)
-    tags = estimator.__sklearn_tags__()
-    assert tags.input_tags.two_d_array is False
-    assert tags.input_tags.allow_nan is False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # SkipTestWarning: "Can't test estimator ..."
-        assert checks_run_with_true_tags(estimator) == [("check_estimator_cloneable", "passed")]
+    assert_video_tags(TVNetActionClassifier(**TINY))
 
 
 @parametrize_with_checks([table_tagged(TVNetActionClassifier)(**TINY)],

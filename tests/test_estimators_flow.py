@@ -8,7 +8,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from _checks import checks_run_with_true_tags, expected_failures, table_tagged
+from _checks import assert_video_tags, expected_failures, table_tagged
 from scipy import ndimage
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -48,13 +48,7 @@ def make_pairs(n, shape=(24, 28), seed=0, shift_range=2.0):
 # checks run on a subclass that claims 2-D input, with the table-fed ones as expected failures
 # (tests/_checks.py gives the reason of each).
 def test_true_tags_say_videos_and_sklearn_runs_only_the_clone_check():
-    estimator = TVNetFlow(n_iters=2)
-    tags = estimator.__sklearn_tags__()
-    assert tags.input_tags.two_d_array is False
-    assert tags.input_tags.allow_nan is False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # SkipTestWarning: "Can't test estimator ..."
-        assert checks_run_with_true_tags(estimator) == [("check_estimator_cloneable", "passed")]
+    assert_video_tags(TVNetFlow(n_iters=2))
 
 
 @parametrize_with_checks([table_tagged(TVNetFlow)(n_iters=2)],
