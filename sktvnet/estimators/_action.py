@@ -80,6 +80,15 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         Motion input of the head: TVNet's flows, or the differences of consecutive frames
         (``n_frames - 1`` channels, each clip scaled by its standard deviation), a baseline
         without flow.
+    normalize_brightness : bool, default=False
+        Standardise every frame (subtract its mean, divide by its standard deviation) before the
+        motion stream, so that a change of brightness between frames (flicker, a camera's
+        automatic gain) does not break the brightness constancy that TV-L1 assumes.
+    subtract_camera_motion : bool, default=False
+        Subtract from each flow field the median of its u and of its v before the head: the
+        dominant motion, that of the camera where the background fills most of the frame, as
+        improved dense trajectories remove camera motion. The loss Lf is that of the flow before
+        the subtraction. Unused with ``motion="difference"``.
     head : {"resnet", "inception"} or callable, default="resnet"
         Classification network: a compact ResNet-style or BN-Inception-style CNN
         (:mod:`sktvnet.heads`; the paper uses BN-Inception, pretrained, which cannot be
@@ -206,6 +215,8 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         **TVNET_CONSTRAINTS,
         "flow_loss_weight": [Interval(Real, 0, None, closed="left")],
         "motion": [StrOptions({"tvnet", "difference"})],
+        "normalize_brightness": ["boolean"],
+        "subtract_camera_motion": ["boolean"],
         "head": [StrOptions(set(HEADS)), callable],
         "head_width": [Interval(Integral, 4, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -240,6 +251,8 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         train="all",
         flow_loss_weight=0.1,
         motion="tvnet",
+        normalize_brightness=False,
+        subtract_camera_motion=False,
         head="resnet",
         head_width=16,
         dropout=0.2,
@@ -270,6 +283,8 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         self.train = train
         self.flow_loss_weight = flow_loss_weight
         self.motion = motion
+        self.normalize_brightness = normalize_brightness
+        self.subtract_camera_motion = subtract_camera_motion
         self.head = head
         self.head_width = head_width
         self.dropout = dropout
@@ -308,7 +323,9 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         kwargs = dict(n_classes=n_classes, width=self.head_width, dropout=self.dropout)
         motion_head = make_head(self.head, in_channels=channels, **kwargs)
         rgb_head = make_head(self.head, in_channels=3, **kwargs) if self.rgb_stream else None
-        return _ActionNetwork(tvnet, motion_head, rgb_head)
+        return _ActionNetwork(tvnet, motion_head, rgb_head,
+                              normalize_brightness=self.normalize_brightness,
+                              subtract_camera_motion=self.subtract_camera_motion)
 
     def _check_params(self) -> None:
         check_size(self.frame_size, "frame_size", none_ok=True,
