@@ -49,12 +49,15 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
 
     Parameters
     ----------
-    n_scales : int, default=1
-        TVNet's pyramid levels.
+    n_scales : int, default=2
+        TVNet's pyramid levels: the second level lets TVNet-2-1-10 see motions of a pixel or
+        more that one level of 10 iterations under-estimates (on
+        ``make_motion_videos(difficulty="hard")``: 92.5% -> 98.1% held out, one seed, for the
+        same fit time).
     n_warps : int, default=1
         TVNet's warps per level.
     n_iters : int, default=10
-        TVNet's iterations per warp: TVNet-1-1-10 by default, enough for motions of a few pixels
+        TVNet's iterations per warp: TVNet-2-1-10 by default, enough for motions of a few pixels
         in small frames; raise it (the paper uses 50) for larger frames and motions.
     tau : float, default=0.25
         Time step of the dual update, tau in Eq. 12.
@@ -80,15 +83,19 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         Motion input of the head: TVNet's flows, or the differences of consecutive frames
         (``n_frames - 1`` channels, each clip scaled by its standard deviation), a baseline
         without flow.
-    normalize_brightness : bool, default=False
+    normalize_brightness : bool, default=True
         Standardise every frame (subtract its mean, divide by its standard deviation) before the
         motion stream, so that a change of brightness between frames (flicker, a camera's
-        automatic gain) does not break the brightness constancy that TV-L1 assumes.
-    subtract_camera_motion : bool, default=False
+        automatic gain) does not break the brightness constancy that TV-L1 assumes (1% flicker on
+        ``make_motion_videos(difficulty="hard")``: 64% -> 76% held out).
+    subtract_camera_motion : bool, default=True
         Subtract from each flow field the median of its u and of its v before the head: the
         dominant motion, that of the camera where the background fills most of the frame, as
-        improved dense trajectories remove camera motion. The loss Lf is that of the flow before
-        the subtraction. Unused with ``motion="difference"``.
+        improved dense trajectories remove camera motion [3]_ (a camera pan on
+        ``make_motion_videos(difficulty="hard")``: 76% -> 92.5% held out). Set it to False when
+        the camera is still and the moving subject fills most of the frame: the median is then
+        the subject's own motion. The loss Lf is that of the flow before the subtraction.
+        Unused with ``motion="difference"``.
     head : {"resnet", "inception"} or callable, default="resnet"
         Classification network: a compact ResNet-style or BN-Inception-style CNN
         (:mod:`sktvnet.heads`; the paper uses BN-Inception, pretrained, which cannot be
@@ -198,6 +205,8 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
     .. [2] L. Wang, Y. Xiong, Z. Wang, Y. Qiao, D. Lin, X. Tang, L. Van Gool, "Temporal segment
        networks: towards good practices for deep action recognition", ECCV 2016.
        :doi:`10.1007/978-3-319-46484-8_2`
+    .. [3] H. Wang, C. Schmid, "Action recognition with improved trajectories", ICCV 2013.
+       :doi:`10.1109/ICCV.2013.441`
 
     Examples
     --------
@@ -240,7 +249,7 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
     def __init__(
         self,
         *,
-        n_scales=1,
+        n_scales=2,
         n_warps=1,
         n_iters=10,
         tau=0.25,
@@ -251,8 +260,8 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         train="all",
         flow_loss_weight=0.1,
         motion="tvnet",
-        normalize_brightness=False,
-        subtract_camera_motion=False,
+        normalize_brightness=True,
+        subtract_camera_motion=True,
         head="resnet",
         head_width=16,
         dropout=0.2,
