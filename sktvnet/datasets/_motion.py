@@ -61,7 +61,7 @@ def _draw_patch(rng, images, size: int, exclude: int | None = None):
 
 # The nuisances of each difficulty (make_motion_videos's docstring has them as a table). None for
 # the rotation and zoom speeds: the rim of the disc moves at ``speed`` (the "easy" definition).
-DIFFICULTIES = {
+_DIFFICULTIES = {
     "easy": dict(speed=(1.0, 2.0), rotation_speed=None, zoom_speed=None,
                  object_size=(0.56, 0.76), n_objects=1, background_speed=0.5, camera_speed=0.0,
                  camera_jitter=0.0, noise=0.0, flicker=0.0),
@@ -333,14 +333,14 @@ def make_motion_videos(
             f"shape must be at least ({_MIN_VIDEO_SIDE}, {_MIN_VIDEO_SIDE}) so that the moving "
             f"disc shows texture, got {(height, width)}"
         )
-    if difficulty not in DIFFICULTIES:
-        raise ValueError(f"difficulty must be one of {', '.join(map(repr, DIFFICULTIES))}, "
+    if difficulty not in _DIFFICULTIES:
+        raise ValueError(f"difficulty must be one of {', '.join(map(repr, _DIFFICULTIES))}, "
                          f"got {difficulty!r}")
     given = dict(speed=speed, rotation_speed=rotation_speed, zoom_speed=zoom_speed,
                  object_size=object_size, n_objects=n_objects,
                  background_speed=background_speed, camera_speed=camera_speed,
                  camera_jitter=camera_jitter, noise=noise, flicker=flicker)
-    nuisances = {name: DIFFICULTIES[difficulty][name] if value is None else value
+    nuisances = {name: _DIFFICULTIES[difficulty][name] if value is None else value
                  for name, value in given.items()}
     for name in ("speed", "rotation_speed", "zoom_speed"):
         if nuisances[name] is not None:
