@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import time
@@ -37,3 +38,16 @@ def timed(fn, repeat):
 def epe(flow, truth):
     """Mean end-point error of one flow ``(2, H, W)`` against the truth (every pixel known)."""
     return float(np.hypot(flow[0] - truth[0], flow[1] - truth[1]).mean())
+
+
+def fit_and_score(estimator, X_train, y_train, X_test, y_test) -> dict:
+    """Fit a classifier and score it on held-out data: accuracy, wall times of fit and predict,
+    and the largest 1-minute load average (other processes) before and after."""
+    start, load = time.perf_counter(), os.getloadavg()[0]
+    estimator.fit(X_train, y_train)
+    fit_time = time.perf_counter() - start
+    start = time.perf_counter()
+    accuracy = float((estimator.predict(X_test) == y_test).mean())
+    return {"accuracy": accuracy, "fit_time_s": fit_time,
+            "predict_time_s": time.perf_counter() - start,
+            "load": max(load, os.getloadavg()[0])}

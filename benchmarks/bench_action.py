@@ -4,7 +4,7 @@ class is a motion pattern (``sktvnet.datasets.make_motion_videos``), held out fr
 1. Budget of the defaults: ``TVNetActionClassifier()`` fitted on 120 videos of the default size
    (8 classes, 6 frames, 48x48); wall time of ``fit``, accuracy on other videos.
 2. Accuracy and time at a larger size: ``--train`` videos of ``--classes`` motions (48x48, 6
-   frames), the default classifier (end to end: TVNet-1-1-10 with u0 and filters trained, loss
+   frames), the default classifier (end to end: TVNet trained with the head, loss
    ``Lc + 0.1 Lf``); held-out accuracy on ``--test`` other videos and wall time of ``fit``.
 3. The paper's ablation on the same data, each over ``--seeds`` model seeds: end to end with Lf,
    end to end without Lf (``flow_loss_weight=0``), end to end with TVNet's learning rate 1/255 of
@@ -139,9 +139,11 @@ def main(argv=None):
         return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
 
     main_rows = ablation["end to end, L = Lc + 0.1 Lf"]
+    defaults = TVNetActionClassifier()
     lines = [
         f"Held-out accuracy on `make_motion_videos` (48x48, 6 frames; the classes differ only by "
-        f"motion), `TVNetActionClassifier` defaults (TVNet-1-1-10, ResNet-style head of width 16, "
+        f"motion), `TVNetActionClassifier` defaults (TVNet-{defaults.n_scales}-"
+        f"{defaults.n_warps}-{defaults.n_iters}, ResNet-style head of width 16, "
         f"25 epochs, batch 16, Adam 3e-3, TVNet 3e-4); {machine['cpu_count']} cores, "
         f"{machine['torch_threads']} torch threads. Load: the 1-minute load average around each "
         "fit (other processes).",

@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import platform
-import time
 from pathlib import Path
 
 # Training never compiles (TVNet needs a gradient); at this frame size compiling the frozen
@@ -46,7 +45,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sktvnet import FlowHistogram, TVNetActionClassifier, TVNetFlow  # noqa: E402
 from sktvnet.datasets import make_motion_videos  # noqa: E402
 
-from _common import cpu_name  # noqa: E402
+from _common import cpu_name, fit_and_score  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -66,17 +65,6 @@ def methods(seed: int) -> dict:
         "TVNetActionClassifier(motion=\"difference\")": seeded(
             TVNetActionClassifier(motion="difference"), seed),
     }
-
-
-def run(estimator, X_train, y_train, X_test, y_test) -> dict:
-    start, load = time.perf_counter(), os.getloadavg()[0]
-    estimator.fit(X_train, y_train)
-    fit_time = time.perf_counter() - start
-    start = time.perf_counter()
-    accuracy = float((estimator.predict(X_test) == y_test).mean())
-    return {"accuracy": accuracy, "fit_time_s": fit_time,
-            "predict_time_s": time.perf_counter() - start,
-            "load": max(load, os.getloadavg()[0])}
 
 
 def main(argv=None):
@@ -108,7 +96,7 @@ def main(argv=None):
                "SKTVNET_COMPILE": os.environ.get("SKTVNET_COMPILE")}
     rows = []
     for name, estimator in methods(args.seed).items():
-        result = run(estimator, X_train, y_train, X_test, y_test)
+        result = fit_and_score(estimator, X_train, y_train, X_test, y_test)
         rows.append({"method": name, **result})
 
     shape = X.shape

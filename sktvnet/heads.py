@@ -331,16 +331,29 @@ class _ActionNetwork(nn.Module):
     ``forward`` takes a batch of grey clips ``(B, T, H, W)`` (and RGB frames ``(B, 3, H, W)``
     when there is an RGB stream) and returns the logits of each stream, plus the flows and the
     frame pairs they came from (for the loss Lf), or ``None`` without TVNet.
+
+    With ``normalize_brightness``, each frame is standardised (its mean subtracted, divided by
+    its standard deviation) before the motion stream, so that a change of gain or offset between
+    frames (flicker) does not break TV-L1's brightness constancy. With
+    ``subtract_camera_motion``, the median of u and of v of each flow field (the dominant motion:
+    the camera's, where the background fills most of the frame) is subtracted from it before the
+    head, as improved dense trajectories remove camera motion (Wang and Schmid 2013).
     """
 
-    def __init__(self, tvnet: TVNet | None, motion_head: nn.Module, rgb_head: nn.Module | None):
+    def __init__(self, tvnet: TVNet | None, motion_head: nn.Module, rgb_head: nn.Module | None,
+                 *, normalize_brightness: bool = False, subtract_camera_motion: bool = False):
         super().__init__()
         self.tvnet = tvnet
         self.motion_head = motion_head
         self.rgb_head = rgb_head
+        self.normalize_brightness = normalize_brightness
+        self.subtract_camera_motion = subtract_camera_motion
 
     def forward(self, clips: Tensor, rgb: Tensor | None = None):
         batch, length, height, width = clips.shape
+        if self.normalize_brightness:
+            mean = clips.mean(dim=(2, 3), keepdim=True)
+            clips = (clips - mean) / clips.std(dim=(2, 3), keepdim=True).clamp_min(_STD_FLOOR)
         x0 = clips[:, :-1].reshape(-1, 1, height, width)
         x1 = clips[:, 1:].reshape(-1, 1, height, width)
         if self.tvnet is None:
@@ -348,8 +361,11 @@ class _ActionNetwork(nn.Module):
             features, pairs = (clips[:, 1:] - clips[:, :-1]) / scale, None
         else:
             flow = self.tvnet(x0, x1)
+            pairs = (flow, x0, x1)
+            if self.subtract_camera_motion:
+                flow = flow - flow.flatten(2).median(dim=2).values[:, :, None, None]
             # (B * (T-1), 2, H, W) -> (B, 2 (T-1), H, W): u1, v1, u2, v2, ... as in the paper.
-            features, pairs = flow.reshape(batch, 2 * (length - 1), height, width), (flow, x0, x1)
+            features = flow.reshape(batch, 2 * (length - 1), height, width)
         logits = [self.motion_head(features)]
         if self.rgb_head is not None:
             mean = rgb.mean(dim=(1, 2, 3), keepdim=True)

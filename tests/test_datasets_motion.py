@@ -132,6 +132,125 @@ def test_speed_sets_the_displacement():
     assert (_motion_summary(_flows(slow))[y_slow == 0][:, 0] < right[:, 0]).all()
 
 
+# Nuisances off, so that a test sees the one it turns on. The speeds are tiny, not zero (they must
+# be positive): the discs all but stand still.
+_STILL = dict(speed=1e-3, rotation_speed=1e-3, zoom_speed=1e-3, background_speed=0.0,
+              camera_speed=0.0, camera_jitter=0.0, noise=0.0, flicker=0.0)
+
+
+def test_easy_preset_gives_the_videos_of_earlier_versions():
+    """Sums and pixels of make_motion_videos(40, random_state=0) before the presets existed."""
+    X, y = make_motion_videos(40, random_state=0)
+    assert float(X.astype(np.float64).sum()) == pytest.approx(247649.7928246003, rel=1e-9)
+    assert (X[3, 2, 10, 20], X[39, 5, 47, 0], X[17, 0, 24, 24]) == pytest.approx(
+        (0.23935926, 0.16693898, 0.6973192), abs=1e-7)
+    explicit = make_motion_videos(40, difficulty="easy", speed=(1.0, 2.0), object_size=(0.56, 0.76),
+                                  n_objects=1, background_speed=0.5, camera_speed=0.0,
+                                  camera_jitter=0.0, noise=0.0, flicker=0.0, random_state=0)
+    np.testing.assert_array_equal(X, explicit[0])
+    np.testing.assert_array_equal(y, explicit[1])
+
+
+def test_hard_preset_shapes_and_determinism():
+    X, y = make_motion_videos(24, difficulty="hard", n_frames=7, shape=(40, 56), random_state=5)
+    assert X.shape == (24, 7, 40, 56) and X.dtype == np.float32 and y.dtype == np.int64
+    assert 0.0 <= X.min() and X.max() <= 1.0
+    assert np.bincount(y).tolist() == [3] * 8
+    again = make_motion_videos(24, difficulty="hard", n_frames=7, shape=(40, 56), random_state=5)
+    np.testing.assert_array_equal(X, again[0])
+    other, _ = make_motion_videos(24, difficulty="hard", n_frames=7, shape=(40, 56),
+                                  random_state=6)
+    assert not np.array_equal(X, other)
+    easy, _ = make_motion_videos(24, n_frames=7, shape=(40, 56), random_state=5)
+    assert not np.array_equal(X, easy)
+
+
+def test_hard_single_frames_are_at_chance_and_motion_is_not():
+    """Every frame position, alone, tells a linear model nothing (chance 0.125; 320 videos,
+    4-fold: the standard error of an accuracy is ~0.02); coarse maps of the TV-L1 flow tell it
+    nearly everything (0.99 when written)."""
+    X, y = make_motion_videos(320, difficulty="hard", random_state=0)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    for t in range(X.shape[1]):
+        frames = torch.nn.functional.avg_pool2d(torch.from_numpy(X[:, t][:, None]), 4)
+        assert cross_val_score(model, frames.reshape(len(X), -1).numpy(), y, cv=4).mean() < 0.2
+    motion = torch.nn.functional.avg_pool2d(torch.from_numpy(_flows(X, n_iters=20).mean(axis=1)), 8)
+    assert cross_val_score(model, motion.reshape(len(X), -1).numpy(), y, cv=4).mean() > 0.8
+
+
+def test_flicker_scales_each_frame():
+    steady, _ = make_motion_videos(2, n_frames=20, difficulty="hard", **_STILL, random_state=0)
+    flickering, _ = make_motion_videos(2, n_frames=20, difficulty="hard",
+                                       **dict(_STILL, flicker=0.05), random_state=0)
+    # The first video is drawn before any flicker: the same scene, each frame times its own
+    # gain, so that the ratio is one number per frame.
+    steady, flickering = steady[0], flickering[0]
+    lit = (steady > 0.05) & (flickering < 0.99)
+    ratio = np.where(lit, flickering / np.where(lit, steady, 1.0), np.nan)
+    gains = np.nanmedian(ratio.reshape(20, -1), axis=1)
+    assert np.nanmax(np.abs(ratio - gains[:, None, None])) < 1e-4
+    assert 0.025 < (gains - 1.0).std() < 0.1
+    assert flickering.mean(axis=(1, 2)).std() > 5 * steady.mean(axis=(1, 2)).std()
+
+
+def _shift(a, b):
+    """The displacement (dy, dx) of the picture from frame ``a`` to frame ``b``."""
+    from skimage.registration import phase_cross_correlation
+
+    return -phase_cross_correlation(a, b, upsample_factor=20)[0]
+
+
+def test_camera_pan_moves_the_whole_picture():
+    n_frames = 6
+    X, _ = make_motion_videos(8, difficulty="hard", **dict(_STILL, camera_speed=2.0),
+                              random_state=0)
+    shifts = np.array([np.hypot(*_shift(video[0], video[-1])) for video in X])
+    # A speed up to 2 px per frame, over 5 frames.
+    assert shifts.max() < 2.0 * (n_frames - 1) + 0.5 and shifts.max() > 5.0
+    from scipy import ndimage
+
+    # Background and discs alike (the disc fills the middle 24x24 pixels): the first frame
+    # moved by the pan is nearly the last one.
+    residuals = [np.abs(ndimage.shift(video[0], _shift(video[0], video[-1]), order=1)
+                        - video[-1])[12:-12, 12:-12].mean()
+                 / np.abs(video[0] - video[-1])[12:-12, 12:-12].mean() for video in X]
+    assert np.median(residuals) < 0.3
+    still, _ = make_motion_videos(8, difficulty="hard", **_STILL, random_state=0)
+    assert np.abs(still[:, -1] - still[:, 0]).mean() < 2e-3
+
+
+def test_camera_jitter_shakes_each_frame():
+    X, _ = make_motion_videos(4, difficulty="hard", **dict(_STILL, camera_jitter=1.0),
+                              random_state=0)
+    steps = np.array([_shift(video[t], video[t + 1]) for video in X for t in range(5)])
+    # The offset of each frame is N(0, 1) per axis: a step between two frames has std sqrt(2).
+    assert 0.9 < steps.std() < 2.0
+    assert np.abs(steps).max() > 1.0
+
+
+def test_object_size_and_n_objects_set_the_moving_area():
+    def moving_area(**kwargs):
+        X, _ = make_motion_videos(16, n_classes=4, difficulty="hard",
+                                  **dict(_STILL, speed=1.0, **kwargs), random_state=0)
+        return (np.abs(X[:, -1] - X[:, 0]) > 0.02).mean()
+
+    small, large = moving_area(object_size=0.25), moving_area(object_size=0.6)
+    assert 3.0 < large / small
+    assert moving_area(object_size=0.25, n_objects=3) > 2.0 * small
+
+
+@pytest.mark.parametrize("classes, name", [((4, 5), "rotation_speed"), ((6, 7), "zoom_speed")])
+def test_rotation_and_zoom_speeds_set_how_much_the_discs_change(classes, name):
+    def change(value):
+        X, y = make_motion_videos(16, difficulty="hard", **dict(_STILL, **{name: value}),
+                                  random_state=0)
+        return np.abs(np.diff(X[np.isin(y, classes)], axis=1)).mean()
+
+    slow, fast = (0.01, 0.02) if name == "zoom_speed" else (2.0, 4.0)
+    assert 1.5 < change(fast) / change(slow) < 2.5
+    assert change(1e-3) < 0.2 * change(slow)
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
@@ -146,6 +265,15 @@ def test_speed_sets_the_displacement():
         (dict(speed=0), ValueError, "speed must be > 0.0"),
         (dict(background_speed=-1), ValueError, "background_speed must be >= 0.0"),
         (dict(noise=-0.1), ValueError, "noise must be >= 0.0"),
+        (dict(difficulty="medium"), ValueError, "difficulty must be one of 'easy', 'hard'"),
+        (dict(rotation_speed=(5.0, 3.0)), ValueError, "rotation_speed must be .low, high."),
+        (dict(zoom_speed=[0.1]), TypeError, "zoom_speed must be a positive number or a"),
+        (dict(object_size=2.5), ValueError, "object_size must be <= 2.0"),
+        (dict(object_size=0.0), ValueError, "object_size must be > 0.0"),
+        (dict(n_objects=0), ValueError, "n_objects must be >= 1, got 0"),
+        (dict(camera_speed=-0.5), ValueError, "camera_speed must be >= 0.0"),
+        (dict(camera_jitter="a"), TypeError, "camera_jitter must be a real number"),
+        (dict(flicker=-0.01), ValueError, "flicker must be >= 0.0"),
     ],
 )
 def test_make_motion_videos_errors(kwargs, error, match):

@@ -234,6 +234,42 @@ def test_motion_difference_baseline(videos):
     assert clf.predict_proba(X).shape == (16, 2)
 
 
+def test_normalize_brightness_makes_the_network_blind_to_flicker(videos):
+    """A gain and an offset per frame (flicker) change nothing once every frame is
+    standardised; without it they change the flows and the scores."""
+    X, y = videos
+    clips = torch.from_numpy(X[:4])
+    gains = torch.tensor([1.0, 0.9, 1.1, 0.95, 1.05, 1.0])[None, :, None, None]
+    flickering = clips * gains + torch.tensor([0.0, 0.02, -0.03, 0.01, 0.0, 0.05])[:, None, None]
+    for normalize in (True, False):
+        clf = TVNetActionClassifier(**TINY, normalize_brightness=normalize,
+                                    random_state=0).fit(X, y)
+        with torch.inference_mode():
+            (steady_scores,), _ = clf.model_(clips)
+            (flicker_scores,), _ = clf.model_(flickering)
+        gap = float((steady_scores - flicker_scores).abs().max())
+        assert gap < 1e-4 if normalize else gap > 1e-3
+
+
+def test_subtract_camera_motion_centres_each_flow_on_zero(videos):
+    """A clip panning by one pixel per frame: the head sees flows of median zero with
+    subtract_camera_motion, of a median towards one pixel without (TVNet-1-1-5 falls short)."""
+    X, y = videos
+    pan = torch.from_numpy(np.stack([np.roll(X[0, 0], t, axis=1) for t in range(6)]))[None]
+    for subtract in (True, False):
+        clf = TVNetActionClassifier(**TINY, subtract_camera_motion=subtract,
+                                    random_state=0).fit(X, y)
+        seen = []
+        hook = clf.model_.motion_head.register_forward_pre_hook(
+            lambda module, args: seen.append(args[0]))
+        with torch.inference_mode():
+            clf.model_(pan)
+        hook.remove()
+        medians = seen[0].flatten(2).median(dim=2).values  # (1, 10): u1, v1, u2, ...
+        u_medians = float(medians[0, 0::2].abs().max())
+        assert u_medians < 1e-6 if subtract else u_medians > 0.2
+
+
 def test_rgb_stream_on_colour_and_grey_videos():
     rng = np.random.default_rng(0)
     colour = np.stack([moving_texture(6, 24, 24, dx=d, seed=k)
@@ -342,6 +378,8 @@ def test_short_video_at_prediction(fitted, videos):
         (dict(frame_size=(24,)), TypeError, r"frame_size must be a pair of integers \(H, W\) or None"),
         (dict(head_width=10), ValueError, "head_width must be a multiple of 4"),
         (dict(flow_loss_weight=-1), ValueError, "flow_loss_weight"),
+        (dict(normalize_brightness="yes"), ValueError, "normalize_brightness"),
+        (dict(subtract_camera_motion=1), ValueError, "subtract_camera_motion"),
     ],
 )
 def test_bad_parameters(videos, params, error, match):

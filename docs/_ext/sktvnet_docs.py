@@ -48,6 +48,7 @@ RESULT_TABLES = {
     "reference": "benchmarks/bench_reference.py",
     "cli_memory": "benchmarks/bench_cli_memory.py",
     "export": "benchmarks/bench_export.py",
+    "action_hard": "benchmarks/bench_action_hard.py",
 }
 PICTURE_SHAPE = (96, 128)
 STRUCTURES = ["1-1-50", "3-1-50", "6-1-50", "6-3-30", "6-5-50"]

@@ -6,7 +6,8 @@
 * :func:`load_stereo_motorcycle` is a real pair with ground truth: the Middlebury 2014 stereo
   pair bundled by scikit-image, whose disparity is a purely horizontal flow.
 * :func:`make_motion_videos` makes short labelled videos whose class is a motion pattern of a
-  texture cut from a real image, for action recognition without an action dataset.
+  texture cut from a real image, for action recognition without an action dataset; its
+  ``difficulty="hard"`` preset adds sub-pixel motion, a panning camera, noise and flicker.
 * :func:`load_video_folder` lists an action dataset stored as one folder of videos per class
   (the UCF101 and HMDB51 layout), for the estimators to decode lazily.
 """

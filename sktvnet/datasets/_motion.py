@@ -59,76 +59,129 @@ def _draw_patch(rng, images, size: int, exclude: int | None = None):
     return index, image, (top + size / 2.0, left + size / 2.0)
 
 
-def _check_speed(speed) -> tuple[float, float]:
-    if isinstance(speed, numbers.Real) and not isinstance(speed, bool):
-        low = high = check_real("speed", speed, low=0.0)
-    elif isinstance(speed, (tuple, list)) and len(speed) == 2:
-        low = check_real("speed[0]", speed[0], low=0.0)
-        high = check_real("speed[1]", speed[1], low=0.0)
-        if low > high:
-            raise ValueError(f"speed must be (low, high) with low <= high, got {tuple(speed)}")
+# The nuisances of each difficulty (make_motion_videos's docstring has them as a table). None for
+# the rotation and zoom speeds: the rim of the disc moves at ``speed`` (the "easy" definition).
+_DIFFICULTIES = {
+    "easy": dict(speed=(1.0, 2.0), rotation_speed=None, zoom_speed=None,
+                 object_size=(0.56, 0.76), n_objects=1, background_speed=0.5, camera_speed=0.0,
+                 camera_jitter=0.0, noise=0.0, flicker=0.0),
+    "hard": dict(speed=(0.5, 0.7), rotation_speed=(3.0, 5.0), zoom_speed=(0.03, 0.05),
+                 object_size=0.5, n_objects=1, background_speed=0.0, camera_speed=0.5,
+                 camera_jitter=0.0, noise=0.005, flicker=0.01),
+}
+# The parameter of the speed of each class that is not a translation.
+_SPEED_PARAMETER = {"clockwise": "rotation_speed", "anticlockwise": "rotation_speed",
+                    "zoom_in": "zoom_speed", "zoom_out": "zoom_speed"}
+
+
+def _check_range(name: str, value, high: float | None = None) -> tuple[float, float]:
+    """``value`` (a number or a ``(low, high)`` pair, each > 0 and <= ``high``) as a pair."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        low = top = check_real(name, value, low=0.0, high=high)
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        low = check_real(f"{name}[0]", value[0], low=0.0, high=high)
+        top = check_real(f"{name}[1]", value[1], low=0.0, high=high)
+        if low > top:
+            raise ValueError(f"{name} must be (low, high) with low <= high, got {tuple(value)}")
     else:
-        raise TypeError(f"speed must be a positive number or a (low, high) pair, got {speed!r}")
-    return low, high
+        raise TypeError(f"{name} must be a positive number or a (low, high) pair, "
+                        f"got {value!r}")
+    return low, top
 
 
-def _motion_video(rng, kind: str, speed: float, n_frames: int, shape: tuple[int, int],
-                  background_speed: float, images) -> np.ndarray:
-    """One video ``(n_frames, H, W)`` of a textured disc moving by ``kind`` over a background.
-
-    Everything is defined relative to the middle frame, so that the middle frame of every class
-    has the same distribution (the disc is there at the same random place and size).
-    """
-    height, width = shape
-    times = np.arange(n_frames, dtype=np.float64) - (n_frames - 1) / 2.0
-    rows, cols = np.mgrid[0:height, 0:width].astype(np.float64)
-    radius = rng.uniform(*_RADIUS_RANGE) * min(height, width)
-    centre = (np.array([height, width]) / 2.0
-              + rng.uniform(-_CENTRE_JITTER, _CENTRE_JITTER, 2) * np.array([height, width]))
-
-    velocity, omega, rate = np.zeros(2), 0.0, 1.0  # (dx, dy) px/frame, rad/frame, scale/frame
+def _motion(kind: str, speed: float, radius: float, rotation_speed, zoom_speed):
+    """Velocity ``(dx, dy)`` in px/frame, angular speed in rad/frame and scale rate per frame of
+    one disc of ``radius`` moving by ``kind``; ``speed`` is in px/frame for a translation and in
+    the unit of ``rotation_speed`` (degrees) or ``zoom_speed`` (fraction) when they are given,
+    else the speed of the rim in px/frame."""
+    velocity, omega, rate = np.zeros(2), 0.0, 1.0
     if kind in _DIRECTIONS:
         direction = np.asarray(_DIRECTIONS[kind])
         velocity = speed * direction / np.hypot(*direction)
     elif kind in ("clockwise", "anticlockwise"):
-        # The rim moves at ``speed`` px per frame; a positive angle turns x towards y (down):
-        # clockwise on screen.
-        omega = (speed if kind == "clockwise" else -speed) / radius
+        # A positive angle turns x towards y (down): clockwise on screen.
+        omega = np.deg2rad(speed) if rotation_speed is not None else speed / radius
+        omega = omega if kind == "clockwise" else -omega
     else:
-        rate = 1.0 + speed / radius
+        rate = 1.0 + (speed if zoom_speed is not None else speed / radius)
         rate = rate if kind == "zoom_in" else 1.0 / rate
+    return velocity, omega, rate
+
+
+def _motion_video(rng, kind: str, speed: float, n_frames: int, shape: tuple[int, int],
+                  nuisances: dict, images) -> np.ndarray:
+    """One video ``(n_frames, H, W)`` of textured discs moving by ``kind`` over a background,
+    seen by a camera that pans and shakes (``nuisances``: make_motion_videos's parameters).
+
+    Everything is defined relative to the middle frame, so that the middle frame of every class
+    has the same distribution (the discs are there at the same random places and sizes).
+    """
+    height, width = shape
+    times = np.arange(n_frames, dtype=np.float64) - (n_frames - 1) / 2.0
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float64)
+    side = min(height, width)
+    low, high = (size / 2.0 for size in nuisances["object_size"])
+    radius = rng.uniform(low, high) * side
+    centre = (np.array([height, width]) / 2.0
+              + rng.uniform(-_CENTRE_JITTER, _CENTRE_JITTER, 2) * np.array([height, width]))
 
     heading = rng.uniform(0.0, 2 * np.pi)
+    background_speed = nuisances["background_speed"]
     drift = rng.uniform(0.0, background_speed) * np.array([np.cos(heading), np.sin(heading)])
-    # The disc shows the texture within ``radius`` of its centre at every frame (rotation and
-    # zoom are about the centre, translation carries the texture along).
-    patch = int(np.ceil(2 * radius)) + 2
-    margin = int(np.ceil(background_speed * abs(times[0]))) + 1
+    camera_speed, jitter = nuisances["camera_speed"], nuisances["camera_jitter"]
+    # The background is sampled with reflection past its border; a margin keeps that rare.
+    margin = int(np.ceil((background_speed + camera_speed) * abs(times[0]) + 3 * jitter)) + 1
     used, background, (bg_row, bg_col) = _draw_patch(
         rng, images, max(height, width) + 2 * margin)
-    _, texture, (tex_row, tex_col) = _draw_patch(rng, images, patch, exclude=used)
+    # Each disc shows the texture within ``radius`` of its centre at every frame (rotation and
+    # zoom are about the centre, translation carries the texture along).
+    _, texture, texture_centre = _draw_patch(rng, images, int(np.ceil(2 * radius)) + 2,
+                                             exclude=used)
+    discs = [(radius, centre, texture, texture_centre)]
+    for _ in range(nuisances["n_objects"] - 1):
+        # Further discs anywhere in the frame (inside it at the middle frame), drawn on top.
+        radius = rng.uniform(low, high) * side
+        centre = np.array([rng.uniform(min(radius, height / 2), max(height - radius, height / 2)),
+                           rng.uniform(min(radius, width / 2), max(width - radius, width / 2))])
+        _, texture, texture_centre = _draw_patch(rng, images, int(np.ceil(2 * radius)) + 2,
+                                                 exclude=used)
+        discs.append((radius, centre, texture, texture_centre))
+
+    # The camera moves the whole picture, (dx, dy) per frame: a pan plus a shake.
+    offsets = np.zeros((n_frames, 2))
+    if camera_speed:
+        pan = rng.uniform(0.0, 2 * np.pi)
+        offsets += (times[:, None] * rng.uniform(0.0, camera_speed)
+                    * np.array([np.cos(pan), np.sin(pan)]))
+    if jitter:
+        offsets += rng.normal(0.0, jitter, offsets.shape)
 
     frames = np.empty((n_frames, height, width))
     for t, time in enumerate(times):
         # Content that moves by d per frame is the still picture sampled at x - t d.
-        back = ndimage.map_coordinates(
+        view_rows, view_cols = rows - offsets[t, 1], cols - offsets[t, 0]
+        frame = ndimage.map_coordinates(
             background,
-            [rows - time * drift[1] + bg_row - height / 2.0,
-             cols - time * drift[0] + bg_col - width / 2.0],
+            [view_rows - time * drift[1] + bg_row - height / 2.0,
+             view_cols - time * drift[0] + bg_col - width / 2.0],
             order=1, mode="reflect",
         )
-        c_row, c_col = centre[0] + time * velocity[1], centre[1] + time * velocity[0]
-        dy, dx = rows - c_row, cols - c_col
-        angle, scale = omega * time, rate ** time
-        cos, sin = np.cos(angle), np.sin(angle)
-        # The texture point q is shown at c + scale * R(angle) q: invert that map.
-        obj = ndimage.map_coordinates(
-            texture,
-            [tex_row + (-sin * dx + cos * dy) / scale, tex_col + (cos * dx + sin * dy) / scale],
-            order=1, mode="reflect",
-        )
-        alpha = np.clip(radius * scale - np.hypot(dx, dy) + 0.5, 0.0, 1.0)  # 1 px soft edge
-        frames[t] = alpha * obj + (1.0 - alpha) * back
+        for radius, centre, texture, (tex_row, tex_col) in discs:
+            velocity, omega, rate = _motion(kind, speed, radius, nuisances["rotation_speed"],
+                                            nuisances["zoom_speed"])
+            c_row, c_col = centre[0] + time * velocity[1], centre[1] + time * velocity[0]
+            dy, dx = view_rows - c_row, view_cols - c_col
+            angle, scale = omega * time, rate ** time
+            cos, sin = np.cos(angle), np.sin(angle)
+            # The texture point q is shown at c + scale * R(angle) q: invert that map.
+            obj = ndimage.map_coordinates(
+                texture,
+                [tex_row + (-sin * dx + cos * dy) / scale, tex_col + (cos * dx + sin * dy) / scale],
+                order=1, mode="reflect",
+            )
+            alpha = np.clip(radius * scale - np.hypot(dx, dy) + 0.5, 0.0, 1.0)  # 1 px soft edge
+            frame = alpha * obj + (1.0 - alpha) * frame
+        frames[t] = frame
     return frames
 
 
@@ -138,9 +191,17 @@ def make_motion_videos(
     *,
     n_frames: int = 6,
     shape: tuple[int, int] = (48, 48),
-    speed: float | tuple[float, float] = (1.0, 2.0),
-    background_speed: float = 0.5,
-    noise: float = 0.0,
+    difficulty: str = "easy",
+    speed: float | tuple[float, float] | None = None,
+    rotation_speed: float | tuple[float, float] | None = None,
+    zoom_speed: float | tuple[float, float] | None = None,
+    object_size: float | tuple[float, float] | None = None,
+    n_objects: int | None = None,
+    background_speed: float | None = None,
+    camera_speed: float | None = None,
+    camera_jitter: float | None = None,
+    noise: float | None = None,
+    flicker: float | None = None,
     random_state: int | np.random.RandomState | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Short videos whose class is a motion pattern, for action recognition without a dataset.
@@ -150,10 +211,31 @@ def make_motion_videos(
     (:data:`MOTION_CLASSES`, in label order): a translation (right, left, down, up, then the
     diagonals), a rotation (clockwise, anticlockwise) or a zoom (in, out). Everything else is
     drawn independently of the class: the images and the places they are cut from, the disc's
-    size and position, its speed, and the background's drift (a slow camera pan in a random
-    direction). The motion is defined around the middle frame, where the disc sits at the same
-    random place with the same random size whatever the class: appearance alone cannot tell the
-    classes apart, motion can.
+    size and position, its speed, and the nuisances below. The motion is defined around the
+    middle frame, where the disc sits at the same random place with the same random size
+    whatever the class: appearance alone cannot tell the classes apart, motion can.
+
+    ``difficulty`` picks a preset of the nuisances; a parameter given explicitly (not ``None``)
+    overrides its preset value:
+
+    ====================  ====================  ==================================
+    parameter             ``"easy"``            ``"hard"``
+    ====================  ====================  ==================================
+    ``speed``             (1.0, 2.0) px/frame   (0.5, 0.7) px/frame
+    ``rotation_speed``    rim at ``speed``      (3.0, 5.0) degrees/frame
+    ``zoom_speed``        rim at ``speed``      (0.03, 0.05) per frame
+    ``object_size``       (0.56, 0.76)          0.5 (24 px in 48x48 frames)
+    ``n_objects``         1                     1
+    ``background_speed``  0.5 px/frame          0
+    ``camera_speed``      0                     0.5 px/frame
+    ``camera_jitter``     0                     0
+    ``noise``             0                     0.005
+    ``flicker``           0                     0.01
+    ====================  ====================  ==================================
+
+    "easy" is large, fast motion that frame differences alone recognise; "hard" is the small,
+    partly rotational or expanding motion of real actions, seen by a moving camera through noise
+    and flicker, which breaks the brightness constancy that TV-L1 assumes.
 
     Parameters
     ----------
@@ -165,14 +247,39 @@ def make_motion_videos(
         Frames per video (>= 2). The motion is constant, so any clip of a longer video shows it.
     shape : tuple of 2 ints, default=(48, 48)
         Frame size ``(H, W)``, at least 16 x 16.
-    speed : float or (float, float), default=(1.0, 2.0)
-        Speed of the disc in pixels per frame, drawn uniformly from the range per video: the
-        speed of its centre for a translation, of its rim for a rotation or a zoom.
-    background_speed : float, default=0.5
-        Largest speed of the background in pixels per frame (each video draws a speed up to it
-        and a direction); 0 keeps the background still.
-    noise : float, default=0.0
+    difficulty : {"easy", "hard"}, default="easy"
+        Preset of every parameter below left at ``None`` (see the table). "easy" gives the
+        videos of earlier versions, the same ones for the same ``random_state``.
+    speed : float, (float, float) or None, default=None
+        Speed of a translating disc in pixels per frame, drawn uniformly from the range per
+        video; also the speed of the rim of a rotating or zooming disc when ``rotation_speed``
+        or ``zoom_speed`` is the preset's "rim at ``speed``".
+    rotation_speed : float, (float, float) or None, default=None
+        Angle a rotating disc turns by per frame, in degrees, drawn uniformly per video.
+    zoom_speed : float, (float, float) or None, default=None
+        Relative growth of a zooming disc per frame (0.04: 4% larger each frame zooming in, 4%
+        smaller zooming out), drawn uniformly per video.
+    object_size : float, (float, float) or None, default=None
+        Diameter of a disc at the middle frame as a fraction of the shorter frame side, in
+        (0, 2], drawn uniformly per disc.
+    n_objects : int or None, default=None
+        Discs per video, all moving by the class's motion at the same speed. The first is near
+        the middle of the frame (within 10% of its size), the others anywhere in it, drawn over
+        it in order.
+    background_speed : float or None, default=None
+        Largest speed of the background alone in pixels per frame (each video draws a speed up
+        to it and a direction; the discs do not follow); 0 keeps the background still.
+    camera_speed : float or None, default=None
+        Largest speed of a camera pan in pixels per frame: each video draws a speed up to it and
+        a direction, and the whole picture (background and discs) moves by it.
+    camera_jitter : float or None, default=None
+        Standard deviation, in pixels, of a camera shake: the whole picture of each frame moves
+        by a random offset drawn independently per frame and axis.
+    noise : float or None, default=None
         Standard deviation of Gaussian noise added to every pixel (frames are in [0, 1]).
+    flicker : float or None, default=None
+        Brightness flicker: every frame is multiplied by ``1 + flicker * z``, with ``z`` drawn
+        from a standard normal distribution per frame (before the noise and the clipping).
     random_state : int, RandomState instance or None, default=None
         Seed of everything random (scikit-learn's convention).
 
@@ -206,6 +313,9 @@ def make_motion_videos(
     [2, 2, 2, 2, 2, 2, 2, 2]
     >>> MOTION_CLASSES[:4]
     ('right', 'left', 'down', 'up')
+    >>> X, y = make_motion_videos(16, difficulty="hard", flicker=0.05, random_state=0)
+    >>> X.shape
+    (16, 6, 48, 48)
     """
     from sklearn.utils import check_random_state
 
@@ -223,20 +333,35 @@ def make_motion_videos(
             f"shape must be at least ({_MIN_VIDEO_SIDE}, {_MIN_VIDEO_SIDE}) so that the moving "
             f"disc shows texture, got {(height, width)}"
         )
-    low, high = _check_speed(speed)
-    background_speed = check_real("background_speed", background_speed, low=0.0,
-                                        low_open=False)
-    noise = check_real("noise", noise, low=0.0, low_open=False)
+    if difficulty not in _DIFFICULTIES:
+        raise ValueError(f"difficulty must be one of {', '.join(map(repr, _DIFFICULTIES))}, "
+                         f"got {difficulty!r}")
+    given = dict(speed=speed, rotation_speed=rotation_speed, zoom_speed=zoom_speed,
+                 object_size=object_size, n_objects=n_objects,
+                 background_speed=background_speed, camera_speed=camera_speed,
+                 camera_jitter=camera_jitter, noise=noise, flicker=flicker)
+    nuisances = {name: _DIFFICULTIES[difficulty][name] if value is None else value
+                 for name, value in given.items()}
+    for name in ("speed", "rotation_speed", "zoom_speed"):
+        if nuisances[name] is not None:
+            nuisances[name] = _check_range(name, nuisances[name])
+    nuisances["object_size"] = _check_range("object_size", nuisances["object_size"], high=2.0)
+    nuisances["n_objects"] = check_int("n_objects", nuisances["n_objects"])
+    for name in ("background_speed", "camera_speed", "camera_jitter", "noise", "flicker"):
+        nuisances[name] = check_real(name, nuisances[name], low=0.0, low_open=False)
     rng = check_random_state(random_state)
 
     images = _texture_images(_TEXTURE_ZOOM * max(height, width))
     labels = rng.permutation(np.arange(n_videos) % n_classes).astype(np.int64)
     X = np.empty((n_videos, n_frames, height, width), dtype=np.float32)
     for i, label in enumerate(labels):
-        video = _motion_video(rng, MOTION_CLASSES[label], rng.uniform(low, high), n_frames,
-                              (height, width), background_speed, images)
-        if noise:
-            video += rng.normal(0.0, noise, video.shape)
+        kind = MOTION_CLASSES[label]
+        low, high = nuisances[_SPEED_PARAMETER.get(kind, "speed")] or nuisances["speed"]
+        video = _motion_video(rng, kind, rng.uniform(low, high), n_frames, (height, width),
+                              nuisances, images)
+        if nuisances["flicker"]:
+            video *= 1.0 + nuisances["flicker"] * rng.normal(size=(n_frames, 1, 1))
+        if nuisances["noise"]:
+            video += rng.normal(0.0, nuisances["noise"], video.shape)
         X[i] = np.clip(video, 0.0, 1.0)
     return X, labels
-
