@@ -58,6 +58,34 @@ def reference(X, y) -> tuple[float, float]:
     return epe(flows, y), (time.perf_counter() - start) / len(X)
 
 
+# What must match for a cell of an earlier run to stand beside the cells fitted now.
+SAME_DATA = ("train_pairs", "test_pairs", "max_displacement", "max_iter", "seed", "sizes",
+             "zoom_factor")
+# Runs from before --zoom-factor used TVNetFlow's default of the time, 0.5.
+EARLIER_ZOOM_FACTOR = 0.5
+
+
+def reusable(args, columns: list) -> dict:
+    """``{structure: {column: cell}}`` of ``columns`` from ``args.reuse``, after checking that it
+    measured the same data with the same settings."""
+    if not columns:
+        return {}
+    if args.reuse is None:
+        raise SystemExit(f"--columns leaves {', '.join(map(str, columns))} unfitted: give "
+                         "--reuse with an earlier table1.json that has them")
+    earlier = json.loads(args.reuse.read_text())
+    earlier["args"].setdefault("zoom_factor", EARLIER_ZOOM_FACTOR)
+    differ = [key for key in SAME_DATA if earlier["args"].get(key) != getattr(args, key)]
+    if differ:
+        raise SystemExit(f"{args.reuse} measured other data or settings ({', '.join(differ)})")
+    out = {}
+    for row in earlier["rows"]:
+        structure = row["structure"].removeprefix("TVNet-")
+        out[structure] = {str(c): dict(row["columns"][str(c)], reused=str(args.reuse))
+                          for c in columns}
+    return out
+
+
 def threads_used(args) -> str:
     if args.jobs == 1:
         return f"{torch.get_num_threads()} torch threads"
@@ -70,8 +98,9 @@ def fit_cell(structure: str, train, X_train, y_train, tests: dict, args) -> dict
     if args.jobs != 1:
         torch.set_num_threads(1)
     n_scales, n_warps, n_iters = map(int, structure.split("-"))
-    est = TVNetFlow(n_scales=n_scales, n_warps=n_warps, n_iters=n_iters, train=train,
-                    loss="epe", random_state=args.seed)
+    est = TVNetFlow(n_scales=n_scales, n_warps=n_warps, n_iters=n_iters,
+                    zoom_factor=args.zoom_factor, train=train, loss="epe",
+                    random_state=args.seed)
     if args.max_iter is not None:
         est.set_params(max_iter=args.max_iter)
     start = time.perf_counter()
@@ -97,6 +126,16 @@ def main(argv=None):
     parser.add_argument("--max-iter", type=int, default=None,
                         help="override TVNetFlow's default max_iter (smoke runs only)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--zoom-factor", type=float, default=0.5,
+                        help="size ratio of the pyramid levels (default: TV-L1's %(default)s, "
+                             "not TVNetFlow's)")
+    parser.add_argument("--columns", nargs="+", default=None,
+                        choices=[str(c) for c in COLUMNS],
+                        help="fit only these columns (None is frozen); the others come from "
+                             "--reuse")
+    parser.add_argument("--reuse", type=Path, default=None,
+                        help="a table1.json of an earlier run with the same data and settings "
+                             "whose cells fill the columns not fitted now")
     parser.add_argument("--jobs", type=int, default=1,
                         help="fits run at once, each in its own process with one torch thread "
                              "(default 1: in this process, torch's default threads)")
@@ -124,7 +163,10 @@ def main(argv=None):
         ipol[size] = dict(zip(("epe", "seconds_per_pair"), reference(X, y)))
         print(f"reference TV-L1 at IPOL defaults, {size}: {ipol[size]}", flush=True)
 
-    cells = [(structure, train) for structure in args.structures for train in columns]
+    fitted = columns if args.columns is None else [
+        c for c in columns if str(c) in args.columns]
+    reused = reusable(args, [c for c in columns if c not in fitted])
+    cells = [(structure, train) for structure in args.structures for train in fitted]
     # One process per fit, one torch thread each: the fits are independent, and on a few cores
     # whole processes scale better than torch's threads on 64x64 crops.
     results = joblib.Parallel(n_jobs=args.jobs, verbose=0, return_as="generator")(
@@ -134,7 +176,11 @@ def main(argv=None):
     for (structure, train), cell in zip(cells, results):
         by_structure.setdefault(structure, {})[str(train)] = cell
         print(f"TVNet-{structure}", train, cell, flush=True)
-    rows = [{"structure": f"TVNet-{s}", "columns": by_structure[s]} for s in args.structures]
+    for structure, cells_before in reused.items():
+        by_structure.setdefault(structure, {}).update(cells_before)
+    rows = [{"structure": f"TVNet-{s}",
+             "columns": {str(c): by_structure[s][str(c)] for c in columns}}
+            for s in args.structures]
 
     table = render(rows, columns, tests, ipol, args, cpu)
     print()
@@ -144,7 +190,7 @@ def main(argv=None):
     (RESULTS / f"{stem}.md").write_text(table + "\n")
     (RESULTS / f"{stem}.json").write_text(json.dumps(
         {"args": vars(args), "cpu": cpu, "threads": threads_used(args),
-         "reference_ipol_defaults": ipol, "rows": rows}, indent=2) + "\n")
+         "reference_ipol_defaults": ipol, "rows": rows}, indent=2, default=str) + "\n")
 
 
 def render(rows, columns, tests, ipol, args, cpu) -> str:
@@ -155,7 +201,7 @@ def render(rows, columns, tests, ipol, args, cpu) -> str:
         f"(`make_flow_pairs(images=\"test\")`, {args.test_pairs} pairs per size, up to "
         f"{args.max_displacement} px). Training: {args.train_pairs} pairs of "
         f"{args.sizes[0]} from `make_flow_pairs(images=\"train\")`, `TVNetFlow` defaults "
-        f"(`loss=\"epe\"`, `random_state={args.seed}`"
+        f"(`loss=\"epe\"`, `random_state={args.seed}`, `zoom_factor={args.zoom_factor}`"
         f"{'' if args.max_iter is None else f', max_iter={args.max_iter}'}). {cpu}, "
         f"{threads_used(args)}.",
         "",
@@ -179,6 +225,11 @@ def render(rows, columns, tests, ipol, args, cpu) -> str:
     fits = ", ".join(f"{row['structure']} {c}: {cell['fit_seconds']:.0f} s"
                      for row in rows for c, cell in row["columns"].items() if c != "None")
     lines.append(f"Fit times: {fits}.")
+    reused = sorted({c for row in rows for c, cell in row["columns"].items() if "reused" in cell})
+    if reused:
+        lines += ["", "Columns " + ", ".join("frozen" if c == "None" else c for c in reused)
+                  + f" come from an earlier run on the same data and settings ({args.reuse.name},"
+                  " before the change of the defaults that the other columns measure)."]
     return "\n".join(lines)
 
 

@@ -306,7 +306,7 @@ def test_bad_input_lists_fail_before_any_work(tmp_path, capsys, inputs, message)
     (["--tau", "0.5"], "tau must be <= 0.25, got 0.5"),
     (["--method", "reference", "--tol", "-1"], "tol must be >= 0.0, got -1.0"),
     (["--device", "nonsense"], "--device must be auto, cpu, cuda or cuda:N, got 'nonsense'"),
-    (["--weights", "tvnet-6-1-50-steps"], "belong to TVNet-6-1-50"),
+    (["--weights", "tvnet-8-2-25-steps"], "belong to TVNet-8-2-25"),
     (["--weights", "nope"], "neither a bundled name"),
     pytest.param(["--device", "cuda:0"], "CUDA is not available here", marks=pytest.mark.skipif(
         torch.cuda.is_available(), reason="CUDA is available on this machine")),

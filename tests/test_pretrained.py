@@ -12,7 +12,7 @@ from sktvnet import TVNetFlow, load_pretrained
 from sktvnet.network import TVNet
 from sktvnet.pretrained import RECOMMENDED, WEIGHTS, load_weights, save_weights
 
-STRUCTURE = dict(n_scales=2, n_warps=1, n_iters=5)
+STRUCTURE = dict(n_scales=2, n_warps=1, n_iters=5, zoom_factor=0.5)
 
 
 def _pairs(n=3, shape=(24, 28), seed=0):
@@ -107,11 +107,11 @@ def test_bad_weights_values(tmp_path):
 
 def test_auto_weights_follow_the_structure():
     X = _pairs(1)
-    auto = TVNetFlow(weights="auto").fit(X)
+    auto = TVNetFlow(**WEIGHTS[RECOMMENDED].config, weights="auto").fit(X)
     assert auto.weights == "auto" and auto.weights_ == RECOMMENDED
     state, _ = load_weights(WEIGHTS[RECOMMENDED].path)
     torch.testing.assert_close(auto.model_.log_lmbda, state["log_lmbda"], rtol=0, atol=0)
-    other = TVNetFlow(n_scales=5, weights="auto").fit(X)
+    other = TVNetFlow(weights="auto").fit(X)  # the default structure has no bundled weights
     assert other.weights_ is None and not other.model_.log_lmbda.any()
 
 
@@ -119,8 +119,9 @@ def test_defaults_are_tvl1_and_tvnet50_is_one_argument_away():
     X = _pairs(1)
     default = TVNetFlow().fit(X)
     assert default.weights is None and default.weights_ is None
-    assert (default.model_.n_scales, default.model_.n_warps, default.model_.n_iters) == (6, 1, 50)
-    assert not default.model_.log_lmbda.any()
+    net = default.model_
+    assert (net.n_scales, net.n_warps, net.n_iters, net.zoom_factor) == (10, 1, 50, 0.7)
+    assert not net.log_lmbda.any()
     tvnet50 = TVNetFlow(n_scales=1).fit(X)
     assert (tvnet50.model_.n_scales, tvnet50.model_.n_warps, tvnet50.model_.n_iters) == (1, 1, 50)
 
@@ -129,8 +130,8 @@ def test_load_pretrained_is_fitted_and_equals_the_default():
     X = _pairs(2, shape=(40, 48))
     est = load_pretrained(batch_size=4)
     assert est.weights == RECOMMENDED and est.batch_size == 4
-    np.testing.assert_array_equal(est.transform(X),
-                                  TVNetFlow(weights="auto").fit(X).transform(X))
+    auto = TVNetFlow(**WEIGHTS[RECOMMENDED].config, weights="auto").fit(X)
+    np.testing.assert_array_equal(est.transform(X), auto.transform(X))
     with pytest.raises(ValueError, match="no bundled weights are named 'nope'"):
         load_pretrained("nope")
     with pytest.raises(TypeError, match="sets n_scales from the weights"):

@@ -45,6 +45,8 @@ API_MODULES = {
 # Benchmark results shown in the docs, and the script that writes each.
 RESULT_TABLES = {
     "table1": "benchmarks/bench_table1.py",
+    "pretrained": "benchmarks/train_pretrained.py",
+    "defaults": "benchmarks/bench_defaults.py",
     "reference": "benchmarks/bench_reference.py",
     "cli_memory": "benchmarks/bench_cli_memory.py",
     "export": "benchmarks/bench_export.py",

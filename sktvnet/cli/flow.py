@@ -356,7 +356,7 @@ def add_parser(subparsers) -> None:
                         help="weight of the data term; smaller is smoother (default: %(default)s)")
     solver.add_argument("--theta", type=float, default=0.3,
                         help="tightness of the coupling (default: %(default)s)")
-    solver.add_argument("--zoom-factor", type=float, default=0.5,
+    solver.add_argument("--zoom-factor", type=float, default=FLOW_STRUCTURE["zoom_factor"],
                         help="size ratio between pyramid levels (default: %(default)s)")
     solver.add_argument("--eps", type=float, default=1e-10,
                         help="TVNet only: constant added where it divides (default: %(default)s)")

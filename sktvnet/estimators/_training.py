@@ -40,9 +40,10 @@ PART_PARAMETERS = {
 }
 # TVNetFlow's learning rate of each part relative to its ``learning_rate`` (that of the steps).
 # The unrolled iteration is far more sensitive to its filters and u0 than to its log step sizes:
-# at the steps' rate they made multi-warp structures worse on held-out pairs (issue #11), a tenth
-# of it helps them (docs/user_guide.rst, "Training options", has the numbers).
-PART_LR_RATIOS = {"u0": 0.1, "filters": 0.1, "steps": 1.0}
+# at the steps' rate they made multi-warp structures worse on held-out pairs (issue #11); at a
+# tenth, filters trained on 128x128 pairs still made TVNet-4-3-10 and TVNet-3-5-10 worse on
+# held-out 240x320 pairs, so they take a hundredth (docs/user_guide.rst, "Training options").
+PART_LR_RATIOS = {"u0": 0.1, "filters": 0.01, "steps": 1.0}
 
 
 def _spellings() -> dict:
