@@ -106,7 +106,7 @@ def test_one_parameter_group_per_trained_part(train):
     est.model_ = build_tvnet(est)
     groups = est._parameter_groups()
     assert {g["name"] for g in groups} == TRAIN_PARTS[train]
-    rates = {"u0": 0.05, "filters": 0.05, "steps": 0.5}  # filters and u0 at a tenth
+    rates = {"u0": 0.05, "filters": 0.005, "steps": 0.5}  # u0 at a tenth, filters a hundredth
     assert all(g["lr"] == pytest.approx(rates[g["name"]]) and g["weight_decay"] == 0.0
                for g in groups)
     trained = {id(p) for g in groups for p in g["params"]}
