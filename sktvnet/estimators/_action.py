@@ -189,13 +189,8 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
 
     Notes
     -----
-    Prediction compiles TVNet with ``torch.compile`` only where it pays (``fused="auto"`` of
-    :class:`sktvnet.TVNet`): a small first job runs eagerly, a long video or a large sum of
-    jobs compiles once (seconds) and then runs faster. ``SKTVNET_COMPILE=0`` never compiles.
-    On a machine whose cores are busy with other work, torch's OpenMP threads spin while they
-    wait and everything slows down by one or two orders of magnitude: set
-    ``OMP_WAIT_POLICY=PASSIVE`` (or ``OMP_NUM_THREADS=1``) in the environment before torch is
-    imported, as the ``sktvnet`` command does.
+    Prediction runs TVNet as :class:`sktvnet.TVNetFlow` does: see its Notes on when
+    ``torch.compile`` is used (``SKTVNET_COMPILE=0`` never) and on threads of a busy machine.
 
     References
     ----------
