@@ -218,6 +218,11 @@ class TVNet(nn.Module):
     train_steps : bool, default=False
         Whether the step sizes tau, lambda and theta of every iteration of every level are
         trainable (see above and :meth:`step_sizes`).
+    normalize_brightness : bool, default=False
+        Standardise each grey frame (:func:`sktvnet.functional.standardize`) before the pair is
+        scaled to [0, 255], so that a change of gain and offset between the frames (automatic
+        exposure, flicker) does not break brightness constancy. False keeps TV-L1's own input,
+        as the reference computes it.
     fused : {"auto", True, False}, default="auto"
         Run the iterations compiled with ``torch.compile``: ``True`` always, ``False`` never,
         ``"auto"`` for inference (nothing needs a gradient) when it pays. The first compile of a
@@ -300,6 +305,7 @@ class TVNet(nn.Module):
         train_u0: bool = False,
         train_filters: bool = False,
         train_steps: bool = False,
+        normalize_brightness: bool = False,
         fused: bool | str = "auto",
         checkpoint: bool = False,
     ) -> None:
@@ -309,7 +315,8 @@ class TVNet(nn.Module):
             n_scales=n_scales, n_warps=n_warps, n_iters=n_iters, eps=eps,
         )
         for name, flag in (("train_u0", train_u0), ("train_filters", train_filters),
-                           ("train_steps", train_steps), ("checkpoint", checkpoint)):
+                           ("train_steps", train_steps), ("checkpoint", checkpoint),
+                           ("normalize_brightness", normalize_brightness)):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be a bool, got {type(flag).__name__} {flag!r}")
         if not (isinstance(fused, bool) or fused == "auto"):
@@ -325,6 +332,7 @@ class TVNet(nn.Module):
         self.train_u0 = train_u0
         self.train_filters = train_filters
         self.train_steps = train_steps
+        self.normalize_brightness = normalize_brightness
         self.fused = fused
         self.checkpoint = checkpoint
 
@@ -352,7 +360,7 @@ class TVNet(nn.Module):
             f"tau={self.tau}, lmbda={self.lmbda}, theta={self.theta}, "
             f"zoom_factor={self.zoom_factor}, eps={self.eps}, train_u0={self.train_u0}, "
             f"train_filters={self.train_filters}, train_steps={self.train_steps}, "
-            f"fused={self.fused!r}, "
+            f"normalize_brightness={self.normalize_brightness}, fused={self.fused!r}, "
             f"checkpoint={self.checkpoint}"
         )
 
@@ -441,7 +449,10 @@ class TVNet(nn.Module):
     def _flow(self, x0: Tensor, x1: Tensor, *, fused: bool, use_checkpoint: bool) -> Tensor:
         batch, _, height, width = x0.shape
         dtype, device = x0.dtype, x0.device
-        i0, i1 = tvf._normalize_pair(tvf._to_grey(x0), tvf._to_grey(x1))
+        i0, i1 = tvf._to_grey(x0), tvf._to_grey(x1)
+        if self.normalize_brightness:
+            i0, i1 = tvf._standardize(i0), tvf._standardize(i1)
+        i0, i1 = tvf._normalize_pair(i0, i1)
         frames = tvf._gaussian_blur(torch.cat([i0, i1], dim=1), _core.PRESMOOTHING_SIGMA)
         shapes = _core.pyramid_shapes(height, width, self.n_scales, self.zoom_factor)
         levels = tvf._pyramid(frames, shapes, self.zoom_factor)

@@ -32,7 +32,10 @@ FORMAT_VERSION = 1
 # Where the bundled files live (package data, carried by the wheel).
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 # What a weights file must describe, in this order: the structure, then the constants.
-CONFIG_KEYS = ("n_scales", "n_warps", "n_iters", "tau", "lmbda", "theta", "zoom_factor", "eps")
+CONFIG_KEYS = ("n_scales", "n_warps", "n_iters", "tau", "lmbda", "theta", "zoom_factor", "eps",
+               "normalize_brightness")
+# Values of the keys that files written before the key existed do not record.
+_CONFIG_DEFAULTS = {"normalize_brightness": False}
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,8 @@ class PretrainedWeights:
         File name in ``sktvnet/weights/``.
     config : dict
         The network's structure and constants (``n_scales``, ``n_warps``, ``n_iters``, ``tau``,
-        ``lmbda``, ``theta``, ``zoom_factor``, ``eps``): the estimator's parameters it needs.
+        ``lmbda``, ``theta``, ``zoom_factor``, ``eps``, ``normalize_brightness``): the
+        estimator's parameters it needs.
     train : str
         The parts of TVNet that were trained (the estimators' ``train`` spelling).
     recipe : str
@@ -87,7 +91,7 @@ WEIGHTS: dict[str, PretrainedWeights] = {
             name="tvnet-8-2-25-steps",
             file="tvnet-8-2-25-steps.safetensors",
             config={"n_scales": 8, "n_warps": 2, "n_iters": 25, **_TVL1_CONSTANTS,
-                    "zoom_factor": 0.6},
+                    "zoom_factor": 0.6, "normalize_brightness": False},
             train="steps",
             recipe="python benchmarks/train_pretrained.py (seed 0): train='steps', EPE loss, "
                    "Adam 0.02 with cosine decay, 150 steps of 2 whole pairs of "
@@ -193,7 +197,8 @@ def load_weights(path) -> tuple[dict, dict]:
 
     ``config`` holds the structure and constants of the network the state belongs to
     (``n_scales``, ``n_warps``, ``n_iters``, ``tau``, ``lmbda``, ``theta``, ``zoom_factor``,
-    ``eps``) and ``"metadata"``. Raises ``ValueError`` for a file that is not one.
+    ``eps``, ``normalize_brightness``; False where a file predates that key) and
+    ``"metadata"``. Raises ``ValueError`` for a file that is not one.
     """
     from safetensors import SafetensorError
     from safetensors.torch import load
@@ -208,7 +213,8 @@ def load_weights(path) -> tuple[dict, dict]:
             raise ValueError(f"format version {header['format_version']} is newer than this "
                              f"sktvnet's ({FORMAT_VERSION}); upgrade sktvnet")
         config = json.loads(header["config"])
-        config = {key: config[key] for key in CONFIG_KEYS} | {
+        config = {key: config[key] if key in config else _CONFIG_DEFAULTS[key]
+                  for key in CONFIG_KEYS} | {
             "metadata": json.loads(header.get("metadata", "{}"))}
     except (SafetensorError, KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"{os.fspath(path)} is not an sktvnet weights file: {exc}") from exc

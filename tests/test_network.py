@@ -160,6 +160,28 @@ def test_each_sample_is_normalised_on_its_own_pair():
                                    rtol=0, atol=TOLERANCES["float64"])
 
 
+def test_normalize_brightness_cancels_a_gain_and_offset_between_frames():
+    x0, x1 = _frames((40, 48))
+    dimmed = 0.97 * x0 + 0.02  # the first frame darker: brightness constancy broken
+    net = TVNet(n_scales=3, n_warps=3, n_iters=20, normalize_brightness=True)
+    torch.testing.assert_close(net(dimmed, x1), net(x0, x1), rtol=0, atol=1e-6)
+    plain = TVNet(n_scales=3, n_warps=3, n_iters=20)
+    inner = (slice(None), slice(None), slice(6, -6), slice(6, -6))
+    exact = torch.tensor([-1.0, 1.0], dtype=x0.dtype)[None, :, None, None]
+    error_plain = (plain(dimmed, x1) - exact)[inner].norm(dim=1).mean()
+    error_normalized = (net(dimmed, x1) - exact)[inner].norm(dim=1).mean()
+    assert error_normalized < 0.5 * error_plain
+
+
+def test_normalize_brightness_standardises_each_frame():
+    x0, x1 = _frames(batch=2)
+    net = TVNet(n_scales=2, n_iters=5, normalize_brightness=True)
+    expected = TVNet(n_scales=2, n_iters=5)(tvf.standardize(x0), tvf.standardize(x1))
+    torch.testing.assert_close(net(x0, x1), expected, rtol=0, atol=TOLERANCES["float64"])
+    flat = torch.full_like(x0, 0.5)
+    assert torch.isfinite(tvf.standardize(flat)).all() and not tvf.standardize(flat).any()
+
+
 def test_colour_equals_its_grey_version():
     rng = np.random.default_rng(2)
     x0, x1 = (torch.from_numpy(rng.random((1, 3, 20, 24))) for _ in range(2))

@@ -61,6 +61,13 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         user guide's "Choosing a structure").
     eps : float, default=1e-10
         Soft non-zero constant of the divisions in Eq. 11-12.
+    normalize_brightness : bool, default=False
+        Standardise each frame (subtract its mean, divide by its standard deviation) before the
+        flow, so that a change of brightness between the frames (automatic exposure, flicker)
+        does not break TV-L1's brightness constancy: on 240x320 pairs whose first frame changes
+        gain by up to 0.5%, the reference's EPE goes from 0.024 to 0.29 px. False computes
+        TV-L1's own function. The bundled weights were trained with it (see
+        :mod:`sktvnet.pretrained`).
     weights : str, path or None, default=None
         The state TVNet starts from, as torchvision's ``weights``: ``None`` is TV-L1's own
         filters and step sizes; a name of :data:`sktvnet.pretrained.WEIGHTS` a bundled trained
@@ -180,6 +187,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         "verbose": ["verbose"],
         "n_jobs": [Integral, None],
         "weights": [str, os.PathLike, None],
+        "normalize_brightness": ["boolean"],
     }
 
     def __init__(
@@ -193,6 +201,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         theta=0.3,
         zoom_factor=0.7,
         eps=1e-10,
+        normalize_brightness=False,
         weights=None,
         train=None,
         loss="energy",
@@ -214,6 +223,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         self.theta = theta
         self.zoom_factor = zoom_factor
         self.eps = eps
+        self.normalize_brightness = normalize_brightness
         self.weights = weights
         self.train = train
         self.loss = loss
@@ -244,7 +254,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
     _max_grad_norm = 1.0
 
     def _make_network(self) -> TVNet:
-        return build_tvnet(self)
+        return build_tvnet(self, normalize_brightness=self.normalize_brightness)
 
     def _resolve_weights(self):
         """``weights`` with ``"auto"`` resolved (never written back into the parameter)."""

@@ -96,10 +96,11 @@ def parse_train(train: str | None) -> dict[str, bool]:
     return {f"train_{part}": part in parts for part in PART_PARAMETERS}
 
 
-def build_tvnet(estimator) -> TVNet:
-    """TVNet with the estimator's structure and constants, trainable in the parts of ``train``."""
+def build_tvnet(estimator, **options) -> TVNet:
+    """TVNet with the estimator's structure and constants, trainable in the parts of ``train``;
+    ``options`` are TVNet's other arguments (``normalize_brightness``)."""
     return TVNet(**{name: getattr(estimator, name) for name in TVNET_SPECS},
-                 **parse_train(estimator.train))
+                 **parse_train(estimator.train), **options)
 
 
 def tvnet_parameter_groups(tvnet: TVNet, learning_rate: float,

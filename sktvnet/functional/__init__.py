@@ -21,12 +21,14 @@ from ._image import (
     _gaussian_blur,
     _normalize_pair,
     _pyramid,
+    _standardize,
     _zoom_in,
     _zoom_out,
     _to_grey,
     gaussian_blur,
     normalize_pair,
     pyramid,
+    standardize,
     to_grey,
     zoom_in,
     zoom_out,
@@ -37,6 +39,7 @@ from ._warp import _warp, warp
 
 __all__ = [
     "to_grey",
+    "standardize",
     "normalize_pair",
     "gaussian_blur",
     "centered_gradient",

@@ -48,6 +48,50 @@ def to_grey(image: Tensor) -> Tensor:
     return _to_grey(image)
 
 
+# Standard deviation below which a frame counts as flat: it is then only centred, not scaled.
+STD_FLOOR = 1e-6
+
+
+def _standardize(image: Tensor) -> Tensor:
+    batch = image.shape[0]
+    flat = image.reshape(batch, -1)
+    mean = flat.mean(1).view(batch, 1, 1, 1)
+    std = flat.std(1).view(batch, 1, 1, 1)
+    return (image - mean) / std.clamp_min(STD_FLOOR)
+
+
+def standardize(image: Tensor) -> Tensor:
+    """Subtract from each image of the batch its mean and divide by its standard deviation.
+
+    Applied to both frames of a pair, it cancels a change of gain and offset between them (a
+    camera's automatic exposure, flicker), which would otherwise break the brightness constancy
+    of TV-L1's data term. Flat images (standard deviation under ``STD_FLOOR``) are only centred.
+
+    Shape:
+        - image: ``(B, C, H, W)``.
+        - output: ``(B, C, H, W)``.
+
+    Parameters
+    ----------
+    image : Tensor of shape (B, C, H, W)
+
+    Returns
+    -------
+    standardized : Tensor of shape (B, C, H, W)
+        Each sample with mean 0 and standard deviation 1 over its channels and pixels.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktvnet.functional import standardize
+    >>> image = torch.rand(1, 1, 8, 8)
+    >>> bool(torch.allclose(standardize(2.0 * image + 0.1), standardize(image), atol=1e-5))
+    True
+    """
+    _check_tensor(image, "image")
+    return _standardize(image)
+
+
 def _normalize_pair(image0: Tensor, image1: Tensor) -> Pair:
     batch = image0.shape[0]
     low = torch.minimum(image0.reshape(batch, -1).amin(1), image1.reshape(batch, -1).amin(1))
