@@ -103,8 +103,35 @@ def _uniform_step(u, px, py, rho_c, grad, denom, forward_weight, divergence_weig
     return u, px, py
 
 
-# dynamic=True: one graph for every pyramid level, iteration, batch size and image size.
-_COMPILED_STEP = _CompiledFunction(_uniform_step, dynamic=True)
+def _linearize(i0, stack, flow, eps):
+    """The data term of one warp: ``I1`` and its gradient warped by ``flow`` (the channels of
+    ``stack``), then ``rho_c = I1w - grad . w - I0`` and ``|grad|^2 + eps`` (Eq. 10-11).
+
+    Outside the image there is no data: I1w and its gradient are zero there, so that the
+    threshold step keeps v = u. ``eps`` is a 0-d tensor (one graph for every constant).
+    """
+    warped, outside = tvf._warp(stack, flow)
+    warped = warped.masked_fill(outside, 0.0)
+    i1w, grad = warped[:, 0:1], warped[:, 1:3]
+    gx, gy = grad[:, 0:1], grad[:, 1:2]
+    rho_c = i1w - gx * flow[:, 0:1] - gy * flow[:, 1:2] - i0
+    denom = gx * gx + gy * gy + eps
+    return rho_c, grad, denom
+
+
+def _fused_kernel(kind: str, *args):
+    """``_linearize(*args)`` (``kind="linearize"``, once per warp) or ``_uniform_step(*args)``
+    (``"step"``, once per iteration): the two parts of TVNet that run compiled. One compiled
+    function holds both (a graph for each kind), so that compiling succeeds or fails for them
+    together. Eagerly, the four gathers of a warp and the arithmetic around them pass over memory
+    a dozen times and cost about ten iterations; compiled, one pass."""
+    if kind == "linearize":
+        return _linearize(*args)
+    return _uniform_step(*args)
+
+
+# dynamic=True: one graph per kind for every pyramid level, iteration, batch size and image size.
+_COMPILED = _CompiledFunction(_fused_kernel, dynamic=True)
 
 #: Work above which ``fused="auto"`` compiles, in pixel-iterations (pairs x pixels summed over
 #: the pyramid levels x n_warps x n_iters). The break-even point, the first compile divided by
@@ -140,7 +167,7 @@ def _compile_pays(work_per_pixel: float, batch_pixels: int) -> bool:
     eagerly, and many small jobs compile once their sum would have repaid it.
     """
     global _eager_work
-    if _COMPILED_STEP.compiled is not None:
+    if _COMPILED.compiled is not None:
         return True
     job = _job.get()
     before, pixels = (_eager_work, batch_pixels) if job is None else (job[1], job[0])
@@ -218,11 +245,11 @@ class TVNet(nn.Module):
     train_steps : bool, default=False
         Whether the step sizes tau, lambda and theta of every iteration of every level are
         trainable (see above and :meth:`step_sizes`).
-    normalize_brightness : bool, default=False
-        Standardise each grey frame (:func:`sktvnet.functional.standardize`) before the pair is
-        scaled to [0, 255], so that a change of gain and offset between the frames (automatic
-        exposure, flicker) does not break brightness constancy. False keeps TV-L1's own input,
-        as the reference computes it.
+    texture : bool, default=False
+        Compute the flow on the texture of the grey frames (:func:`sktvnet.functional.texture`:
+        each frame minus its Gaussian blur of sigma 2) rather than on the frames, so that a
+        change of brightness between them (automatic exposure, flicker) is not read as motion.
+        False keeps TV-L1's own input, as the reference computes it.
     fused : {"auto", True, False}, default="auto"
         Run the iterations compiled with ``torch.compile``: ``True`` always, ``False`` never,
         ``"auto"`` for inference (nothing needs a gradient) when it pays. The first compile of a
@@ -305,7 +332,7 @@ class TVNet(nn.Module):
         train_u0: bool = False,
         train_filters: bool = False,
         train_steps: bool = False,
-        normalize_brightness: bool = False,
+        texture: bool = False,
         fused: bool | str = "auto",
         checkpoint: bool = False,
     ) -> None:
@@ -316,7 +343,7 @@ class TVNet(nn.Module):
         )
         for name, flag in (("train_u0", train_u0), ("train_filters", train_filters),
                            ("train_steps", train_steps), ("checkpoint", checkpoint),
-                           ("normalize_brightness", normalize_brightness)):
+                           ("texture", texture)):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be a bool, got {type(flag).__name__} {flag!r}")
         if not (isinstance(fused, bool) or fused == "auto"):
@@ -332,7 +359,7 @@ class TVNet(nn.Module):
         self.train_u0 = train_u0
         self.train_filters = train_filters
         self.train_steps = train_steps
-        self.normalize_brightness = normalize_brightness
+        self.texture = texture
         self.fused = fused
         self.checkpoint = checkpoint
 
@@ -360,7 +387,7 @@ class TVNet(nn.Module):
             f"tau={self.tau}, lmbda={self.lmbda}, theta={self.theta}, "
             f"zoom_factor={self.zoom_factor}, eps={self.eps}, train_u0={self.train_u0}, "
             f"train_filters={self.train_filters}, train_steps={self.train_steps}, "
-            f"normalize_brightness={self.normalize_brightness}, fused={self.fused!r}, "
+            f"texture={self.texture}, fused={self.fused!r}, "
             f"checkpoint={self.checkpoint}"
         )
 
@@ -435,7 +462,7 @@ class TVNet(nn.Module):
         return flow.clone()
 
     def _use_fused(self, need_grad: bool, shape) -> bool:
-        if self.fused is False or _COMPILED_STEP.failed or not _compile_enabled():
+        if self.fused is False or _COMPILED.failed or not _compile_enabled():
             return False
         if self.fused is True:
             return True
@@ -450,8 +477,9 @@ class TVNet(nn.Module):
         batch, _, height, width = x0.shape
         dtype, device = x0.dtype, x0.device
         i0, i1 = tvf._to_grey(x0), tvf._to_grey(x1)
-        if self.normalize_brightness:
-            i0, i1 = tvf._standardize(i0), tvf._standardize(i1)
+        if self.texture:
+            i0, i1 = tvf._texture(torch.cat([i0, i1], dim=1)).unbind(1)
+            i0, i1 = i0[:, None], i1[:, None]
         i0, i1 = tvf._normalize_pair(i0, i1)
         frames = tvf._gaussian_blur(torch.cat([i0, i1], dim=1), _core.PRESMOOTHING_SIGMA)
         shapes = _core.pyramid_shapes(height, width, self.n_scales, self.zoom_factor)
@@ -493,14 +521,12 @@ class TVNet(nn.Module):
         i1x, i1y = tvf._centered_gradient(i1, centered)
         stack = torch.cat([i1, i1x, i1y], dim=1)
         p = None
+        eps = torch.tensor(self.eps, dtype=i0.dtype, device=i0.device)
         for warp_index in range(self.n_warps):
-            warped, outside = tvf._warp(stack, flow)
-            # No data outside the image: zero I1w and its gradient, the threshold step keeps v = u.
-            warped = warped.masked_fill(outside, 0.0)
-            i1w, grad = warped[:, 0:1], warped[:, 1:3]
-            gx, gy = grad[:, 0:1], grad[:, 1:2]
-            rho_c = i1w - gx * flow[:, 0:1] - gy * flow[:, 1:2] - i0
-            denom = gx * gx + gy * gy + self.eps
+            if fused:
+                rho_c, grad, denom = _COMPILED("linearize", i0, stack, flow, eps)
+            else:
+                rho_c, grad, denom = _linearize(i0, stack, flow, eps)
             start = warp_index * self.n_iters
             if not use_checkpoint:
                 flow, p = self._iterate(flow, p, rho_c, grad, denom, forward, div, steps,
@@ -536,8 +562,8 @@ class TVNet(nn.Module):
             for t in range(start, stop):
                 # Clones, not views: the guards of a view include its base's size, which differs
                 # between structures and would make the graph recompile.
-                u, px, py = _COMPILED_STEP(
-                    u, p[0], p[1], rho_c, grad, denom,
+                u, px, py = _COMPILED(
+                    "step", u, p[0], p[1], rho_c, grad, denom,
                     forward[t].clone(), div[t].clone(), steps[t].clone(),
                 )
                 p = (px, py)

@@ -33,9 +33,9 @@ FORMAT_VERSION = 1
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 # What a weights file must describe, in this order: the structure, then the constants.
 CONFIG_KEYS = ("n_scales", "n_warps", "n_iters", "tau", "lmbda", "theta", "zoom_factor", "eps",
-               "normalize_brightness")
+               "texture")
 # Values of the keys that files written before the key existed do not record.
-_CONFIG_DEFAULTS = {"normalize_brightness": False}
+_CONFIG_DEFAULTS = {"texture": False}
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,8 @@ class PretrainedWeights:
         File name in ``sktvnet/weights/``.
     config : dict
         The network's structure and constants (``n_scales``, ``n_warps``, ``n_iters``, ``tau``,
-        ``lmbda``, ``theta``, ``zoom_factor``, ``eps``, ``normalize_brightness``): the
-        estimator's parameters it needs.
+        ``lmbda``, ``theta``, ``zoom_factor``, ``eps``, ``texture``): the estimator's
+        parameters it needs.
     train : str
         The parts of TVNet that were trained (the estimators' ``train`` spelling).
     recipe : str
@@ -91,7 +91,7 @@ WEIGHTS: dict[str, PretrainedWeights] = {
             name="tvnet-8-2-25-steps",
             file="tvnet-8-2-25-steps.safetensors",
             config={"n_scales": 8, "n_warps": 2, "n_iters": 25, **_TVL1_CONSTANTS,
-                    "zoom_factor": 0.6, "normalize_brightness": False},
+                    "zoom_factor": 0.6, "texture": False},
             train="steps",
             recipe="python benchmarks/train_pretrained.py (seed 0): train='steps', EPE loss, "
                    "Adam 0.02 with cosine decay, 150 steps of 2 whole pairs of "
@@ -197,7 +197,7 @@ def load_weights(path) -> tuple[dict, dict]:
 
     ``config`` holds the structure and constants of the network the state belongs to
     (``n_scales``, ``n_warps``, ``n_iters``, ``tau``, ``lmbda``, ``theta``, ``zoom_factor``,
-    ``eps``, ``normalize_brightness``; False where a file predates that key) and
+    ``eps``, ``texture``; False where a file predates that key) and
     ``"metadata"``. Raises ``ValueError`` for a file that is not one.
     """
     from safetensors import SafetensorError

@@ -84,7 +84,7 @@ def test_fit_trains_further_from_the_weights(weights_file):
     (dict(n_scales=3), "TVNet-3-1-5"),
     (dict(n_iters=6), "TVNet-2-1-6"),
     (dict(lmbda=0.2), "lmbda=0.2"),
-    (dict(normalize_brightness=True), "normalize_brightness=True"),
+    (dict(texture=True), "texture=True"),
 ])
 def test_weights_of_another_structure_or_constants_are_refused(weights_file, change, wanted):
     path, _ = weights_file
@@ -93,32 +93,32 @@ def test_weights_of_another_structure_or_constants_are_refused(weights_file, cha
     assert wanted in str(info.value) and str(path) in str(info.value)
 
 
-def test_files_without_normalize_brightness_load_as_tvl1_input(weights_file, tmp_path):
-    """Files written before ``normalize_brightness`` was recorded hold unstandardised steps."""
+def test_files_without_texture_load_as_tvl1_input(weights_file, tmp_path):
+    """Files written before ``texture`` was recorded were made on the frames themselves."""
     import json
 
     from safetensors.torch import save
 
     path, net = weights_file
     state, config = load_weights(path)
-    old = {k: v for k, v in config.items() if k not in ("metadata", "normalize_brightness")}
+    old = {k: v for k, v in config.items() if k not in ("metadata", "texture")}
     header = {"format": "sktvnet-weights", "format_version": "1", "config": json.dumps(old)}
     older = tmp_path / "older.safetensors"
     older.write_bytes(save(state, metadata=header))
-    assert load_weights(older)[1]["normalize_brightness"] is False
+    assert load_weights(older)[1]["texture"] is False
     est = TVNetFlow(**STRUCTURE, weights=older).fit(_pairs(1))
-    assert est.model_.normalize_brightness is False
-    with pytest.raises(ValueError, match="normalize_brightness=False"):
-        TVNetFlow(**STRUCTURE, normalize_brightness=True, weights=older).fit(_pairs(1))
+    assert est.model_.texture is False
+    with pytest.raises(ValueError, match="texture=False"):
+        TVNetFlow(**STRUCTURE, texture=True, weights=older).fit(_pairs(1))
 
 
-def test_normalize_brightness_is_recorded_and_restored(tmp_path):
-    net = TVNet(**STRUCTURE, normalize_brightness=True)
+def test_texture_is_recorded_and_restored(tmp_path):
+    net = TVNet(**STRUCTURE, texture=True)
     save_weights(net, tmp_path / "n.safetensors")
-    assert load_weights(tmp_path / "n.safetensors")[1]["normalize_brightness"] is True
-    est = TVNetFlow(**STRUCTURE, normalize_brightness=True,
+    assert load_weights(tmp_path / "n.safetensors")[1]["texture"] is True
+    est = TVNetFlow(**STRUCTURE, texture=True,
                     weights=tmp_path / "n.safetensors").fit(_pairs(1))
-    assert est.model_.normalize_brightness is True
+    assert est.model_.texture is True
 
 
 def test_bad_weights_values(tmp_path):

@@ -48,24 +48,23 @@ def to_grey(image: Tensor) -> Tensor:
     return _to_grey(image)
 
 
-# Standard deviation below which a frame counts as flat: it is then only centred, not scaled.
-STD_FLOOR = 1e-6
+# Standard deviation of the Gaussian that ``texture`` subtracts (the structure), in pixels.
+TEXTURE_SIGMA = 2.0
 
 
-def _standardize(image: Tensor) -> Tensor:
-    batch = image.shape[0]
-    flat = image.reshape(batch, -1)
-    mean = flat.mean(1).view(batch, 1, 1, 1)
-    std = flat.std(1).view(batch, 1, 1, 1)
-    return (image - mean) / std.clamp_min(STD_FLOOR)
+def _texture(image: Tensor, sigma: float = TEXTURE_SIGMA) -> Tensor:
+    return image - _gaussian_blur(image, sigma)
 
 
-def standardize(image: Tensor) -> Tensor:
-    """Subtract from each image of the batch its mean and divide by its standard deviation.
+def texture(image: Tensor, sigma: float = TEXTURE_SIGMA) -> Tensor:
+    """The texture of an image: the image minus its Gaussian blur (its structure).
 
-    Applied to both frames of a pair, it cancels a change of gain and offset between them (a
-    camera's automatic exposure, flicker), which would otherwise break the brightness constancy
-    of TV-L1's data term. Flat images (standard deviation under ``STD_FLOOR``) are only centred.
+    Computed on both frames of a pair, it makes optical flow robust to a change of brightness
+    between them (a camera's automatic exposure, flicker): an offset cancels exactly and a gain
+    scales only the texture's contrast, while TV-L1 on the frames themselves reads any change
+    of brightness as motion. This is the structure-texture decomposition of Wedel et al. (2009)
+    with a Gaussian blur for the structure. The blur has IPOL's window (radius ``int(5 sigma)``)
+    and mirrored borders, as :func:`gaussian_blur`.
 
     Shape:
         - image: ``(B, C, H, W)``.
@@ -74,22 +73,30 @@ def standardize(image: Tensor) -> Tensor:
     Parameters
     ----------
     image : Tensor of shape (B, C, H, W)
+    sigma : float, default=TEXTURE_SIGMA (2.0)
+        Standard deviation of the blur, in pixels.
 
     Returns
     -------
-    standardized : Tensor of shape (B, C, H, W)
-        Each sample with mean 0 and standard deviation 1 over its channels and pixels.
+    texture : Tensor of shape (B, C, H, W)
+
+    References
+    ----------
+    .. [1] A. Wedel, T. Pock, C. Zach, H. Bischof, D. Cremers, "An improved algorithm for TV-L1
+       optical flow", Statistical and Geometrical Approaches to Visual Motion Analysis, LNCS
+       5604 (2009) 23-45. :doi:`10.1007/978-3-642-03061-1_2`
 
     Examples
     --------
     >>> import torch
-    >>> from sktvnet.functional import standardize
-    >>> image = torch.rand(1, 1, 8, 8)
-    >>> bool(torch.allclose(standardize(2.0 * image + 0.1), standardize(image), atol=1e-5))
+    >>> from sktvnet.functional import texture
+    >>> image = torch.rand(1, 1, 32, 32, dtype=torch.float64)
+    >>> bool(torch.allclose(texture(image + 0.1), texture(image)))  # an offset cancels
     True
     """
     _check_tensor(image, "image")
-    return _standardize(image)
+    sigma = check_real("sigma", sigma, low=0.0, low_open=True)
+    return _texture(image, sigma)
 
 
 def _normalize_pair(image0: Tensor, image1: Tensor) -> Pair:
