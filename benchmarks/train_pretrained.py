@@ -40,10 +40,11 @@ import torch
 
 from sktvnet import TVNetFlow, tvl1_optical_flow
 from sktvnet.datasets import load_stereo_motorcycle, make_flow_pairs
+from sktvnet.functional import texture
 from sktvnet.metrics import endpoint_error
 from sktvnet.pretrained import RECOMMENDED, WEIGHTS, load_weights, save_weights
 
-from _common import cpu_name
+from _common import cpu_name, timed
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -77,14 +78,19 @@ def held_out_epe(flows: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean([endpoint_error(f, t) for f, t in zip(flows, y)]))
 
 
-def pairs_per_second(model: TVNetFlow, X: np.ndarray, fused: bool) -> tuple[float, np.ndarray]:
-    """Pairs per second of ``model.transform(X)``, after a warm-up call (which compiles when
-    ``fused``)."""
-    model.model_.fused = fused
-    model.transform(X)
-    start = time.perf_counter()
-    flows = model.transform(X)
-    return len(X) / (time.perf_counter() - start), flows
+def references(config: dict) -> dict:
+    """The NumPy reference at its defaults (IPOL's structure and stopping rule), on the frames
+    and, when the model computes flow on their texture, on the same texture (a like-for-like
+    comparison: the texture is no part of TV-L1's method)."""
+    solvers = {"reference": tvl1_optical_flow}
+    if config.get("texture"):
+        def on_texture(a, b):
+            frames = torch.from_numpy(np.stack([a, b]).astype(np.float64))[:, None]
+            a, b = texture(frames).numpy()[:, 0]
+            return tvl1_optical_flow(a, b)
+
+        solvers["reference on texture"] = on_texture
+    return solvers
 
 
 def main() -> None:
@@ -134,7 +140,6 @@ def main() -> None:
         save_weights(estimator, output, metadata=metadata)
 
     # ---------------------------------------------------------------- measurements
-    torch.set_num_threads(1)
     models = {"frozen": TVNetFlow(**entry.config, weights=None).fit(X_train[:1]),
               "trained": estimator}
     tests = {
@@ -143,44 +148,55 @@ def main() -> None:
                                      random_state=args.seed + 101, **REALISM),
     }
     results: dict = {f"epe_held_out_{kind}": {} for kind in tests}
-    speeds: dict = {}
     for kind, (X, y) in tests.items():
-        start = time.perf_counter()
-        reference = np.stack([tvl1_optical_flow(a, b) for a, b in X])
-        if kind == "exact":
-            speeds["reference"] = len(X) / (time.perf_counter() - start)
-        results[f"epe_held_out_{kind}"]["reference"] = held_out_epe(reference, y[:, 0])
+        for label, solve in references(entry.config).items():
+            results[f"epe_held_out_{kind}"][label] = held_out_epe(
+                np.stack([solve(a, b) for a, b in X]), y[:, 0])
         for label, model in models.items():
             model.set_params(batch_size=8)
-            if kind == "exact":
-                speeds[f"{label} eager"], flows = pairs_per_second(model, X, fused=False)
-                speeds[f"{label} compiled"], _ = pairs_per_second(model, X, fused=True)
-                model.model_.fused = "auto"
-            else:
-                flows = model.transform(X)
-            results[f"epe_held_out_{kind}"][label] = held_out_epe(flows[:, 0], y[:, 0])
+            results[f"epe_held_out_{kind}"][label] = held_out_epe(model.transform(X)[:, 0],
+                                                                  y[:, 0])
 
     image0, image1, flow, valid = load_stereo_motorcycle()
     results["epe_motorcycle"] = {
-        "reference": float(endpoint_error(tvl1_optical_flow(image0, image1), flow, mask=valid))}
+        label: float(endpoint_error(solve(image0, image1), flow, mask=valid))
+        for label, solve in references(entry.config).items()}
     pair = np.stack([image0, image1])[None]
     for label, model in models.items():
         results["epe_motorcycle"][label] = float(
             endpoint_error(model.transform(pair)[0, 0], flow, mask=valid))
+
+    # Speed on the exact pairs: medians of 3 calls after a warm-up call (which compiles), one
+    # torch thread and then all of the machine's; the NumPy reference runs on one core.
+    X = tests["exact"][0]
+    reference = references(entry.config)["reference"]
+    seconds, _, _ = timed(lambda: [reference(a, b) for a, b in X], repeat=3)
+    speeds = {"reference": len(X) / seconds}
+    threads = sorted({1, os.cpu_count() or 1})
+    for n_threads in threads:
+        torch.set_num_threads(n_threads)
+        for label, model in models.items():
+            for path, fused in (("eager", False), ("compiled", True)):
+                model.model_.fused = fused
+                seconds, _, _ = timed(lambda: model.transform(X), repeat=3)
+                speeds[f"{label} {path} {n_threads}"] = len(X) / seconds
+            model.model_.fused = "auto"
     results["pairs_per_s"] = speeds
     results["speedup_vs_reference"] = {
-        path: speeds[f"trained {path}"] / speeds["reference"] for path in ("eager", "compiled")}
+        f"{path} {n}": speeds[f"trained {path} {n}"] / speeds["reference"]
+        for path in ("eager", "compiled") for n in threads}
 
-    metrics = {"epe_held_out_240x320": round(results["epe_held_out_exact"]["trained"], 4),
+    metrics = {"epe_held_out_240x320_exact": round(results["epe_held_out_exact"]["trained"], 4),
                "epe_held_out_240x320_realistic": round(
                    results["epe_held_out_realistic"]["trained"], 4),
                "epe_motorcycle": round(results["epe_motorcycle"]["trained"], 3),
-               "speedup_vs_reference": round(results["speedup_vs_reference"]["compiled"], 1)}
+               "speedup_vs_reference": round(
+                   results["speedup_vs_reference"][f"compiled {threads[-1]}"], 1)}
     if not args.evaluate_only:
         save_weights(estimator, output, metadata={**metadata, "metrics": metrics})
 
     machine = {"cpu": cpu_name(), "cpu_count": os.cpu_count(),
-               "torch_threads": torch.get_num_threads(), "load_average": os.getloadavg()}
+               "torch_threads_measured": threads, "load_average": os.getloadavg()}
     report = {"name": RECOMMENDED, "structure": entry.structure, "config": entry.config,
               "metadata": metadata, "metrics": metrics, "machine": machine,
               "results": results, "weights_file": str(output),
@@ -197,6 +213,8 @@ def render(report: dict, test_size) -> str:
     results, metadata, machine = report["results"], report["metadata"], report["machine"]
     size = f"{test_size[0]}x{test_size[1]}"
     recipe = metadata["recipe"]
+    columns = list(results["epe_motorcycle"])
+    names = {"frozen": f"frozen {report['structure']}", "trained": "trained"}
     rows = [(f"held-out EPE at {size}, exact warps (8 pairs, px)", "epe_held_out_exact",
              "{:.4f}"),
             (f"held-out EPE at {size}, brightness {recipe['brightness']} and noise "
@@ -204,26 +222,35 @@ def render(report: dict, test_size) -> str:
             ("motorcycle EPE (px)", "epe_motorcycle", "{:.3f}")]
     speeds = results["pairs_per_s"]
     lines = [f"Pretrained weights `{report['name']}` ({report['structure']}, zoom_factor "
-             f"{report['config']['zoom_factor']}, train={recipe['train']})", "",
+             f"{report['config']['zoom_factor']}, texture={report['config'].get('texture')}, "
+             f"train={recipe['train']})", "",
              f"Command: `{metadata['command']}`; trained in "
              f"{metadata['train_seconds'] / 60:.1f} min ({recipe['max_iter']} steps of "
              f"{recipe['batch_size']} pairs) on {machine['cpu']}, {machine['cpu_count']} cores; "
-             f"measured with {machine['torch_threads']} torch thread; load average at the end "
-             f"{', '.join(f'{x:.1f}' for x in machine['load_average'])}.", "",
-             "| measure | reference TV-L1 (defaults) | frozen " + report["structure"]
-             + " | trained |", "|---|---|---|---|"]
+             f"load average at the end {', '.join(f'{x:.1f}' for x in machine['load_average'])}."
+             " The reference runs at its defaults (IPOL's structure, stopping rule 0.01);"
+             " 'reference on texture' is the same on the texture of the frames, the input the"
+             " model sees.", "",
+             "| measure | " + " | ".join(names.get(c, c) for c in columns) + " |",
+             "|---" * (len(columns) + 1) + "|"]
     for label, key, fmt in rows:
-        values = results[key]
-        lines.append(f"| {label} | " + " | ".join(fmt.format(values[k]) for k in
-                                                  ("reference", "frozen", "trained")) + " |")
-    for path in ("eager", "compiled"):
-        lines.append(f"| pairs/s, (8, 2, {size}), {path}"
-                     + (", compile warm-up excluded" if path == "compiled" else "")
-                     + f" | {speeds['reference']:.2f} | {speeds['frozen ' + path]:.2f} | "
-                     f"{speeds['trained ' + path]:.2f} |")
+        lines.append(f"| {label} | " + " | ".join(fmt.format(results[key][c])
+                                                  for c in columns) + " |")
+    lines.append(f"| pairs/s, (8, 2, {size}), NumPy, one core | {speeds['reference']:.2f} |"
+                 + " |" * (len(columns) - 1))
+    threads = sorted({int(k.split()[-1]) for k in speeds if k.startswith("trained")})
+    for n in threads:
+        for path in ("eager", "compiled"):
+            cells = [f"{speeds[f'{c} {path} {n}']:.2f}" if f"{c} {path} {n}" in speeds else ""
+                     for c in columns]
+            lines.append(f"| pairs/s, (8, 2, {size}), {path}"
+                         + (" (warm-up excluded)" if path == "compiled" else "")
+                         + f", {n} torch thread{'s' if n > 1 else ''} | " + " | ".join(cells)
+                         + " |")
     gains = results["speedup_vs_reference"]
-    lines += ["", f"Trained transform speed: {gains['eager']:.1f}x the reference's pairs/s "
-                  f"eager, {gains['compiled']:.1f}x compiled.", ""]
+    lines += ["", "Trained transform speed against the reference's pairs/s: "
+              + ", ".join(f"{gain:.1f}x {key.split()[0]} with {key.split()[1]} thread(s)"
+                          for key, gain in gains.items()) + ".", ""]
     return "\n".join(lines)
 
 

@@ -341,7 +341,7 @@ def test_output_is_required(media, capsys):
 @pytest.mark.parametrize("command, options", [
     ("flow", ["--format", "--resume", "--method", "--n-scales", "--n-warps", "--n-iters", "--tau",
               "--lmbda", "--theta", "--zoom-factor", "--eps", "--tol", "--device", "--batch-size",
-              "--resize", "--no-compile", "--max-flow", "--legend", "--fps"]),
+              "--resize", "--no-compile", "--max-flow", "--legend", "--fps", "--texture"]),
     ("demo", ["--quick", "--output"]),
 ])
 def test_every_subcommand_has_help(capsys, command, options):
@@ -372,3 +372,15 @@ def test_weights_file_sets_the_steps(media, tmp_path, capsys):
             flows[str(weights)] = archive["flow"]
     np.testing.assert_array_equal(flows["auto"], flows["none"])  # no bundled TVNet-1-1-3
     assert np.abs(flows[str(tmp_path / "w.safetensors")] - flows["none"]).max() > 1e-3
+
+
+def test_texture_option_reaches_the_network(media, tmp_path, capsys):
+    flows = {}
+    for option in ([], ["--texture"]):
+        out = tmp_path / str(len(flows))
+        status, _, err = run([media["mkv"], "-o", out, "--format", "npz", *FAST, *option], capsys)
+        assert status == 0, err
+        with np.load(out / "lossless.npz") as archive:
+            flows[tuple(option)] = archive["flow"]
+    assert np.isfinite(flows[("--texture",)]).all()
+    assert np.abs(flows[("--texture",)] - flows[()]).max() > 1e-3

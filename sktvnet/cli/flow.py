@@ -204,7 +204,8 @@ def _flow_estimator(args: argparse.Namespace) -> Callable[[np.ndarray, np.ndarra
         raise ValueError(
             f"--device must be auto, cpu, cuda or cuda:N, got {args.device!r}"
         ) from exc
-    net = TVNet(**structure, **constants, eps=args.eps, fused=False if args.no_compile else "auto")
+    net = TVNet(**structure, **constants, eps=args.eps, texture=args.texture,
+                fused=False if args.no_compile else "auto")
     weights = {"none": None, "auto": pretrained.auto_weights(pretrained.network_config(net))
                }.get(args.weights, args.weights)
     if weights is not None:
@@ -350,6 +351,10 @@ def add_parser(subparsers) -> None:
                              "(TV-L1's own steps and filters), a bundled name ("
                              + ", ".join(sorted(pretrained.WEIGHTS)) + ") or a file written by "
                              "sktvnet.pretrained.save_weights (default: %(default)s)")
+    solver.add_argument("--texture", action="store_true",
+                        help="TVNet only: compute the flow on the texture of the frames (each "
+                             "minus its Gaussian blur of sigma 2), so that changes of brightness "
+                             "between frames (exposure, flicker) are not read as motion")
     solver.add_argument("--tau", type=float, default=0.25,
                         help="time step of the dual update, in (0, 0.25] (default: %(default)s)")
     solver.add_argument("--lmbda", type=float, default=0.15,
