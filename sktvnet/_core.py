@@ -14,6 +14,9 @@ import numpy as np
 LUMA_RGB = (0.299, 0.587, 0.114)
 # IPOL tvl1flow constants.
 PRESMOOTHING_SIGMA = 0.8
+# Standard deviation of the Gaussian blur (the structure) that the texture of a pyramid level
+# subtracts from it (TVNet(texture=True), tvl1_optical_flow(texture=True)).
+TEXTURE_SIGMA = 2.0
 ZOOM_SIGMA_ZERO = 0.6
 GAUSSIAN_WINDOW = 5
 GRAD_IS_ZERO = 1e-10

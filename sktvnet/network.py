@@ -246,10 +246,10 @@ class TVNet(nn.Module):
         Whether the step sizes tau, lambda and theta of every iteration of every level are
         trainable (see above and :meth:`step_sizes`).
     texture : bool, default=False
-        Compute the flow on the texture of the grey frames (:func:`sktvnet.functional.texture`:
-        each frame minus its Gaussian blur of sigma 2) rather than on the frames, so that a
-        change of brightness between them (automatic exposure, flicker) is not read as motion.
-        False keeps TV-L1's own input, as the reference computes it.
+        Solve on the texture of every pyramid level (:func:`sktvnet.functional.texture`: the
+        level minus its Gaussian blur of sigma 2) rather than on the level, so that a change of
+        brightness between the frames (automatic exposure, flicker) is not read as motion; as
+        ``tvl1_optical_flow(texture=True)``. False keeps TV-L1's own input.
     fused : {"auto", True, False}, default="auto"
         Run the iterations compiled with ``torch.compile``: ``True`` always, ``False`` never,
         ``"auto"`` for inference (nothing needs a gradient) when it pays. The first compile of a
@@ -476,14 +476,14 @@ class TVNet(nn.Module):
     def _flow(self, x0: Tensor, x1: Tensor, *, fused: bool, use_checkpoint: bool) -> Tensor:
         batch, _, height, width = x0.shape
         dtype, device = x0.dtype, x0.device
-        i0, i1 = tvf._to_grey(x0), tvf._to_grey(x1)
-        if self.texture:
-            i0, i1 = tvf._texture(torch.cat([i0, i1], dim=1)).unbind(1)
-            i0, i1 = i0[:, None], i1[:, None]
-        i0, i1 = tvf._normalize_pair(i0, i1)
+        i0, i1 = tvf._normalize_pair(tvf._to_grey(x0), tvf._to_grey(x1))
         frames = tvf._gaussian_blur(torch.cat([i0, i1], dim=1), _core.PRESMOOTHING_SIGMA)
         shapes = _core.pyramid_shapes(height, width, self.n_scales, self.zoom_factor)
         levels = tvf._pyramid(frames, shapes, self.zoom_factor)
+        if self.texture:
+            # Level by level: the texture of the finest frames alone would leave the coarse
+            # levels, which see large motions, almost nothing.
+            levels = [tvf._texture(level) for level in levels]
         centered = self.centered_weight.to(device=device, dtype=dtype)
         forward = self.forward_weight.to(device=device, dtype=dtype)
         div = self.divergence_weight.to(device=device, dtype=dtype)

@@ -306,7 +306,7 @@ def test_bad_input_lists_fail_before_any_work(tmp_path, capsys, inputs, message)
     (["--tau", "0.5"], "tau must be <= 0.25, got 0.5"),
     (["--method", "reference", "--tol", "-1"], "tol must be >= 0.0, got -1.0"),
     (["--device", "nonsense"], "--device must be auto, cpu, cuda or cuda:N, got 'nonsense'"),
-    (["--weights", "tvnet-8-2-25-steps"], "belong to TVNet-8-2-25"),
+    (["--weights", "tvnet-8-2-15-texture-steps", "--n-iters", "10"], "belong to TVNet-8-2-15"),
     (["--weights", "nope"], "neither a bundled name"),
     pytest.param(["--device", "cuda:0"], "CUDA is not available here", marks=pytest.mark.skipif(
         torch.cuda.is_available(), reason="CUDA is available on this machine")),
@@ -384,3 +384,23 @@ def test_texture_option_reaches_the_network(media, tmp_path, capsys):
             flows[tuple(option)] = archive["flow"]
     assert np.isfinite(flows[("--texture",)]).all()
     assert np.abs(flows[("--texture",)] - flows[()]).max() > 1e-3
+
+
+def test_bundled_weights_set_the_structure_left_unset(media, tmp_path, capsys, monkeypatch):
+    from sktvnet import pretrained
+    from sktvnet.network import TVNet
+
+    built = []
+    original = TVNet.__init__
+
+    def record(self, **kwargs):
+        built.append(kwargs)
+        original(self, **kwargs)
+
+    monkeypatch.setattr(TVNet, "__init__", record)
+    name = pretrained.RECOMMENDED
+    status, _, err = run([media["mkv"], "-o", tmp_path, "--format", "npz", "--resize", "24x32",
+                          "--no-compile", "--weights", name], capsys)
+    assert status == 0, err
+    config = pretrained.WEIGHTS[name].config
+    assert {k: built[-1][k] for k in config} == config

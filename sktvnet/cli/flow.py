@@ -175,9 +175,18 @@ class _Outputs:
 def _flow_estimator(args: argparse.Namespace) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """The solver as ``f(frames0, frames1) -> flows``: uint8 ``(B, H, W, 3)`` -> float32
     ``(B, 2, H, W)``. Its parameters are checked here, before any input is read."""
-    structure = {"n_scales": args.n_scales, "n_warps": args.n_warps, "n_iters": args.n_iters}
+    # Options left unset take the structure of the weights named by --weights (a bundled name
+    # or a file), else FLOW_STRUCTURE's.
+    given = {key: getattr(args, key) for key in FLOW_STRUCTURE}
+    defaults = dict(FLOW_STRUCTURE)
+    if args.method == "tvnet" and args.weights not in ("auto", "none"):
+        _, path = pretrained.resolve(args.weights)
+        defaults = {key: pretrained.load_weights(path)[1][key] for key in FLOW_STRUCTURE}
+    chosen = {key: defaults[key] if value is None else value for key, value in given.items()}
+    texture = chosen.pop("texture")
+    structure = {key: chosen[key] for key in ("n_scales", "n_warps", "n_iters")}
     constants = {"tau": args.tau, "lmbda": args.lmbda, "theta": args.theta,
-                 "zoom_factor": args.zoom_factor}
+                 "zoom_factor": chosen["zoom_factor"]}
     if args.method == "reference":
         from .. import _validation
         from ..reference import tvl1_optical_flow
@@ -187,7 +196,8 @@ def _flow_estimator(args: argparse.Namespace) -> Callable[[np.ndarray, np.ndarra
 
         def reference(frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
             return np.stack([
-                tvl1_optical_flow(f0, f1, **structure, **constants, tol=tol).astype(np.float32)
+                tvl1_optical_flow(f0, f1, **structure, **constants, tol=tol,
+                                  texture=texture).astype(np.float32)
                 for f0, f1 in zip(frames0, frames1)
             ])
 
@@ -204,7 +214,7 @@ def _flow_estimator(args: argparse.Namespace) -> Callable[[np.ndarray, np.ndarra
         raise ValueError(
             f"--device must be auto, cpu, cuda or cuda:N, got {args.device!r}"
         ) from exc
-    net = TVNet(**structure, **constants, eps=args.eps, texture=args.texture,
+    net = TVNet(**structure, **constants, eps=args.eps, texture=texture,
                 fused=False if args.no_compile else "auto")
     weights = {"none": None, "auto": pretrained.auto_weights(pretrained.network_config(net))
                }.get(args.weights, args.weights)
@@ -337,32 +347,36 @@ def add_parser(subparsers) -> None:
     solver.add_argument("--method", choices=("tvnet", "reference"), default="tvnet",
                         help="TVNet in torch (default), or the NumPy reference TV-L1 "
                              "(bicubic warps, early stop at --tol; CPU, one pair at a time)")
-    solver.add_argument("--n-scales", type=_positive(int), default=FLOW_STRUCTURE["n_scales"],
-                        metavar="S", help="pyramid levels, capped per input so that the "
-                        "coarsest keeps ~16 px (default: %(default)s)")
-    solver.add_argument("--n-warps", type=_positive(int), default=FLOW_STRUCTURE["n_warps"],
-                        metavar="W", help="warps per level (default: %(default)s)")
-    solver.add_argument("--n-iters", type=_positive(int), default=FLOW_STRUCTURE["n_iters"],
-                        metavar="N", help="iterations per warp; a maximum for the reference "
-                        "(default: %(default)s)")
+    unset = ", or that of the weights --weights names"
+    solver.add_argument("--n-scales", type=_positive(int), metavar="S",
+                        help="pyramid levels, capped per input so that the coarsest keeps ~16 px "
+                             f"(default: {FLOW_STRUCTURE['n_scales']}{unset})")
+    solver.add_argument("--n-warps", type=_positive(int), metavar="W",
+                        help=f"warps per level (default: {FLOW_STRUCTURE['n_warps']}{unset})")
+    solver.add_argument("--n-iters", type=_positive(int), metavar="N",
+                        help="iterations per warp; a maximum for the reference "
+                             f"(default: {FLOW_STRUCTURE['n_iters']}{unset})")
     solver.add_argument("--weights", default="auto", metavar="NAME|PATH",
                         help="TVNet only: the state it starts from: auto (the bundled weights "
                              "made for this structure and these constants, if any), none "
                              "(TV-L1's own steps and filters), a bundled name ("
                              + ", ".join(sorted(pretrained.WEIGHTS)) + ") or a file written by "
-                             "sktvnet.pretrained.save_weights (default: %(default)s)")
-    solver.add_argument("--texture", action="store_true",
-                        help="TVNet only: compute the flow on the texture of the frames (each "
-                             "minus its Gaussian blur of sigma 2), so that changes of brightness "
-                             "between frames (exposure, flicker) are not read as motion")
+                             "sktvnet.pretrained.save_weights, whose structure and texture the "
+                             "options left unset take (default: %(default)s)")
+    solver.add_argument("--texture", action=argparse.BooleanOptionalAction,
+                        help="solve on the texture of every pyramid level (the level minus its "
+                             "Gaussian blur of sigma 2), so that changes of brightness between "
+                             "frames (exposure, flicker) are not read as motion (default: off"
+                             f"{unset})")
     solver.add_argument("--tau", type=float, default=0.25,
                         help="time step of the dual update, in (0, 0.25] (default: %(default)s)")
     solver.add_argument("--lmbda", type=float, default=0.15,
                         help="weight of the data term; smaller is smoother (default: %(default)s)")
     solver.add_argument("--theta", type=float, default=0.3,
                         help="tightness of the coupling (default: %(default)s)")
-    solver.add_argument("--zoom-factor", type=float, default=FLOW_STRUCTURE["zoom_factor"],
-                        help="size ratio between pyramid levels (default: %(default)s)")
+    solver.add_argument("--zoom-factor", type=float,
+                        help="size ratio between pyramid levels "
+                             f"(default: {FLOW_STRUCTURE['zoom_factor']}{unset})")
     solver.add_argument("--eps", type=float, default=1e-10,
                         help="TVNet only: constant added where it divides (default: %(default)s)")
     solver.add_argument("--tol", type=float, default=0.01,

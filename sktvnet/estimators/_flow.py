@@ -62,9 +62,9 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
     eps : float, default=1e-10
         Soft non-zero constant of the divisions in Eq. 11-12.
     texture : bool, default=False
-        Compute the flow on the texture of the frames (each frame minus its Gaussian blur of
-        sigma 2, the structure-texture decomposition of Wedel et al. 2009) instead of the
-        frames, so that a change of brightness between them (automatic exposure, flicker) is not
+        Solve on the texture of every pyramid level (the level minus its Gaussian blur of sigma
+        2, the structure-texture decomposition of Wedel et al. 2009) instead of the level, so
+        that a change of brightness between them (automatic exposure, flicker) is not
         read as motion. TV-L1 is that sensitive: on held-out 240x320 pairs whose first frame
         changes gain by up to 0.5%, the reference's EPE goes from 0.024 to 0.29 px. The price is
         some precision on pairs whose brightness is exact (see the user guide, "Brightness

@@ -48,8 +48,7 @@ def to_grey(image: Tensor) -> Tensor:
     return _to_grey(image)
 
 
-# Standard deviation of the Gaussian that ``texture`` subtracts (the structure), in pixels.
-TEXTURE_SIGMA = 2.0
+TEXTURE_SIGMA = _core.TEXTURE_SIGMA
 
 
 def _texture(image: Tensor, sigma: float = TEXTURE_SIGMA) -> Tensor:
