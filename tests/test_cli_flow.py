@@ -386,7 +386,14 @@ def test_texture_option_reaches_the_network(media, tmp_path, capsys):
     assert np.abs(flows[("--texture",)] - flows[()]).max() > 1e-3
 
 
-def test_bundled_weights_set_the_structure_left_unset(media, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("options, recommended", [
+    ([], True),  # the default: the recommended weights, with their structure
+    (["--weights", "RECOMMENDED"], True),
+    (["--n-iters", "3"], False),  # another structure: frozen TV-L1
+    (["--lmbda", "0.1"], False),  # other constants too
+])
+def test_default_is_the_recommended_weights_unless_options_say_otherwise(
+        media, tmp_path, capsys, monkeypatch, options, recommended):
     from sktvnet import pretrained
     from sktvnet.network import TVNet
 
@@ -394,13 +401,20 @@ def test_bundled_weights_set_the_structure_left_unset(media, tmp_path, capsys, m
     original = TVNet.__init__
 
     def record(self, **kwargs):
-        built.append(kwargs)
         original(self, **kwargs)
+        built.append(self)
 
     monkeypatch.setattr(TVNet, "__init__", record)
     name = pretrained.RECOMMENDED
+    options = [name if option == "RECOMMENDED" else option for option in options]
     status, _, err = run([media["mkv"], "-o", tmp_path, "--format", "npz", "--resize", "24x32",
-                          "--no-compile", "--weights", name], capsys)
+                          "--no-compile", *options], capsys)
     assert status == 0, err
     config = pretrained.WEIGHTS[name].config
-    assert {k: built[-1][k] for k in config} == config
+    net = built[-1]
+    assert ({k: getattr(net, k) for k in config} == config) is recommended
+    trained = pretrained.load_weights(pretrained.WEIGHTS[name].path)[0]["log_lmbda"]
+    if recommended:
+        torch.testing.assert_close(net.log_lmbda.detach(), trained, rtol=0, atol=0)
+    else:
+        assert not net.log_lmbda.any() and net.texture is False and net.n_scales == 6

@@ -21,7 +21,8 @@ def make_output_folder(path: str) -> bool:
     return not existed
 
 
-# TVNet structure of `sktvnet flow` and of the demo: IPOL's coarse-to-fine pyramid (capped per
+# Frozen TVNet structure of the demo and of `sktvnet flow --weights none` (the command's default
+# is the recommended bundled weights, with their own structure): IPOL's pyramid (capped per
 # input so the coarsest level keeps ~16 px) with 3 warps of 30 iterations instead of 5 of up to
 # 300. On the demo pairs its EPE is within 12% of the reference's (0.128 vs 0.114 px on the
 # camera warp, 4.06 vs 3.78 px on the motorcycle) for 36% of the iterations of 5 warps x 50;

@@ -178,9 +178,17 @@ def _flow_estimator(args: argparse.Namespace) -> Callable[[np.ndarray, np.ndarra
     # Options left unset take the structure of the weights named by --weights (a bundled name
     # or a file), else FLOW_STRUCTURE's.
     given = {key: getattr(args, key) for key in FLOW_STRUCTURE}
+    weights = args.weights
+    if weights is None:
+        # The recommended weights, unless an option asks for what they were not made for.
+        config = pretrained.WEIGHTS[pretrained.RECOMMENDED].config
+        options = {**given, "tau": args.tau, "lmbda": args.lmbda, "theta": args.theta,
+                   "eps": args.eps}
+        fits = all(value is None or value == config[key] for key, value in options.items())
+        weights = pretrained.RECOMMENDED if args.method == "tvnet" and fits else "auto"
     defaults = dict(FLOW_STRUCTURE)
-    if args.method == "tvnet" and args.weights not in ("auto", "none"):
-        _, path = pretrained.resolve(args.weights)
+    if args.method == "tvnet" and weights not in ("auto", "none"):
+        _, path = pretrained.resolve(weights)
         defaults = {key: pretrained.load_weights(path)[1][key] for key in FLOW_STRUCTURE}
     chosen = {key: defaults[key] if value is None else value for key, value in given.items()}
     texture = chosen.pop("texture")
@@ -217,7 +225,7 @@ def _flow_estimator(args: argparse.Namespace) -> Callable[[np.ndarray, np.ndarra
     net = TVNet(**structure, **constants, eps=args.eps, texture=texture,
                 fused=False if args.no_compile else "auto")
     weights = {"none": None, "auto": pretrained.auto_weights(pretrained.network_config(net))
-               }.get(args.weights, args.weights)
+               }.get(weights, weights)
     if weights is not None:
         pretrained.load_into(net, weights)
     net = net.to(device).eval()
@@ -347,27 +355,34 @@ def add_parser(subparsers) -> None:
     solver.add_argument("--method", choices=("tvnet", "reference"), default="tvnet",
                         help="TVNet in torch (default), or the NumPy reference TV-L1 "
                              "(bicubic warps, early stop at --tol; CPU, one pair at a time)")
-    unset = ", or that of the weights --weights names"
+    recommended = pretrained.WEIGHTS[pretrained.RECOMMENDED].config
+
+    def default(key):
+        return (f"default: the weights', {recommended[key]} for the recommended ones; "
+                f"{FLOW_STRUCTURE[key]} with --weights auto or none")
+
     solver.add_argument("--n-scales", type=_positive(int), metavar="S",
                         help="pyramid levels, capped per input so that the coarsest keeps ~16 px "
-                             f"(default: {FLOW_STRUCTURE['n_scales']}{unset})")
+                             f"({default('n_scales')})")
     solver.add_argument("--n-warps", type=_positive(int), metavar="W",
-                        help=f"warps per level (default: {FLOW_STRUCTURE['n_warps']}{unset})")
+                        help=f"warps per level ({default('n_warps')})")
     solver.add_argument("--n-iters", type=_positive(int), metavar="N",
-                        help="iterations per warp; a maximum for the reference "
-                             f"(default: {FLOW_STRUCTURE['n_iters']}{unset})")
-    solver.add_argument("--weights", default="auto", metavar="NAME|PATH",
+                        help=f"iterations per warp; a maximum for the reference "
+                             f"({default('n_iters')})")
+    solver.add_argument("--weights", metavar="NAME|PATH",
                         help="TVNet only: the state it starts from: auto (the bundled weights "
                              "made for this structure and these constants, if any), none "
                              "(TV-L1's own steps and filters), a bundled name ("
                              + ", ".join(sorted(pretrained.WEIGHTS)) + ") or a file written by "
                              "sktvnet.pretrained.save_weights, whose structure and texture the "
-                             "options left unset take (default: %(default)s)")
+                             "options left unset take (default: the recommended "
+                             f"{pretrained.RECOMMENDED}, or auto when options ask for another "
+                             "structure or other constants)")
     solver.add_argument("--texture", action=argparse.BooleanOptionalAction,
                         help="solve on the texture of every pyramid level (the level minus its "
                              "Gaussian blur of sigma 2), so that changes of brightness between "
-                             "frames (exposure, flicker) are not read as motion (default: off"
-                             f"{unset})")
+                             "frames (exposure, flicker) are not read as motion "
+                             f"({default('texture')})")
     solver.add_argument("--tau", type=float, default=0.25,
                         help="time step of the dual update, in (0, 0.25] (default: %(default)s)")
     solver.add_argument("--lmbda", type=float, default=0.15,
@@ -375,8 +390,7 @@ def add_parser(subparsers) -> None:
     solver.add_argument("--theta", type=float, default=0.3,
                         help="tightness of the coupling (default: %(default)s)")
     solver.add_argument("--zoom-factor", type=float,
-                        help="size ratio between pyramid levels "
-                             f"(default: {FLOW_STRUCTURE['zoom_factor']}{unset})")
+                        help=f"size ratio between pyramid levels ({default('zoom_factor')})")
     solver.add_argument("--eps", type=float, default=1e-10,
                         help="TVNet only: constant added where it divides (default: %(default)s)")
     solver.add_argument("--tol", type=float, default=0.01,
