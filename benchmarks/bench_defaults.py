@@ -1,5 +1,5 @@
-"""Do the defaults see real motion? ``TVNetFlow()`` and the ``sktvnet flow`` command's network
-against the NumPy reference TV-L1 at its defaults, on two real pairs with large motions.
+"""Do the defaults see real motion? ``TVNetFlow()`` and the ``sktvnet flow`` command's networks
+(its default, the recommended bundled weights, and ``--weights none``) against the NumPy reference TV-L1 at its defaults, on two real pairs with large motions.
 
 * The stereo motorcycle pair (Middlebury 2014, motions up to 60 px): EPE against the ground
   truth, and its ratio to the reference's (the target is at most 1.1).
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sktvnet import TVNetFlow, tvl1_optical_flow
+from sktvnet import TVNetFlow, load_pretrained, tvl1_optical_flow
 from sktvnet.datasets import load_stereo_motorcycle
 from sktvnet.metrics import endpoint_error
 
@@ -61,7 +61,8 @@ def networks() -> dict:
         "TVNetFlow()": lambda pair: TVNetFlow().fit(pair),
         "TVNetFlow() before (TVNet-6-1-50, zoom 0.5)": lambda pair: TVNetFlow(
             n_scales=6, zoom_factor=0.5).fit(pair),
-        "sktvnet flow's network": lambda pair: TVNetFlow(**cli, weights="auto").fit(pair),
+        "sktvnet flow (the recommended weights)": lambda pair: load_pretrained(),
+        "sktvnet flow --weights none": lambda pair: TVNetFlow(**cli).fit(pair),
     }
 
 
@@ -86,8 +87,9 @@ def main(argv=None) -> None:
     for label, make in networks().items():
         est = make(moto)
         seconds, _, flow = timed(lambda: est.transform(moto)[0, 0], 1)
-        row = {"method": label, "structure": "TVNet-{}-{}-{}, zoom {}".format(
-                   est.n_scales, est.n_warps, est.n_iters, est.zoom_factor),
+        row = {"method": label, "structure": "TVNet-{}-{}-{}, zoom {}{}".format(
+                   est.n_scales, est.n_warps, est.n_iters, est.zoom_factor,
+                   ", texture" if est.texture else ""),
                "weights": est.weights_,
                "moto_epe": float(endpoint_error(flow, truth, mask=valid)), "moto_seconds": seconds}
         if bikes is not None:

@@ -227,8 +227,8 @@ def render(report: dict, test_size) -> str:
              f"{recipe['batch_size']} pairs) on {machine['cpu']}, {machine['cpu_count']} cores; "
              f"load average at the end {', '.join(f'{x:.1f}' for x in machine['load_average'])}."
              " The reference runs at its defaults (IPOL's structure, stopping rule 0.01);"
-             " 'reference on texture' is the same on the texture of the frames, the input the"
-             " model sees.", "",
+             " 'reference on texture' is the same on the texture of every pyramid level, as"
+             " the model sees them.", "",
              "| measure | " + " | ".join(names.get(c, c) for c in columns) + " |",
              "|---" * (len(columns) + 1) + "|"]
     for label, key, fmt in rows:
