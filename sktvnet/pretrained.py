@@ -88,36 +88,37 @@ _TVL1_CONSTANTS = {"tau": 0.25, "lmbda": 0.15, "theta": 0.3, "eps": 1e-10}
 WEIGHTS: dict[str, PretrainedWeights] = {
     entry.name: entry for entry in [
         PretrainedWeights(
-            name="tvnet-8-2-15-texture-steps",
-            file="tvnet-8-2-15-texture-steps.safetensors",
+            name="tvnet-8-2-15-texture",
+            file="tvnet-8-2-15-texture.safetensors",
             config={"n_scales": 8, "n_warps": 2, "n_iters": 15, **_TVL1_CONSTANTS,
                     "zoom_factor": 0.6, "texture": True},
-            train="steps",
-            recipe="python benchmarks/train_pretrained.py (seed 0): train='steps', EPE loss, "
+            train="filters+steps",
+            recipe="python benchmarks/train_pretrained.py (seed 0): train='filters+steps' "
+                   "(the filters at a hundredth of the rate), EPE loss, "
                    "Adam 0.02 with cosine decay, 300 steps of 2 whole pairs of "
                    "make_flow_pairs(images='train', brightness=0.02, noise=0.005), 56 at "
                    "240x320 (motions up to 4 px) and 8 at 384x512 (up to 12 px) so that all "
                    "eight levels learn; a fifth held out, the best state kept",
             # benchmarks/results/pretrained.md, one run on a 2-core AMD EPYC: the reference
             # TV-L1 at its defaults measured 0.0239 (exact warps), 1.6133 (2% brightness and
-            # noise) and 3.781 px (motorcycle), and 2.91 pairs/s; on the texture of the levels
+            # noise) and 3.781 px (motorcycle), and 2.25 pairs/s; on the texture of the levels
             # 0.0363, 0.0723 and 3.247 px. Frozen TVNet-8-2-15 with texture: 0.0579, 0.0892 and
-            # 3.586 px. Speed-up 5.6x with one torch thread, 8.1x with two (compiled).
-            metrics={"epe_held_out_240x320_exact": 0.0564,
-                     "epe_held_out_240x320_realistic": 0.0852, "epe_motorcycle": 3.526,
-                     "speedup_vs_reference": 8.1},
+            # 3.586 px. Speed-up 5.2x with one torch thread, 8.0x with two (compiled).
+            metrics={"epe_held_out_240x320_exact": 0.0551,
+                     "epe_held_out_240x320_realistic": 0.0842, "epe_motorcycle": 3.122,
+                     "speedup_vs_reference": 8.0},
             description="TVNet-8-2-15 with levels 0.6 apart (eight levels, two warps of 15 "
                         "iterations each) that solves on the texture of every level, so that "
                         "brightness changes between frames are not motion, and whose step "
-                        "sizes tau, lambda and theta of every iteration learned on pairs with "
+                        "sizes and difference filters of every iteration learned on pairs with "
                         "2% brightness changes and noise; for real video: 19x more accurate "
-                        "than the reference under such changes and 5.6x as fast (one thread), "
-                        "2.4x less accurate on exact warps",
+                        "than the reference under such changes and 5.2x as fast (one thread), "
+                        "2.3x less accurate on exact warps",
         ),
     ]
 }
 #: The entry :func:`load_pretrained` returns by default.
-RECOMMENDED = "tvnet-8-2-15-texture-steps"
+RECOMMENDED = "tvnet-8-2-15-texture"
 
 
 def _structure_name(config: dict) -> str:
@@ -263,7 +264,7 @@ def load_pretrained(name: str | None = None, **params):
     >>> from sktvnet import load_pretrained
     >>> flow = load_pretrained()
     >>> flow.weights, flow.n_scales, flow.n_warps, flow.n_iters
-    ('tvnet-8-2-15-texture-steps', 8, 2, 15)
+    ('tvnet-8-2-15-texture', 8, 2, 15)
     >>> rng = np.random.default_rng(0)
     >>> flow.transform(rng.random((1, 2, 32, 32))).shape
     (1, 1, 2, 32, 32)

@@ -306,7 +306,7 @@ def test_bad_input_lists_fail_before_any_work(tmp_path, capsys, inputs, message)
     (["--tau", "0.5"], "tau must be <= 0.25, got 0.5"),
     (["--method", "reference", "--tol", "-1"], "tol must be >= 0.0, got -1.0"),
     (["--device", "nonsense"], "--device must be auto, cpu, cuda or cuda:N, got 'nonsense'"),
-    (["--weights", "tvnet-8-2-15-texture-steps", "--n-iters", "10"], "belong to TVNet-8-2-15"),
+    (["--weights", "tvnet-8-2-15-texture", "--n-iters", "10"], "belong to TVNet-8-2-15"),
     (["--weights", "nope"], "neither a bundled name"),
     pytest.param(["--device", "cuda:0"], "CUDA is not available here", marks=pytest.mark.skipif(
         torch.cuda.is_available(), reason="CUDA is available on this machine")),
