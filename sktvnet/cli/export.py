@@ -67,7 +67,6 @@ def _load_network(args: argparse.Namespace):
     from ..pretrained import load_pretrained
 
     return load_pretrained(args.pretrained).model_
-    return network
 
 
 def run(args: argparse.Namespace) -> int:
