@@ -33,9 +33,9 @@ FORMAT_VERSION = 1
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 # What a weights file must describe, in this order: the structure, then the constants.
 CONFIG_KEYS = ("n_scales", "n_warps", "n_iters", "tau", "lmbda", "theta", "zoom_factor", "eps",
-               "texture")
+               "texture", "interpolation")
 # Values of the keys that files written before the key existed do not record.
-_CONFIG_DEFAULTS = {"texture": False}
+_CONFIG_DEFAULTS = {"texture": False, "interpolation": "bilinear"}
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,8 @@ class PretrainedWeights:
         File name in ``sktvnet/weights/``.
     config : dict
         The network's structure and constants (``n_scales``, ``n_warps``, ``n_iters``, ``tau``,
-        ``lmbda``, ``theta``, ``zoom_factor``, ``eps``, ``texture``): the estimator's
-        parameters it needs.
+        ``lmbda``, ``theta``, ``zoom_factor``, ``eps``, ``texture``, ``interpolation``): the
+        estimator's parameters it needs.
     train : str
         The parts of TVNet that were trained (the estimators' ``train`` spelling).
     recipe : str
@@ -91,7 +91,7 @@ WEIGHTS: dict[str, PretrainedWeights] = {
             name="tvnet-8-2-15-texture",
             file="tvnet-8-2-15-texture.safetensors",
             config={"n_scales": 8, "n_warps": 2, "n_iters": 15, **_TVL1_CONSTANTS,
-                    "zoom_factor": 0.6, "texture": True},
+                    "zoom_factor": 0.6, "texture": True, "interpolation": "bilinear"},
             train="filters+steps",
             recipe="python benchmarks/train_pretrained.py (seed 0): train='filters+steps' "
                    "(the filters at a hundredth of the rate), EPE loss, "
@@ -203,7 +203,8 @@ def load_weights(path) -> tuple[dict, dict]:
 
     ``config`` holds the structure and constants of the network the state belongs to
     (``n_scales``, ``n_warps``, ``n_iters``, ``tau``, ``lmbda``, ``theta``, ``zoom_factor``,
-    ``eps``, ``texture``; False where a file predates that key) and
+    ``eps``, ``texture``, ``interpolation``; where a file predates a key, the value every file
+    had then: False, "bilinear") and
     ``"metadata"``. Raises ``ValueError`` for a file that is not one.
     """
     from safetensors import SafetensorError

@@ -341,7 +341,8 @@ def test_output_is_required(media, capsys):
 @pytest.mark.parametrize("command, options", [
     ("flow", ["--format", "--resume", "--method", "--n-scales", "--n-warps", "--n-iters", "--tau",
               "--lmbda", "--theta", "--zoom-factor", "--eps", "--tol", "--device", "--batch-size",
-              "--resize", "--no-compile", "--max-flow", "--legend", "--fps", "--texture"]),
+              "--resize", "--no-compile", "--max-flow", "--legend", "--fps", "--texture",
+              "--interpolation"]),
     ("demo", ["--quick", "--output"]),
 ])
 def test_every_subcommand_has_help(capsys, command, options):
@@ -374,16 +375,19 @@ def test_weights_file_sets_the_steps(media, tmp_path, capsys):
     assert np.abs(flows[str(tmp_path / "w.safetensors")] - flows["none"]).max() > 1e-3
 
 
-def test_texture_option_reaches_the_network(media, tmp_path, capsys):
+@pytest.mark.parametrize("option", [["--texture"], ["--interpolation", "bicubic"]])
+def test_texture_and_interpolation_options_reach_the_network(media, tmp_path, capsys, option):
     flows = {}
-    for option in ([], ["--texture"]):
+    for options in ([], option):
         out = tmp_path / str(len(flows))
-        status, _, err = run([media["mkv"], "-o", out, "--format", "npz", *FAST, *option], capsys)
+        # Two warps: the first warp of one level samples at whole pixels, the same either way.
+        status, _, err = run([media["mkv"], "-o", out, "--format", "npz", *FAST,
+                              "--n-warps", "2", *options], capsys)
         assert status == 0, err
         with np.load(out / "lossless.npz") as archive:
-            flows[tuple(option)] = archive["flow"]
-    assert np.isfinite(flows[("--texture",)]).all()
-    assert np.abs(flows[("--texture",)] - flows[()]).max() > 1e-3
+            flows[tuple(options)] = archive["flow"]
+    assert np.isfinite(flows[tuple(option)]).all()
+    assert np.abs(flows[tuple(option)] - flows[()]).max() > 1e-3
 
 
 @pytest.mark.parametrize("options, recommended", [

@@ -89,15 +89,16 @@ def test_transform_weighs_compiling_against_the_whole_video(monkeypatch, n_frame
     assert network._eager_work == (0 if compiles else (n_frames - 1) * 3360)
 
 
-def test_frozen_transform_matches_reference_bilinear():
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
+def test_frozen_transform_matches_reference(interpolation):
     X, _ = make_pairs(2, shape=(32, 40))
-    flows = TVNetFlow(n_scales=1, n_iters=20).fit(X).transform(X)
+    flows = TVNetFlow(n_scales=2, n_iters=20, interpolation=interpolation).fit(X).transform(X)
     assert flows.shape == (2, 1, 2, 32, 40)
     assert flows.dtype == np.float32
     for video, flow in zip(X, flows):
         expected = tvl1_optical_flow(video[0].astype(np.float64), video[1].astype(np.float64),
-                                     n_scales=1, n_warps=1, n_iters=20, tol=0,
-                                     interpolation="bilinear")
+                                     n_scales=2, n_warps=1, n_iters=20, tol=0,
+                                     zoom_factor=0.7, interpolation=interpolation)
         assert np.abs(flow[0] - expected).mean() < 1e-3
 
 
@@ -209,6 +210,8 @@ def test_bad_parameters_and_missing_y():
         TVNetFlow(tau=0.5).fit(X)
     with pytest.raises(ValueError, match="train"):
         TVNetFlow(train="everything").fit(X)
+    with pytest.raises(ValueError, match=r"'interpolation' parameter .* Got 'cubic'"):
+        TVNetFlow(interpolation="cubic").fit(X)
     with pytest.raises(ValueError, match="pass them as y"):
         TVNetFlow(train="all", loss="epe").fit(X)
     with pytest.raises(ValueError, match=r"y\[0\] must have shape"):

@@ -243,15 +243,42 @@ def test_warp_border_is_exact():
     assert outside[0, 0, 0].tolist() == [False, True, True, False]
 
 
-def test_warp_matches_reference_interpolation(rng):
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
+def test_warp_matches_reference_interpolation(rng, interpolation):
     image = _rand(rng, 1, 3, 9, 11)
     flow = _rand(rng, 1, 2, 9, 11, scale=3.0)
-    warped, _ = tvf.warp(image, flow)
+    warped, outside = tvf.warp(image, flow, interpolation)
     rows, cols = np.mgrid[0:9, 0:11].astype(np.float64)
-    expected = reference._interpolate(
-        image[0].numpy(), cols + flow[0, 0].numpy(), rows + flow[0, 1].numpy(), "bilinear"
-    )
+    x, y = cols + flow[0, 0].numpy(), rows + flow[0, 1].numpy()
+    expected = reference._interpolate(image[0].numpy(), x, y, interpolation)
     np.testing.assert_allclose(warped[0].numpy(), expected, rtol=0, atol=1e-12)
+    assert outside[0, 0].numpy().tolist() == ((x < 0) | (x > 10) | (y < 0) | (y > 8)).tolist()
+
+
+def test_bicubic_warp_follows_a_quadratic_where_bilinear_cannot():
+    """Catmull-Rom reproduces polynomials up to degree 2 exactly; bilinear only degree 1."""
+    rows, cols = torch.meshgrid(torch.arange(8.0, dtype=torch.float64),
+                                torch.arange(9.0, dtype=torch.float64), indexing="ij")
+
+    def quadratic(y, x):
+        return 0.3 * x * x - 0.2 * x * y + 0.1 * y * y + x - 2 * y
+
+    flow = torch.stack([torch.full_like(cols, 0.35), torch.full_like(rows, -0.6)])[None]
+    inner = (slice(2, -2), slice(2, -2))  # all 4x4 neighbours inside the image
+    truth = quadratic(rows + flow[0, 1], cols + flow[0, 0])[inner]
+    bicubic, _ = tvf.warp(quadratic(rows, cols)[None, None], flow, "bicubic")
+    bilinear, _ = tvf.warp(quadratic(rows, cols)[None, None], flow)
+    torch.testing.assert_close(bicubic[0, 0][inner], truth, rtol=0, atol=1e-12)
+    assert (bilinear[0, 0][inner] - truth).abs().min() > 1e-3
+
+
+def test_bicubic_integer_flow_is_a_shift(rng):
+    image = _rand(rng, 2, 3, 6, 7)
+    flow = torch.zeros(2, 2, 6, 7, dtype=torch.float64)
+    flow[:, 0] = 2.0
+    flow[:, 1] = -1.0
+    warped, _ = tvf.warp(image, flow, "bicubic")
+    assert torch.equal(warped[..., 1:, :-2], image[..., :-1, 2:])
 
 
 def test_warp_survives_huge_and_non_finite_flow():
@@ -263,6 +290,9 @@ def test_warp_survives_huge_and_non_finite_flow():
 
 
 def test_warp_errors():
+    with pytest.raises(ValueError, match=r"interpolation must be one of 'bilinear', 'bicubic', "
+                                         r"got 'cubic'"):
+        tvf.warp(torch.zeros(1, 1, 4, 4), torch.zeros(1, 2, 4, 4), "cubic")
     with pytest.raises(ValueError, match=r"flow must have 2 channel\(s\).*got \(1, 3, 4, 4\)"):
         tvf.warp(torch.zeros(1, 1, 4, 4), torch.zeros(1, 3, 4, 4))
     with pytest.raises(ValueError, match=r"same batch size and height, width, got \(1, 2, 4, 5\)"):
@@ -289,22 +319,25 @@ def test_gaussian_blur_keeps_constants_and_shape(rng):
         tvf.gaussian_blur(image, 0.0)
 
 
-def test_zoom_out_matches_reference(rng):
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
+def test_zoom_out_matches_reference(rng, interpolation):
     image = _rand(rng, 1, 1, 21, 30)
     for zoom_factor in (0.5, 0.7):
         shape = _core.zoom_size(21, 30, zoom_factor)
-        out = tvf.zoom_out(image, zoom_factor=zoom_factor)
+        out = tvf.zoom_out(image, zoom_factor=zoom_factor, interpolation=interpolation)
         assert out.shape[-2:] == shape
-        expected = reference._zoom_out(image[0, 0].numpy(), shape, zoom_factor, "bilinear")
+        expected = reference._zoom_out(image[0, 0].numpy(), shape, zoom_factor, interpolation)
         np.testing.assert_allclose(out[0, 0].numpy(), expected, rtol=0, atol=1e-12)
 
 
-def test_zoom_in_matches_reference_and_scales_flows(rng):
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
+def test_zoom_in_matches_reference_and_scales_flows(rng, interpolation):
     flow = _rand(rng, 1, 2, 11, 15)
-    out = tvf.zoom_in(flow, (21, 30))
-    expected = reference._zoom_in(flow[0].numpy(), (21, 30), "bilinear")
+    out = tvf.zoom_in(flow, (21, 30), interpolation=interpolation)
+    expected = reference._zoom_in(flow[0].numpy(), (21, 30), interpolation)
     np.testing.assert_allclose(out[0].numpy(), expected, rtol=0, atol=1e-12)
-    assert torch.equal(tvf.zoom_in(flow, (21, 30), zoom_factor=0.5), out * 2.0)
+    assert torch.equal(tvf.zoom_in(flow, (21, 30), zoom_factor=0.5, interpolation=interpolation),
+                       out * 2.0)
 
 
 def test_zoom_in_hand_computed():
@@ -472,12 +505,13 @@ def test_gradcheck_forward_gradient_and_divergence(rng):
     assert gradcheck(lambda x, y, w: tvf.divergence(x, y, w), (px, py, weight))
 
 
-def test_gradcheck_warp(rng):
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
+def test_gradcheck_warp(rng, interpolation):
     image = _rand(rng, 1, 2, 5, 6).requires_grad_()
     # fractional parts kept away from 0 so that no finite difference crosses a pixel boundary
     flow = torch.from_numpy(rng.integers(-2, 3, (1, 2, 5, 6)) + rng.uniform(0.1, 0.9, (1, 2, 5, 6)))
     flow.requires_grad_()
-    assert gradcheck(lambda i, f: tvf.warp(i, f)[0], (image, flow))
+    assert gradcheck(lambda i, f: tvf.warp(i, f, interpolation)[0], (image, flow))
 
 
 def test_gradcheck_blur_zoom_pyramid(rng):
@@ -485,6 +519,7 @@ def test_gradcheck_blur_zoom_pyramid(rng):
     assert gradcheck(lambda i: tvf.gaussian_blur(i, 0.8), (image,))
     assert gradcheck(lambda i: tvf.zoom_out(i, zoom_factor=0.6), (image,))
     assert gradcheck(lambda i: tvf.zoom_in(i, (13, 17), zoom_factor=0.5), (image,))
+    assert gradcheck(lambda i: tvf.zoom_out(i, zoom_factor=0.6, interpolation="bicubic"), (image,))
     big = _rand(rng, 1, 1, 24, 32).requires_grad_()
     assert gradcheck(lambda i: tuple(tvf.pyramid(i, 2)), (big,), fast_mode=True)
 

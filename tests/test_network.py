@@ -247,6 +247,28 @@ def test_without_eps_tvnet_equals_the_reference_to_rounding(train_steps):
     np.testing.assert_allclose(flow[0].numpy(), expected, rtol=0, atol=TOLERANCES["float64"])
 
 
+@pytest.mark.parametrize("texture", [False, True])
+def test_bicubic_tvnet_is_the_bicubic_reference(texture):
+    """interpolation="bicubic" warps and builds the pyramid as IPOL's TV-L1 (the reference's
+    default): odd sizes, colour, 3 levels, 2 warps."""
+    image0, image1, _ = _warped_pair("coffee", (61, 77))
+    kwargs = dict(n_scales=3, n_warps=2, n_iters=20)
+    expected = tvl1_optical_flow(image0, image1, **kwargs, tol=0, texture=texture)
+    x0, x1 = _to_torch(image0), _to_torch(image1)
+    net = TVNet(**kwargs, eps=1e-200, texture=texture, interpolation="bicubic")
+    flow = net(x0, x1).detach()[0].numpy()
+    np.testing.assert_allclose(flow, expected, rtol=0, atol=TOLERANCES["float64"])
+    bilinear = TVNet(**kwargs, eps=1e-200, texture=texture)(x0, x1).detach()[0].numpy()
+    assert np.abs(bilinear - expected).max() > 1e-3
+
+
+def test_interpolation_is_checked():
+    with pytest.raises(ValueError, match=r"interpolation must be one of 'bilinear', 'bicubic', "
+                                         r"got 'nearest'"):
+        TVNet(interpolation="nearest")
+    assert "interpolation='bicubic'" in repr(TVNet(interpolation="bicubic"))
+
+
 def test_constant_u0_is_the_reference_flow0():
     image0, image1, _ = _warped_pair("camera", (45, 70))
     flow0 = np.stack([np.full((45, 70), 1.25), np.full((45, 70), -0.5)])
@@ -311,17 +333,18 @@ def _trainable(n_scales=2, n_warps=2, n_iters=3, seed=0, **kwargs):
     return net
 
 
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
 @pytest.mark.parametrize("loss", ["energy", "epe"])
 @pytest.mark.parametrize("shape", [(40, 48), (24, 24)])
-def test_every_parameter_gets_a_gradient(loss, shape):
+def test_every_parameter_gets_a_gradient(loss, shape, interpolation):
     """Every element of u0 and of the taps and step sizes of every iteration, warp and scale
-    matters.
+    matters, with either warp.
 
     (24, 24) has a 12x12 coarsest level, smaller than the stored u0."""
     image0, image1, truth = _warped_pair("camera", shape)
     x0, x1 = _to_torch(image0), _to_torch(image1)
     net = TVNet(n_scales=2, n_warps=2, n_iters=3, train_u0=True, train_filters=True,
-                train_steps=True).double()
+                train_steps=True, interpolation=interpolation).double()
     assert len(_core.pyramid_shapes(*shape, 2, 0.5)) == 2
     flow = net(x0, x1)
     if loss == "energy":
@@ -438,14 +461,15 @@ def test_compile_switch_is_read_at_each_call(monkeypatch):
     assert calls == [{"dynamic": True}]  # compiled once, then reused
 
 
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
 @pytest.mark.parametrize("fused", ["auto", True])
-def test_fused_path_equals_eager(monkeypatch, fused):
+def test_fused_path_equals_eager(monkeypatch, fused, interpolation):
     """The fused loop, with per-iteration steps and taps (here with an identity 'compiler')."""
     _fake_compile(monkeypatch)
     image0, image1, _ = _warped_pair("camera", (40, 48))
     x0, x1 = _to_torch(image0), _to_torch(image1)
-    eager = _trainable(n_iters=4, fused=False)
-    other = _trainable(n_iters=4, fused=fused)
+    eager = _trainable(n_iters=4, fused=False, interpolation=interpolation)
+    other = _trainable(n_iters=4, fused=fused, interpolation=interpolation)
     assert other._use_fused(need_grad=False, shape=x0.shape)
     with torch.no_grad():
         torch.testing.assert_close(other(x0, x1), eager(x0, x1), rtol=0, atol=1e-12)

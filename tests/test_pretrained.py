@@ -85,6 +85,7 @@ def test_fit_trains_further_from_the_weights(weights_file):
     (dict(n_iters=6), "TVNet-2-1-6"),
     (dict(lmbda=0.2), "lmbda=0.2"),
     (dict(texture=True), "texture=True"),
+    (dict(interpolation="bicubic"), "interpolation='bicubic'"),
 ])
 def test_weights_of_another_structure_or_constants_are_refused(weights_file, change, wanted):
     path, _ = weights_file
@@ -94,31 +95,36 @@ def test_weights_of_another_structure_or_constants_are_refused(weights_file, cha
 
 
 def test_files_without_texture_load_as_tvl1_input(weights_file, tmp_path):
-    """Files written before ``texture`` was recorded were made on the frames themselves."""
+    """Files written before ``texture`` and ``interpolation`` were recorded were made on the
+    frames themselves, with bilinear warps."""
     import json
 
     from safetensors.torch import save
 
     path, net = weights_file
     state, config = load_weights(path)
-    old = {k: v for k, v in config.items() if k not in ("metadata", "texture")}
+    old = {k: v for k, v in config.items() if k not in ("metadata", "texture", "interpolation")}
     header = {"format": "sktvnet-weights", "format_version": "1", "config": json.dumps(old)}
     older = tmp_path / "older.safetensors"
     older.write_bytes(save(state, metadata=header))
     assert load_weights(older)[1]["texture"] is False
+    assert load_weights(older)[1]["interpolation"] == "bilinear"
     est = TVNetFlow(**STRUCTURE, weights=older).fit(_pairs(1))
-    assert est.model_.texture is False
+    assert est.model_.texture is False and est.model_.interpolation == "bilinear"
     with pytest.raises(ValueError, match="texture=False"):
         TVNetFlow(**STRUCTURE, texture=True, weights=older).fit(_pairs(1))
+    with pytest.raises(ValueError, match="interpolation='bilinear'"):
+        TVNetFlow(**STRUCTURE, interpolation="bicubic", weights=older).fit(_pairs(1))
 
 
-def test_texture_is_recorded_and_restored(tmp_path):
-    net = TVNet(**STRUCTURE, texture=True)
+def test_texture_and_interpolation_are_recorded_and_restored(tmp_path):
+    net = TVNet(**STRUCTURE, texture=True, interpolation="bicubic")
     save_weights(net, tmp_path / "n.safetensors")
-    assert load_weights(tmp_path / "n.safetensors")[1]["texture"] is True
-    est = TVNetFlow(**STRUCTURE, texture=True,
+    config = load_weights(tmp_path / "n.safetensors")[1]
+    assert config["texture"] is True and config["interpolation"] == "bicubic"
+    est = TVNetFlow(**STRUCTURE, texture=True, interpolation="bicubic",
                     weights=tmp_path / "n.safetensors").fit(_pairs(1))
-    assert est.model_.texture is True
+    assert est.model_.texture is True and est.model_.interpolation == "bicubic"
 
 
 def test_bad_weights_values(tmp_path):

@@ -27,4 +27,5 @@ def make_output_folder(path: str) -> bool:
 # 300. On the demo pairs its EPE is within 12% of the reference's (0.128 vs 0.114 px on the
 # camera warp, 4.06 vs 3.78 px on the motorcycle) for 36% of the iterations of 5 warps x 50;
 # one warp misses large motions (18.5 px on the motorcycle). See docs/user_guide.rst.
-FLOW_STRUCTURE = {"n_scales": 6, "n_warps": 3, "n_iters": 30, "zoom_factor": 0.5, "texture": False}
+FLOW_STRUCTURE = {"n_scales": 6, "n_warps": 3, "n_iters": 30, "zoom_factor": 0.5, "texture": False,
+                  "interpolation": "bilinear"}

@@ -192,6 +192,7 @@ def _flow_estimator(args: argparse.Namespace) -> Callable[[np.ndarray, np.ndarra
         defaults = {key: pretrained.load_weights(path)[1][key] for key in FLOW_STRUCTURE}
     chosen = {key: defaults[key] if value is None else value for key, value in given.items()}
     texture = chosen.pop("texture")
+    interpolation = chosen.pop("interpolation")
     structure = {key: chosen[key] for key in ("n_scales", "n_warps", "n_iters")}
     constants = {"tau": args.tau, "lmbda": args.lmbda, "theta": args.theta,
                  "zoom_factor": chosen["zoom_factor"]}
@@ -204,8 +205,9 @@ def _flow_estimator(args: argparse.Namespace) -> Callable[[np.ndarray, np.ndarra
 
         def reference(frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
             return np.stack([
-                tvl1_optical_flow(f0, f1, **structure, **constants, tol=tol,
-                                  texture=texture).astype(np.float32)
+                tvl1_optical_flow(f0, f1, **structure, **constants, tol=tol, texture=texture,
+                                  interpolation=args.interpolation or "bicubic"
+                                  ).astype(np.float32)
                 for f0, f1 in zip(frames0, frames1)
             ])
 
@@ -223,7 +225,7 @@ def _flow_estimator(args: argparse.Namespace) -> Callable[[np.ndarray, np.ndarra
             f"--device must be auto, cpu, cuda or cuda:N, got {args.device!r}"
         ) from exc
     net = TVNet(**structure, **constants, eps=args.eps, texture=texture,
-                fused=False if args.no_compile else "auto")
+                interpolation=interpolation, fused=False if args.no_compile else "auto")
     weights = {"none": None, "auto": pretrained.auto_weights(pretrained.network_config(net))
                }.get(weights, weights)
     if weights is not None:
@@ -374,7 +376,8 @@ def add_parser(subparsers) -> None:
                              "made for this structure and these constants, if any), none "
                              "(TV-L1's own steps and filters), a bundled name ("
                              + ", ".join(sorted(pretrained.WEIGHTS)) + ") or a file written by "
-                             "sktvnet.pretrained.save_weights, whose structure and texture the "
+                             "sktvnet.pretrained.save_weights, whose structure, texture and "
+                             "interpolation the "
                              "options left unset take (default: the recommended "
                              f"{pretrained.RECOMMENDED}, or auto when options ask for another "
                              "structure or other constants)")
@@ -383,6 +386,11 @@ def add_parser(subparsers) -> None:
                              "Gaussian blur of sigma 2), so that changes of brightness between "
                              "frames (exposure, flicker) are not read as motion "
                              f"({default('texture')})")
+    solver.add_argument("--interpolation", choices=("bilinear", "bicubic"),
+                        help="how warps and the pyramid interpolate between pixels: bilinear "
+                             "(the paper's TVNet) or bicubic (IPOL's TV-L1, more precise for the "
+                             f"same iterations) (TVNet: {default('interpolation')}; the "
+                             "reference: bicubic)")
     solver.add_argument("--tau", type=float, default=0.25,
                         help="time step of the dual update, in (0, 0.25] (default: %(default)s)")
     solver.add_argument("--lmbda", type=float, default=0.15,

@@ -15,6 +15,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .. import _progress, losses, metrics, pretrained
+from ..functional import INTERPOLATIONS
 from ..network import TVNet, _job_of
 from . import _videos
 from ._base import TorchStateMixin, resolve_device, torch_generator, worker_threads
@@ -69,6 +70,11 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         changes gain by up to 0.5%, the reference's EPE goes from 0.024 to 0.29 px. The price is
         some precision on pairs whose brightness is exact (see the user guide, "Brightness
         changes"). False computes TV-L1's own function.
+    interpolation : {"bilinear", "bicubic"}, default="bilinear"
+        How the warps and the pyramid interpolate between pixels: bilinear as the paper's TVNet,
+        or bicubic as IPOL's TV-L1, markedly more precise for the same iterations (held-out
+        240x320 warps, frozen TVNet-4-3-10: 0.095 against 0.070 px) at four times the reads
+        once per warp (see the user guide, "Bicubic warps").
     weights : str, path or None, default=None
         The state TVNet starts from, as torchvision's ``weights``: ``None`` is TV-L1's own
         filters and step sizes; a name of :data:`sktvnet.pretrained.WEIGHTS` a bundled trained
@@ -189,6 +195,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         "n_jobs": [Integral, None],
         "weights": [str, os.PathLike, None],
         "texture": ["boolean"],
+        "interpolation": [StrOptions(set(INTERPOLATIONS))],
     }
 
     def __init__(
@@ -203,6 +210,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         zoom_factor=0.7,
         eps=1e-10,
         texture=False,
+        interpolation="bilinear",
         weights=None,
         train=None,
         loss="energy",
@@ -225,6 +233,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         self.zoom_factor = zoom_factor
         self.eps = eps
         self.texture = texture
+        self.interpolation = interpolation
         self.weights = weights
         self.train = train
         self.loss = loss
@@ -255,7 +264,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
     _max_grad_norm = 1.0
 
     def _make_network(self) -> TVNet:
-        return build_tvnet(self, texture=self.texture)
+        return build_tvnet(self, texture=self.texture, interpolation=self.interpolation)
 
     def _resolve_weights(self):
         """``weights`` with ``"auto"`` resolved (never written back into the parameter)."""

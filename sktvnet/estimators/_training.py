@@ -98,7 +98,7 @@ def parse_train(train: str | None) -> dict[str, bool]:
 
 def build_tvnet(estimator, **options) -> TVNet:
     """TVNet with the estimator's structure and constants, trainable in the parts of ``train``;
-    ``options`` are TVNet's other arguments (``texture``)."""
+    ``options`` are TVNet's other arguments (``texture``, ``interpolation``)."""
     return TVNet(**{name: getattr(estimator, name) for name in TVNET_SPECS},
                  **parse_train(estimator.train), **options)
 

@@ -16,6 +16,7 @@ from .._validation import check_solver_params
 from .._validation import check_tensor as _check_tensor
 
 from ._taps import Pair
+from ._warp import catmull_rom_weights, check_interpolation
 
 
 # --------------------------------------------------------------------------------------------
@@ -199,8 +200,9 @@ def gaussian_blur(image: Tensor, sigma: float) -> Tensor:
     return _gaussian_blur(image, sigma)
 
 
-def _resample_axis(image: Tensor, positions: list[float], dim: int) -> Tensor:
-    """Linear interpolation along ``dim`` at real ``positions``, neighbours clamped to the axis.
+def _resample_axis(image: Tensor, positions: list[float], dim: int, bicubic: bool) -> Tensor:
+    """Linear or cubic (Catmull-Rom) interpolation along ``dim`` at real ``positions``,
+    neighbours clamped to the axis.
 
     Positions are Python floats (float64) computed exactly as the reference computes them in
     NumPy; the fractional part is rounded once to the image's dtype, like the reference's
@@ -210,37 +212,47 @@ def _resample_axis(image: Tensor, positions: list[float], dim: int) -> Tensor:
     n = image.shape[dim]
     base = [math.floor(x) for x in positions]
     device = image.device
-    idx0 = torch.tensor([min(max(b, 0), n - 1) for b in base], device=device)
-    idx1 = torch.tensor([min(max(b + 1, 0), n - 1) for b in base], device=device)
     shape = [1, 1, 1, 1]
     shape[dim] = len(positions)
-    # float64 fractions rounded to the image dtype, then 1 - frac in that dtype (the reference's
-    # order of rounding).
+    # float64 fractions rounded to the image dtype, then the weights in that dtype (the
+    # reference's order of rounding).
     frac = torch.tensor([x - b for x, b in zip(positions, base)], dtype=torch.float64)
     frac = frac.to(image.dtype)
-    w1 = frac.to(device).view(shape)
-    w0 = (1 - frac).to(device).view(shape)
-    return image.index_select(dim, idx0) * w0 + image.index_select(dim, idx1) * w1
+    if bicubic:
+        offsets, weights = (-1, 0, 1, 2), catmull_rom_weights(frac)
+    else:
+        offsets, weights = (0, 1), (1 - frac, frac)
+    out = None
+    for k, weight in zip(offsets, weights):
+        index = torch.tensor([min(max(b + k, 0), n - 1) for b in base], device=device)
+        term = image.index_select(dim, index) * weight.to(device).view(shape)
+        out = term if out is None else out + term
+    return out
 
 
-def _resample(image: Tensor, rows: list[float], cols: list[float]) -> Tensor:
+def _resample(image: Tensor, rows: list[float], cols: list[float], bicubic: bool) -> Tensor:
     # Columns first, then rows: the order of the reference's accumulation.
-    return _resample_axis(_resample_axis(image, cols, 3), rows, 2)
+    return _resample_axis(_resample_axis(image, cols, 3, bicubic), rows, 2, bicubic)
 
 
-def _zoom_out(image: Tensor, shape: tuple[int, int], zoom_factor: float) -> Tensor:
+def _zoom_out(image: Tensor, shape: tuple[int, int], zoom_factor: float,
+              bicubic: bool = False) -> Tensor:
     blurred = _gaussian_blur(image, _core.zoom_sigma(zoom_factor))
     rows = [i / zoom_factor for i in range(shape[0])]
     cols = [j / zoom_factor for j in range(shape[1])]
-    return _resample(blurred, rows, cols)
+    return _resample(blurred, rows, cols, bicubic)
 
 
 def zoom_out(
-    image: Tensor, shape: tuple[int, int] | None = None, zoom_factor: float = 0.5
+    image: Tensor,
+    shape: tuple[int, int] | None = None,
+    zoom_factor: float = 0.5,
+    interpolation: str = "bilinear",
 ) -> Tensor:
     """Next coarser pyramid level: blur with ``zoom_sigma(z)``, then sample at ``(i / z, j / z)``.
 
-    Sampling is bilinear with positions clamped to the image (replicate border), IPOL's zoom_out.
+    Sampling is bilinear or bicubic with positions clamped to the image (replicate border),
+    IPOL's zoom_out.
 
     Shape:
         - image: ``(B, C, H, W)``.
@@ -254,6 +266,8 @@ def zoom_out(
         Output size; default ``_core.zoom_size(H, W, zoom_factor)``, i.e. ``int(n * z + 0.5)``.
     zoom_factor : float, default=0.5
         Ratio z between the sizes of consecutive levels, in (0, 1).
+    interpolation : {"bilinear", "bicubic"}, default="bilinear"
+        How the blurred image is sampled (see :func:`warp`).
 
     Returns
     -------
@@ -270,21 +284,28 @@ def zoom_out(
     zoom_factor = check_real("zoom_factor", zoom_factor, low=0.0, high=1.0, high_open=True)
     if shape is None:
         shape = _core.zoom_size(image.shape[-2], image.shape[-1], zoom_factor)
-    return _zoom_out(image, _check_shape_arg(shape), zoom_factor)
+    bicubic = check_interpolation(interpolation) == "bicubic"
+    return _zoom_out(image, _check_shape_arg(shape), zoom_factor, bicubic)
 
 
-def _zoom_in(field: Tensor, shape: tuple[int, int]) -> Tensor:
+def _zoom_in(field: Tensor, shape: tuple[int, int], bicubic: bool = False) -> Tensor:
     height, width = field.shape[-2:]
     rows = [i * (height / shape[0]) for i in range(shape[0])]
     cols = [j * (width / shape[1]) for j in range(shape[1])]
-    return _resample(field, rows, cols)
+    return _resample(field, rows, cols, bicubic)
 
 
-def zoom_in(field: Tensor, shape: tuple[int, int], zoom_factor: float | None = None) -> Tensor:
+def zoom_in(
+    field: Tensor,
+    shape: tuple[int, int],
+    zoom_factor: float | None = None,
+    interpolation: str = "bilinear",
+) -> Tensor:
     """Resample a field to a finer level at ``(i * h / H, j * w / W)`` (IPOL's zoom_in).
 
-    Sampling is bilinear with positions clamped to the field. For a flow, pass ``zoom_factor``: the
-    result is then multiplied by ``1 / zoom_factor`` so that it is in pixels of the finer level.
+    Sampling is bilinear or bicubic with positions clamped to the field. For a flow, pass
+    ``zoom_factor``: the result is then multiplied by ``1 / zoom_factor`` so that it is in pixels
+    of the finer level.
 
     Shape:
         - field: ``(B, C, h, w)``.
@@ -298,6 +319,8 @@ def zoom_in(field: Tensor, shape: tuple[int, int], zoom_factor: float | None = N
         Output size.
     zoom_factor : float, optional
         Ratio z between the levels; when given, values are scaled by ``1 / z``.
+    interpolation : {"bilinear", "bicubic"}, default="bilinear"
+        How the field is sampled (see :func:`warp`).
 
     Returns
     -------
@@ -314,7 +337,7 @@ def zoom_in(field: Tensor, shape: tuple[int, int], zoom_factor: float | None = N
     """
     _check_tensor(field, "field")
     shape = _check_shape_arg(shape)
-    out = _zoom_in(field, shape)
+    out = _zoom_in(field, shape, check_interpolation(interpolation) == "bicubic")
     if zoom_factor is not None:
         zoom_factor = check_real(
             "zoom_factor", zoom_factor, low=0.0, high=1.0, high_open=True
@@ -323,14 +346,17 @@ def zoom_in(field: Tensor, shape: tuple[int, int], zoom_factor: float | None = N
     return out
 
 
-def _pyramid(image: Tensor, shapes: list[tuple[int, int]], zoom_factor: float) -> list[Tensor]:
+def _pyramid(image: Tensor, shapes: list[tuple[int, int]], zoom_factor: float,
+             bicubic: bool = False) -> list[Tensor]:
     levels = [image]
     for shape in shapes[1:]:
-        levels.append(_zoom_out(levels[-1], shape, zoom_factor))
+        levels.append(_zoom_out(levels[-1], shape, zoom_factor, bicubic))
     return levels
 
 
-def pyramid(image: Tensor, n_scales: int | None, zoom_factor: float = 0.5) -> list[Tensor]:
+def pyramid(
+    image: Tensor, n_scales: int | None, zoom_factor: float = 0.5, interpolation: str = "bilinear"
+) -> list[Tensor]:
     """Image pyramid, finest level first, each level a :func:`zoom_out` of the previous one.
 
     The finest level is ``image`` itself. The number of levels is capped by IPOL's rule (``_core.pyramid_shapes``): the coarsest level
@@ -348,6 +374,8 @@ def pyramid(image: Tensor, n_scales: int | None, zoom_factor: float = 0.5) -> li
         Requested number of levels; ``None`` takes the cap.
     zoom_factor : float, default=0.5
         Ratio between the sizes of consecutive levels, in (0, 1).
+    interpolation : {"bilinear", "bicubic"}, default="bilinear"
+        How each level is sampled from the blurred finer one (see :func:`warp`).
 
     Returns
     -------
@@ -366,4 +394,5 @@ def pyramid(image: Tensor, n_scales: int | None, zoom_factor: float = 0.5) -> li
         n_scales=n_scales, n_warps=1, n_iters=1,
     )
     shapes = _core.pyramid_shapes(*image.shape[-2:], params["n_scales"], params["zoom_factor"])
-    return _pyramid(image, shapes, params["zoom_factor"])
+    bicubic = check_interpolation(interpolation) == "bicubic"
+    return _pyramid(image, shapes, params["zoom_factor"], bicubic)
