@@ -50,6 +50,11 @@ def frozen(grey_videos):
 
 
 @pytest.fixture(scope="module")
+def bicubic(grey_videos):
+    return TVNetFlow(**STRUCTURE, interpolation="bicubic").fit(grey_videos)
+
+
+@pytest.fixture(scope="module")
 def trained(grey_videos):
     """u0, filters and step sizes trained for a few steps (no validation, which could rightly
     keep the untrained state), then the step sizes moved further by hand."""
@@ -82,7 +87,7 @@ def test_trained_fixture_moved_away_from_tvl1(trained):
     assert steps["tau"].unique().numel() == steps["tau"].numel()
 
 
-@pytest.mark.parametrize("which", ["frozen", "trained"])
+@pytest.mark.parametrize("which", ["frozen", "trained", "bicubic"])
 def test_onnx_equals_transform(which, request, tmp_path, grey_videos):
     estimator = request.getfixturevalue(which)
     path = estimator.export(tmp_path / "tvnet.onnx", frame_shape=SHAPE)
