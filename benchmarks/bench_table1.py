@@ -13,9 +13,10 @@ Usage::
 
     python benchmarks/bench_table1.py            # the full table (hours on a busy 2-core CPU)
     python benchmarks/bench_table1.py --quick    # 1-1-50 and 3-3-10, frozen / steps / all, 128x128
+    python benchmarks/bench_table1.py --interpolation bicubic --columns None steps all --jobs 2
 
 Prints a markdown table and writes ``benchmarks/results/table1.md`` and ``table1.json``
-(``table1_quick.*`` with ``--quick``).
+(``table1_quick.*`` with ``--quick``, ``table1_bicubic.*`` with ``--interpolation bicubic``).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def reference(X, y) -> tuple[float, float]:
 
 # What must match for a cell of an earlier run to stand beside the cells fitted now.
 SAME_DATA = ("train_pairs", "test_pairs", "max_displacement", "max_iter", "seed", "sizes",
-             "zoom_factor")
+             "zoom_factor", "interpolation")
 # Runs from before --zoom-factor used TVNetFlow's default of the time, 0.5.
 EARLIER_ZOOM_FACTOR = 0.5
 
@@ -75,6 +76,7 @@ def reusable(args, columns: list) -> dict:
                          "--reuse with an earlier table1.json that has them")
     earlier = json.loads(args.reuse.read_text())
     earlier["args"].setdefault("zoom_factor", EARLIER_ZOOM_FACTOR)
+    earlier["args"].setdefault("interpolation", "bilinear")
     differ = [key for key in SAME_DATA if earlier["args"].get(key) != getattr(args, key)]
     if differ:
         raise SystemExit(f"{args.reuse} measured other data or settings ({', '.join(differ)})")
@@ -99,7 +101,8 @@ def fit_cell(structure: str, train, X_train, y_train, tests: dict, args) -> dict
         torch.set_num_threads(1)
     n_scales, n_warps, n_iters = map(int, structure.split("-"))
     est = TVNetFlow(n_scales=n_scales, n_warps=n_warps, n_iters=n_iters,
-                    zoom_factor=args.zoom_factor, train=train, loss="epe",
+                    zoom_factor=args.zoom_factor, interpolation=args.interpolation,
+                    train=train, loss="epe",
                     random_state=args.seed)
     if args.max_iter is not None:
         est.set_params(max_iter=args.max_iter)
@@ -129,10 +132,12 @@ def main(argv=None):
     parser.add_argument("--zoom-factor", type=float, default=0.5,
                         help="size ratio of the pyramid levels (default: TV-L1's %(default)s, "
                              "not TVNetFlow's)")
+    parser.add_argument("--interpolation", choices=("bilinear", "bicubic"), default="bilinear",
+                        help="TVNet's warps: the paper's bilinear (default) or IPOL's bicubic")
     parser.add_argument("--columns", nargs="+", default=None,
                         choices=[str(c) for c in COLUMNS],
                         help="fit only these columns (None is frozen); the others come from "
-                             "--reuse")
+                             "--reuse, or are left out without it")
     parser.add_argument("--reuse", type=Path, default=None,
                         help="a table1.json of an earlier run with the same data and settings "
                              "whose cells fill the columns not fitted now")
@@ -165,6 +170,8 @@ def main(argv=None):
 
     fitted = columns if args.columns is None else [
         c for c in columns if str(c) in args.columns]
+    if args.reuse is None:
+        columns = fitted  # a table of the columns fitted now
     reused = reusable(args, [c for c in columns if c not in fitted])
     cells = [(structure, train) for structure in args.structures for train in fitted]
     # One process per fit, one torch thread each: the fits are independent, and on a few cores
@@ -187,6 +194,8 @@ def main(argv=None):
     print(table)
     RESULTS.mkdir(exist_ok=True)
     stem = "table1_quick" if args.quick else "table1"
+    if args.interpolation != "bilinear":
+        stem += f"_{args.interpolation}"
     (RESULTS / f"{stem}.md").write_text(table + "\n")
     (RESULTS / f"{stem}.json").write_text(json.dumps(
         {"args": vars(args), "cpu": cpu, "threads": threads_used(args),
@@ -201,7 +210,8 @@ def render(rows, columns, tests, ipol, args, cpu) -> str:
         f"(`make_flow_pairs(images=\"test\")`, {args.test_pairs} pairs per size, up to "
         f"{args.max_displacement} px). Training: {args.train_pairs} pairs of "
         f"{args.sizes[0]} from `make_flow_pairs(images=\"train\")`, `TVNetFlow` defaults "
-        f"(`loss=\"epe\"`, `random_state={args.seed}`, `zoom_factor={args.zoom_factor}`"
+        f"(`loss=\"epe\"`, `random_state={args.seed}`, `zoom_factor={args.zoom_factor}`, "
+        f"`interpolation=\"{args.interpolation}\"`"
         f"{'' if args.max_iter is None else f', max_iter={args.max_iter}'}). {cpu}, "
         f"{threads_used(args)}.",
         "",
