@@ -87,9 +87,10 @@ def main(argv=None) -> None:
     for label, make in networks().items():
         est = make(moto)
         seconds, _, flow = timed(lambda: est.transform(moto)[0, 0], 1)
-        row = {"method": label, "structure": "TVNet-{}-{}-{}, zoom {}{}".format(
+        row = {"method": label, "structure": "TVNet-{}-{}-{}, zoom {}{}{}".format(
                    est.n_scales, est.n_warps, est.n_iters, est.zoom_factor,
-                   ", texture" if est.texture else ""),
+                   ", texture" if est.texture else "",
+                   ", bicubic" if est.interpolation == "bicubic" else ""),
                "weights": est.weights_,
                "moto_epe": float(endpoint_error(flow, truth, mask=valid)), "moto_seconds": seconds}
         if bikes is not None:

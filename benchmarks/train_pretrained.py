@@ -2,8 +2,9 @@
 
 The recipe (``RECIPE`` below) trains the step sizes tau, lambda and theta and the difference
 filters of every iteration of every level (``train="filters+steps"``, the filters at a
-hundredth of the rate; with the steps alone, the same data gave 0.0852, 0.0564 and 3.526 px
-where these weights measure 0.0842, 0.0551 and 3.122) against the ground-truth flows
+hundredth of the rate; with bilinear warps, the steps alone gave 0.0852, 0.0564 and 3.526 px
+on the same data and the filters and steps 0.0842, 0.0551 and 3.122, where these bicubic
+weights measure 0.0810, 0.0353 and 3.142) against the ground-truth flows
 (``loss="epe"``) of pairs made by ``sktvnet.datasets.make_flow_pairs(images="train")``, each with
 a random brightness change and noise so that it serves real video and not only exact warps.
 Frames are whole (``crop_size=None``: a crop would cap the pyramid) and of two sizes, so that
@@ -19,8 +20,9 @@ model sees them when it has ``texture=True``):
   training), exact warps and, separately, warps with the training's brightness change and noise;
 * EPE on the stereo motorcycle pair (motions up to 60 px);
 * speed of ``transform`` on 8 held-out pairs given as ``(8, 2, 240, 320)``, eager and compiled
-  (medians of 3 calls after a warm-up call, which compiles), with one torch thread and with
-  one per core, against the reference's pairs per second (NumPy, one core, warmed up too).
+  (medians of 7 calls after a warm-up call, which compiles), with one torch thread and with
+  one per core, against the reference's pairs per second (NumPy, one core, warmed up too, medians
+  of 3 calls).
 
 Usage (one command, deterministic for a seed; run it on an otherwise idle machine)::
 
@@ -166,8 +168,9 @@ def main() -> None:
         results["epe_motorcycle"][label] = float(
             endpoint_error(model.transform(pair)[0, 0], flow, mask=valid))
 
-    # Speed on the exact pairs: medians of 3 calls after a warm-up call (which compiles), one
-    # torch thread and then all of the machine's; the NumPy reference runs on one core.
+    # Speed on the exact pairs: medians of 7 calls (the reference: 3) after a warm-up call
+    # (which compiles), one torch thread and then all of the machine's; the NumPy reference
+    # runs on one core.
     X = tests["exact"][0]
     reference = references(entry.config)["reference"]
     seconds, _, _ = timed(lambda: [reference(a, b) for a, b in X], repeat=3)
@@ -178,7 +181,7 @@ def main() -> None:
         for label, model in models.items():
             for path, fused in (("eager", False), ("compiled", True)):
                 model.model_.fused = fused
-                seconds, _, _ = timed(lambda: model.transform(X), repeat=3)
+                seconds, _, _ = timed(lambda: model.transform(X), repeat=7)
                 speeds[f"{label} {path} {n_threads}"] = len(X) / seconds
             model.model_.fused = "auto"
     results["pairs_per_s"] = speeds

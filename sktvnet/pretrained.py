@@ -91,7 +91,7 @@ WEIGHTS: dict[str, PretrainedWeights] = {
             name="tvnet-8-2-15-texture",
             file="tvnet-8-2-15-texture.safetensors",
             config={"n_scales": 8, "n_warps": 2, "n_iters": 15, **_TVL1_CONSTANTS,
-                    "zoom_factor": 0.6, "texture": True, "interpolation": "bilinear"},
+                    "zoom_factor": 0.6, "texture": True, "interpolation": "bicubic"},
             train="filters+steps",
             recipe="python benchmarks/train_pretrained.py (seed 0): train='filters+steps' "
                    "(the filters at a hundredth of the rate), EPE loss, "
@@ -101,19 +101,23 @@ WEIGHTS: dict[str, PretrainedWeights] = {
                    "eight levels learn; a fifth held out, the best state kept",
             # benchmarks/results/pretrained.md, one run on a 2-core AMD EPYC: the reference
             # TV-L1 at its defaults measured 0.0239 (exact warps), 1.6133 (2% brightness and
-            # noise) and 3.781 px (motorcycle), and 2.25 pairs/s; on the texture of the levels
-            # 0.0363, 0.0723 and 3.247 px. Frozen TVNet-8-2-15 with texture: 0.0579, 0.0892 and
-            # 3.586 px. Speed-up 5.2x with one torch thread, 8.0x with two (compiled).
-            metrics={"epe_held_out_240x320_exact": 0.0551,
-                     "epe_held_out_240x320_realistic": 0.0842, "epe_motorcycle": 3.122,
-                     "speedup_vs_reference": 8.0},
+            # noise) and 3.781 px (motorcycle), and 2.75 pairs/s; on the texture of the levels
+            # 0.0363, 0.0723 and 3.247 px. Frozen TVNet-8-2-15 (bicubic, texture): 0.0350,
+            # 0.0859 and 3.505 px. Speed-up 4.4x with one torch thread, 5.3x with two
+            # (compiled). Bicubic warps cost the structure 15% of its speed
+            # (benchmarks/results/interpolation.md); the bilinear weights they replaced measured
+            # 0.0551, 0.0842 and 3.122 px.
+            metrics={"epe_held_out_240x320_exact": 0.0353,
+                     "epe_held_out_240x320_realistic": 0.081, "epe_motorcycle": 3.142,
+                     "speedup_vs_reference": 5.3},
             description="TVNet-8-2-15 with levels 0.6 apart (eight levels, two warps of 15 "
-                        "iterations each) that solves on the texture of every level, so that "
-                        "brightness changes between frames are not motion, and whose step "
-                        "sizes and difference filters of every iteration learned on pairs with "
-                        "2% brightness changes and noise; for real video: 19x more accurate "
-                        "than the reference under such changes and 5.2x as fast (one thread), "
-                        "2.3x less accurate on exact warps",
+                        "iterations each) and IPOL's bicubic warps that solves on the texture "
+                        "of every level, so that brightness changes between frames are not "
+                        "motion, and whose step sizes and difference filters of every "
+                        "iteration learned on pairs with 2% brightness changes and noise; for "
+                        "real video: 20x more accurate than the reference under such changes, "
+                        "0.83x its error on the motorcycle pair, 1.5x it on exact warps, at "
+                        "4.4x its speed with one thread and 5.3x with two",
         ),
     ]
 }

@@ -65,7 +65,7 @@ def test_demo_has_a_row_of_the_pretrained_model_that_sktvnet_flow_runs(quick_dem
     assert row, lines[3]
     _, epe, _ = (float(g) for g in row.groups())
     # Trained for camera footage (texture, brightness changes): on this exact warp it measured
-    # 0.139 px against the reference's 0.114.
+    # 0.130 px against the reference's 0.114.
     assert 0.05 < epe < 1.6 * float(lines[1].split()[-2])
 
 
