@@ -45,7 +45,10 @@ API_MODULES = {
 # Benchmark results shown in the docs, and the script that writes each.
 RESULT_TABLES = {
     "table1": "benchmarks/bench_table1.py",
+    "table1_bicubic": ("benchmarks/bench_table1.py --interpolation bicubic "
+                       "--columns None steps all"),
     "pretrained": "benchmarks/train_pretrained.py",
+    "interpolation": "benchmarks/bench_interpolation.py",
     "defaults": "benchmarks/bench_defaults.py",
     "reference": "benchmarks/bench_reference.py",
     "cli_memory": "benchmarks/bench_cli_memory.py",
