@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from sktvnet import TVNetFlow, tvl1_optical_flow
+from sktvnet._validation import INTERPOLATIONS
 from sktvnet.datasets import make_flow_pairs
 from sktvnet.pretrained import RECOMMENDED, WEIGHTS
 
@@ -39,7 +40,6 @@ STRUCTURES = {
         k: v for k, v in WEIGHTS[RECOMMENDED].config.items()
         if k in ("n_scales", "n_warps", "n_iters", "zoom_factor", "texture")},
 }
-INTERPOLATIONS = ("bilinear", "bicubic")
 REPEAT = 7
 
 

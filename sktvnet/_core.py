@@ -1,7 +1,8 @@
 """Pieces shared by the NumPy reference and the torch network (NumPy only, never torch).
 
 Everything that both implementations must agree on lives here once (their parameter checks are in
-:mod:`sktvnet._validation`): the Gaussian kernel, the pyramid sizes and the image preparation (grey conversion and joint scaling).
+:mod:`sktvnet._validation`): the Gaussian kernel, the cubic interpolation weights, the pyramid
+sizes and the image preparation (grey conversion and joint scaling).
 """
 
 from __future__ import annotations
@@ -22,6 +23,20 @@ GAUSSIAN_WINDOW = 5
 GRAD_IS_ZERO = 1e-10
 MIN_COARSE_SIDE = 16
 MIN_SIDE = 4
+
+
+def catmull_rom_weights(t):
+    """The Keys cubic (a = -0.5, Catmull-Rom) weights of the samples at offsets -1, 0, 1, 2 from
+    ``floor(x)``, for the fractional part ``t = x - floor(x)``: NumPy arrays for the reference,
+    tensors for the network, the same operations in the same order."""
+    t2 = t * t
+    t3 = t2 * t
+    return (
+        -0.5 * t3 + t2 - 0.5 * t,
+        1.5 * t3 - 2.5 * t2 + 1.0,
+        -1.5 * t3 + 2.0 * t2 + 0.5 * t,
+        0.5 * t3 - 0.5 * t2,
+    )
 
 
 def zoom_size(height: int, width: int, zoom_factor: float) -> tuple[int, int]:

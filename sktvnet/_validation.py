@@ -28,6 +28,18 @@ import numpy as np
 from ._core import MIN_SIDE
 
 
+#: How warps and pyramids may interpolate between pixels (the reference, TVNet, the estimators).
+INTERPOLATIONS = ("bilinear", "bicubic")
+
+
+def check_interpolation(interpolation) -> str:
+    """``interpolation`` if it is one of :data:`INTERPOLATIONS`, else a ValueError naming them."""
+    if not isinstance(interpolation, str) or interpolation not in INTERPOLATIONS:
+        options = " or ".join(map(repr, sorted(INTERPOLATIONS)))
+        raise ValueError(f"interpolation must be {options}, got {interpolation!r}")
+    return interpolation
+
+
 # --------------------------------------------------------------------------------------------
 # Scalars
 # --------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint as _checkpoint
 
 from . import _core
-from ._validation import check_like, check_tensor, check_tvnet_params
+from ._validation import check_interpolation, check_like, check_tensor, check_tvnet_params
 from . import functional as tvf
 
 __all__ = ["TVNet", "COMPILE_ENV_VAR", "COMPILE_MIN_WORK"]
@@ -369,7 +369,7 @@ class TVNet(nn.Module):
         self.train_filters = train_filters
         self.train_steps = train_steps
         self.texture = texture
-        self.interpolation = tvf.check_interpolation(interpolation)
+        self.interpolation = check_interpolation(interpolation)
         self.fused = fused
         self.checkpoint = checkpoint
 

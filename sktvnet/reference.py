@@ -68,18 +68,6 @@ def _divergence(px, py, out):
 # --------------------------------------------------------------------------------------------
 # Interpolation
 # --------------------------------------------------------------------------------------------
-def _catmull_rom_weights(t):
-    """The four Keys (a = -0.5) cubic weights for offsets -1, 0, 1, 2 at fractional position t."""
-    t2 = t * t
-    t3 = t2 * t
-    return (
-        -0.5 * t3 + t2 - 0.5 * t,
-        1.5 * t3 - 2.5 * t2 + 1.0,
-        -1.5 * t3 + 2.0 * t2 + 0.5 * t,
-        0.5 * t3 - 0.5 * t2,
-    )
-
-
 def _interpolate(images, x, y, method):
     """Sample ``images`` ``(C, H, W)`` at real pixel positions ``x`` (column), ``y`` (row).
 
@@ -100,8 +88,8 @@ def _interpolate(images, x, y, method):
         wy = (1 - ty, ty)
     else:
         offsets = (-1, 0, 1, 2)
-        wx = _catmull_rom_weights(tx)
-        wy = _catmull_rom_weights(ty)
+        wx = _core.catmull_rom_weights(tx)
+        wy = _core.catmull_rom_weights(ty)
     cols = [np.clip(x0 + o, 0, width - 1) for o in offsets]
     out = np.zeros((n_ch,) + x.shape, dtype=images.dtype)
     for oy, wyk in zip(offsets, wy):
@@ -329,8 +317,7 @@ def tvl1_optical_flow(
         n_scales=n_scales, n_warps=n_warps, n_iters=n_iters,
     )
     tol = _validation.check_real("tol", tol, low=0.0, low_open=False)
-    if interpolation not in ("bicubic", "bilinear"):
-        raise ValueError(f"interpolation must be 'bicubic' or 'bilinear', got {interpolation!r}")
+    _validation.check_interpolation(interpolation)
     i0 = _as_grey(image0, "image0")
     i1 = _as_grey(image1, "image1")
     if i0.shape != i1.shape:

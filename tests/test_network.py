@@ -263,7 +263,7 @@ def test_bicubic_tvnet_is_the_bicubic_reference(texture):
 
 
 def test_interpolation_is_checked():
-    with pytest.raises(ValueError, match=r"interpolation must be one of 'bilinear', 'bicubic', "
+    with pytest.raises(ValueError, match=r"interpolation must be 'bicubic' or 'bilinear', "
                                          r"got 'nearest'"):
         TVNet(interpolation="nearest")
     assert "interpolation='bicubic'" in repr(TVNet(interpolation="bicubic"))

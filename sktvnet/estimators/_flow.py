@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .. import _progress, losses, metrics, pretrained
-from ..functional import INTERPOLATIONS
+from .._validation import INTERPOLATIONS
 from ..network import TVNet, _job_of
 from . import _videos
 from ._base import TorchStateMixin, resolve_device, torch_generator, worker_threads

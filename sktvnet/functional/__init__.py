@@ -35,7 +35,7 @@ from ._image import (
 )
 from ._step import _tvl1_step, tvl1_iteration
 from ._taps import CENTERED_TAPS, DIVERGENCE_TAPS, FORWARD_TAPS
-from ._warp import INTERPOLATIONS, _warp, check_interpolation, warp
+from ._warp import _warp, warp
 
 __all__ = [
     "to_grey",

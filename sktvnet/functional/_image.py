@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from .. import _core
+from .._validation import check_interpolation
 from .._validation import check_like as _check_like
 from .._validation import check_real
 from .._validation import check_shape_arg as _check_shape_arg
@@ -16,7 +17,6 @@ from .._validation import check_solver_params
 from .._validation import check_tensor as _check_tensor
 
 from ._taps import Pair
-from ._warp import catmull_rom_weights, check_interpolation
 
 
 # --------------------------------------------------------------------------------------------
@@ -219,7 +219,7 @@ def _resample_axis(image: Tensor, positions: list[float], dim: int, bicubic: boo
     frac = torch.tensor([x - b for x, b in zip(positions, base)], dtype=torch.float64)
     frac = frac.to(image.dtype)
     if bicubic:
-        offsets, weights = (-1, 0, 1, 2), catmull_rom_weights(frac)
+        offsets, weights = (-1, 0, 1, 2), _core.catmull_rom_weights(frac)
     else:
         offsets, weights = (0, 1), (1 - frac, frac)
     out = None

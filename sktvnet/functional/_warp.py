@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .. import _core
+from .._validation import check_interpolation
 from .._validation import check_like as _check_like
 from .._validation import check_tensor as _check_tensor
 
@@ -12,21 +14,6 @@ from .._validation import check_tensor as _check_tensor
 # --------------------------------------------------------------------------------------------
 # Warping
 # --------------------------------------------------------------------------------------------
-INTERPOLATIONS = ("bilinear", "bicubic")
-
-
-def catmull_rom_weights(t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """The Keys cubic (a = -0.5, Catmull-Rom) weights of the samples at offsets -1, 0, 1, 2 from
-    ``floor(x)``, for the fractional part ``t = x - floor(x)``; the reference's formulas, in the
-    same order of operations."""
-    t2 = t * t
-    t3 = t2 * t
-    return (-0.5 * t3 + t2 - 0.5 * t,
-            1.5 * t3 - 2.5 * t2 + 1.0,
-            -1.5 * t3 + 2.0 * t2 + 0.5 * t,
-            0.5 * t3 - 0.5 * t2)
-
-
 def _warp(image: Tensor, flow: Tensor, bicubic: bool = False) -> tuple[Tensor, Tensor]:
     batch, channels, height, width = image.shape
     device = image.device
@@ -42,7 +29,8 @@ def _warp(image: Tensor, flow: Tensor, bicubic: bool = False) -> tuple[Tensor, T
     x0 = cols + fu.clamp(-width - 1, width + 1).long()
     y0 = rows + fv.clamp(-height - 1, height + 1).long()
     if bicubic:
-        offsets, wx, wy = (-1, 0, 1, 2), catmull_rom_weights(tx), catmull_rom_weights(ty)
+        offsets = (-1, 0, 1, 2)
+        wx, wy = _core.catmull_rom_weights(tx), _core.catmull_rom_weights(ty)
     else:
         offsets, wx, wy = (0, 1), (1 - tx, tx), (1 - ty, ty)
     # Neighbours past the border take the border's value (positions clamped to the image).
@@ -67,14 +55,6 @@ def _warp(image: Tensor, flow: Tensor, bicubic: bool = False) -> tuple[Tensor, T
     rowsf = rows.to(v.dtype)
     outside = (u < -colsf) | (u > (width - 1) - colsf) | (v < -rowsf) | (v > (height - 1) - rowsf)
     return warped, outside.unsqueeze(1)
-
-
-def check_interpolation(interpolation) -> str:
-    """``interpolation`` if it names a warp TVNet knows, else a ValueError that lists them."""
-    if not isinstance(interpolation, str) or interpolation not in INTERPOLATIONS:
-        raise ValueError(f"interpolation must be one of {', '.join(map(repr, INTERPOLATIONS))}, "
-                         f"got {interpolation!r}")
-    return interpolation
 
 
 def warp(
