@@ -124,8 +124,9 @@ def _fused_kernel(kind: str, *args):
     """``_linearize(*args)`` (``kind="linearize"``, once per warp) or ``_uniform_step(*args)``
     (``"step"``, once per iteration): the two parts of TVNet that run compiled. One compiled
     function holds both (a graph for each kind), so that compiling succeeds or fails for them
-    together. Eagerly, the four gathers of a warp and the arithmetic around them pass over memory
-    a dozen times and cost about ten iterations; compiled, one pass."""
+    together. Eagerly, the gathers of a warp (4 a sample, 16 bicubic) and the arithmetic around
+    them pass over memory a dozen times and cost about ten iterations (bilinear); compiled, one
+    pass."""
     if kind == "linearize":
         return _linearize(*args)
     return _uniform_step(*args)
