@@ -133,7 +133,11 @@ def _fused_kernel(kind: str, *args):
 
 
 # dynamic=True: one graph per kind for every pyramid level, iteration, batch size and image size.
-_COMPILED = _CompiledFunction(_fused_kernel, dynamic=True)
+# Every index that a warp gathers at is clamped to the image first, so inductor's bounds check of
+# each indirect load, which it cannot prove true for symbolic sizes, would only cost time (a
+# quarter of a bicubic warp's).
+_COMPILED = _CompiledFunction(_fused_kernel, dynamic=True,
+                              options={"assert_indirect_indexing": False})
 
 #: Work above which ``fused="auto"`` compiles, in pixel-iterations (pairs x pixels summed over
 #: the pyramid levels x n_warps x n_iters). The break-even point, the first compile divided by

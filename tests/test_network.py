@@ -440,7 +440,7 @@ def _fake_compile(monkeypatch, compiled=None):
 
     monkeypatch.setenv(network.COMPILE_ENV_VAR, "1")
     monkeypatch.setattr(torch, "compile", fake)
-    cache = network._CompiledFunction(network._fused_kernel, dynamic=True)
+    cache = network._CompiledFunction(network._fused_kernel, **network._COMPILED.options)
     monkeypatch.setattr(network, "_COMPILED", cache)
     # fused="auto" finds every job worth compiling, unless a test sets a threshold.
     monkeypatch.setattr(network, "COMPILE_MIN_WORK", 0.0)
@@ -458,7 +458,7 @@ def test_compile_switch_is_read_at_each_call(monkeypatch):
     monkeypatch.setenv(network.COMPILE_ENV_VAR, "1")
     net(x0, x1)
     net(x0, x1)
-    assert calls == [{"dynamic": True}]  # compiled once, then reused
+    assert calls == [network._COMPILED.options]  # compiled once, then reused
 
 
 @pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
@@ -565,7 +565,7 @@ def test_auto_compiles_a_large_job_at_its_first_batch(no_graph_yet):
     with network._job_of(200 * 24 * 32):
         assert net._use_fused(need_grad=False, shape=x0.shape)
         net(x0, x1)
-    assert no_graph_yet == [{"dynamic": True}]
+    assert no_graph_yet == [network._COMPILED.options]
     assert network._eager_work == 0.0
 
 
