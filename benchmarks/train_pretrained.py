@@ -19,10 +19,11 @@ model sees them when it has ``texture=True``):
 * held-out EPE at 240x320 on ``make_flow_pairs(images="test")`` (images never seen in
   training), exact warps and, separately, warps with the training's brightness change and noise;
 * EPE on the stereo motorcycle pair (motions up to 60 px);
-* speed of ``transform`` on 8 held-out pairs given as ``(8, 2, 240, 320)``, eager and compiled
-  (medians of 7 calls after a warm-up call, which compiles), with one torch thread and with
-  one per core, against the reference's pairs per second (NumPy, one core, warmed up too, medians
-  of 3 calls).
+* speed of ``transform`` on 8 held-out pairs given as ``(8, 2, 240, 320)``, eager and compiled,
+  with one torch thread and with one per core, against the reference's pairs per second (NumPy,
+  one core), timed in interleaved rounds (the reference, then each model and path, 7 rounds
+  after a warm-up call of each, which compiles): medians of the rounds, and of each round's
+  speed-up.
 
 Usage (one command, deterministic for a seed; run it on an otherwise idle machine)::
 
@@ -50,7 +51,7 @@ from sktvnet.datasets import load_stereo_motorcycle, make_flow_pairs
 from sktvnet.metrics import endpoint_error
 from sktvnet.pretrained import RECOMMENDED, WEIGHTS, load_weights, save_weights
 
-from _common import cpu_name, timed
+from _common import cpu_name
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -59,6 +60,8 @@ RESULTS = ROOT / "benchmarks" / "results"
 # without it, a 2% change drove the held-out EPE of exact warps up by 2.6x in a trial (0.0258 ->
 # 0.0679 px): TVNet learned to ignore brightness at the cost of precision.
 REALISM = {"brightness": 0.02, "noise": 0.005}
+# Rounds of the interleaved timing of the reference and the models.
+ROUNDS = 7
 RECIPE = {
     "train": "filters+steps", "loss": "epe", "learning_rate": 0.02, "max_iter": 300, "batch_size": 2,
     "validation_fraction": 0.2,
@@ -168,25 +171,36 @@ def main() -> None:
         results["epe_motorcycle"][label] = float(
             endpoint_error(model.transform(pair)[0, 0], flow, mask=valid))
 
-    # Speed on the exact pairs: medians of 7 calls (the reference: 3) after a warm-up call
-    # (which compiles), one torch thread and then all of the machine's; the NumPy reference
+    # Speed on the exact pairs, interleaved: each round times the reference once and then every
+    # model and path once (one torch thread, then all of the machine's), so that all of them
+    # meet the same machine: the CPU's speed drifts by 20% and more from minute to minute on a
+    # shared host. After a warm-up call of each (which compiles), ROUNDS rounds; pairs/s are
+    # medians, speed-ups medians of each round's ratio to the reference's. The NumPy reference
     # runs on one core.
     X = tests["exact"][0]
     reference = references(entry.config)["reference"]
-    seconds, _, _ = timed(lambda: [reference(a, b) for a, b in X], repeat=3)
-    speeds = {"reference": len(X) / seconds}
     threads = sorted({1, os.cpu_count() or 1})
+    runs = {"reference": lambda: [reference(a, b) for a, b in X]}
     for n_threads in threads:
-        torch.set_num_threads(n_threads)
         for label, model in models.items():
             for path, fused in (("eager", False), ("compiled", True)):
-                model.model_.fused = fused
-                seconds, _, _ = timed(lambda: model.transform(X), repeat=7)
-                speeds[f"{label} {path} {n_threads}"] = len(X) / seconds
-            model.model_.fused = "auto"
+                runs[f"{label} {path} {n_threads}"] = partial(
+                    _transform_with, model, X, fused=fused, n_threads=n_threads)
+    for run in runs.values():
+        run()
+    seconds: dict = {key: [] for key in runs}
+    for _ in range(ROUNDS):
+        for key, run in runs.items():
+            start = time.perf_counter()
+            run()
+            seconds[key].append(time.perf_counter() - start)
+    for model in models.values():
+        model.model_.fused = "auto"
+    speeds = {key: len(X) / float(np.median(times)) for key, times in seconds.items()}
     results["pairs_per_s"] = speeds
     results["speedup_vs_reference"] = {
-        f"{path} {n}": speeds[f"trained {path} {n}"] / speeds["reference"]
+        f"{path} {n}": float(np.median(np.divide(seconds["reference"],
+                                                 seconds[f"trained {path} {n}"])))
         for path in ("eager", "compiled") for n in threads}
 
     metrics = {"epe_held_out_240x320_exact": round(results["epe_held_out_exact"]["trained"], 4),
@@ -200,7 +214,8 @@ def main() -> None:
 
     machine = {"cpu": cpu_name(), "cpu_count": os.cpu_count(),
                "torch_threads_measured": threads, "load_average": os.getloadavg()}
-    report = {"name": RECOMMENDED, "structure": entry.structure, "config": entry.config,
+    report = {"name": RECOMMENDED, "rounds": ROUNDS, "structure": entry.structure,
+              "config": entry.config,
               "metadata": metadata, "metrics": metrics, "machine": machine,
               "results": results, "weights_file": str(output),
               "weights_bytes": output.stat().st_size}
@@ -210,6 +225,12 @@ def main() -> None:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "pretrained.md").write_text(text)
         (RESULTS / "pretrained.json").write_text(json.dumps(report, indent=2))
+
+
+def _transform_with(model, X, *, fused, n_threads):
+    torch.set_num_threads(n_threads)
+    model.model_.fused = fused
+    return model.transform(X)
 
 
 def render(report: dict, test_size) -> str:
@@ -251,7 +272,8 @@ def render(report: dict, test_size) -> str:
                          + f", {n} torch thread{'s' if n > 1 else ''} | " + " | ".join(cells)
                          + " |")
     gains = results["speedup_vs_reference"]
-    lines += ["", "Trained transform speed against the reference's pairs/s: "
+    lines += ["", f"Trained transform speed against the reference's (the median of "
+              f"{report.get('rounds', ROUNDS)} interleaved rounds' ratios): "
               + ", ".join(f"{gain:.1f}x {key.split()[0]} with {key.split()[1]} thread(s)"
                           for key, gain in gains.items()) + ".", ""]
     return "\n".join(lines)
