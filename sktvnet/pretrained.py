@@ -106,8 +106,8 @@ WEIGHTS: dict[str, PretrainedWeights] = {
             # 0.0859 and 3.505 px. Speed-up 5.3x (compiled, two threads) when it was made; in
             # the latest run, timed in rounds interleaved with the reference's, 4.6x with one
             # torch thread and 6.8x with two. Bicubic warps cost the structure 15% of its speed
-            # (benchmarks/results/interpolation.md); the bilinear weights they replaced measured
-            # 0.0551, 0.0842 and 3.122 px.
+            # with one thread (benchmarks/results/interpolation.md); the bilinear weights they
+            # replaced measured 0.0551, 0.0842 and 3.122 px.
             metrics={"epe_held_out_240x320_exact": 0.0353,
                      "epe_held_out_240x320_realistic": 0.081, "epe_motorcycle": 3.142,
                      "speedup_vs_reference": 5.3},
