@@ -60,8 +60,10 @@ RESULTS = ROOT / "benchmarks" / "results"
 # without it, a 2% change drove the held-out EPE of exact warps up by 2.6x in a trial (0.0258 ->
 # 0.0679 px): TVNet learned to ignore brightness at the cost of precision.
 REALISM = {"brightness": 0.02, "noise": 0.005}
-# Rounds of the interleaved timing of the reference and the models.
+# Rounds of the interleaved timing of the reference and the models, and the pause before each
+# timed call.
 ROUNDS = 7
+PAUSE_SECONDS = 0.5
 RECIPE = {
     "train": "filters+steps", "loss": "epe", "learning_rate": 0.02, "max_iter": 300, "batch_size": 2,
     "validation_fraction": 0.2,
@@ -191,6 +193,9 @@ def main() -> None:
     seconds: dict = {key: [] for key in runs}
     for _ in range(ROUNDS):
         for key, run in runs.items():
+            # A pause first: torch's worker threads spin a while after a parallel call and
+            # would slow whatever runs next (the reference after the two-thread runs).
+            time.sleep(PAUSE_SECONDS)
             start = time.perf_counter()
             run()
             seconds[key].append(time.perf_counter() - start)
