@@ -73,6 +73,7 @@ def export_tvnet(
     frame_shape: tuple[int, int],
     channels: int = 1,
     batch_size: int | None = None,
+    optimize: bool = True,
 ) -> Path:
     """Export ``model`` to ONNX (``.onnx``) or to a ``torch.export`` program (``.pt2``).
 
@@ -110,6 +111,14 @@ def export_tvnet(
         Rec. 601 weights).
     batch_size : int, optional
         Fixed batch size of the graph; ``None`` (default) leaves the batch dimension dynamic.
+    optimize : bool, default=True
+        For ONNX, run the exporter's graph optimizer (constant folding, redundancies removed):
+        about 6x fewer nodes and faster runs. Its time grows faster than the number of unrolled
+        iterations: on a 2-core AMD EPYC, 96x128 frames, TVNet-1-1-20 exported in 13 + 23 s
+        and optimized in 28 s more, TVNet-1-1-40 in 21 + 45 s and 87 s more. For large
+        structures pass ``False``: the export stays linear in the iterations, and
+        onnxruntime's own optimizations at session start recover most of the speed
+        (TVNet-1-1-40: 67 against 58 ms for 8 pairs). No effect on ``.pt2``.
 
     Returns
     -------
@@ -146,6 +155,8 @@ def export_tvnet(
         raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}")
     if batch_size is not None:
         batch_size = _validation.check_int("batch_size", batch_size)
+    if not isinstance(optimize, bool):
+        raise TypeError(f"optimize must be True or False, got {optimize!r}")
 
     wrapper = _FramesToFlow(_eager_copy(model)).eval()
     batch = _TRACE_BATCH if batch_size is None else batch_size
@@ -165,7 +176,7 @@ def export_tvnet(
             onnx_program = torch.onnx.export(
                 program, example, dynamo=True, opset_version=ONNX_OPSET,
                 input_names=["frame0", "frame1"], output_names=["flow"],
-                optimize=True, verbose=False,
+                optimize=optimize, verbose=False,
             )
             proto = onnx_program.model_proto
             for value in (*proto.graph.input, *proto.graph.output):

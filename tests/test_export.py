@@ -87,10 +87,11 @@ def test_trained_fixture_moved_away_from_tvl1(trained):
     assert steps["tau"].unique().numel() == steps["tau"].numel()
 
 
-@pytest.mark.parametrize("which", ["frozen", "trained", "bicubic"])
-def test_onnx_equals_transform(which, request, tmp_path, grey_videos):
+@pytest.mark.parametrize("which, optimize", [("frozen", True), ("trained", True),
+                                             ("bicubic", True), ("trained", False)])
+def test_onnx_equals_transform(which, optimize, request, tmp_path, grey_videos):
     estimator = request.getfixturevalue(which)
-    path = estimator.export(tmp_path / "tvnet.onnx", frame_shape=SHAPE)
+    path = estimator.export(tmp_path / "tvnet.onnx", frame_shape=SHAPE, optimize=optimize)
     assert path == tmp_path / "tvnet.onnx"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tvnet.onnx"]  # self-contained
 
@@ -181,10 +182,16 @@ def test_cli_pretrained_exports_the_bundled_network(tmp_path, monkeypatch, capsy
                    "--frame-shape", "48", "64", "--batch-size", "1"])
     assert status == 0, capsys.readouterr().err
     [(model, kwargs)] = exported
-    assert kwargs == dict(frame_shape=(48, 64), channels=1, batch_size=1)
+    assert kwargs == dict(frame_shape=(48, 64), channels=1, batch_size=1, optimize=True)
     expected = load_pretrained(RECOMMENDED).model_.state_dict()
     assert all(torch.equal(value, expected[key]) for key, value in model.state_dict().items())
     assert "frames (1, 1, 48, 64)" in capsys.readouterr().out
+    # --no-optimize skips the ONNX optimizer, the slow part for large structures.
+    status = main(["export", "--pretrained", RECOMMENDED, "-o", str(tmp_path / "tvnet.onnx"),
+                   "--frame-shape", "48", "64", "--no-optimize"])
+    assert status == 0, capsys.readouterr().err
+    assert exported[-1][1] == dict(frame_shape=(48, 64), channels=1, batch_size=None,
+                                   optimize=False)
 
 
 def test_cli_pretrained_unknown_name(tmp_path, capsys):
@@ -236,6 +243,7 @@ def test_cli_usage_errors(capsys, argv, message):
     (dict(frame_shape=(48, 64.5)), TypeError, "frame_shape must be a pair of integers (H, W)"),
     (dict(channels=2), ValueError, "channels must be 1 (grey) or 3 (RGB), got 2"),
     (dict(batch_size=0), ValueError, "batch_size must be >= 1, got 0"),
+    (dict(optimize="yes"), TypeError, "optimize must be True or False, got 'yes'"),
 ])
 def test_export_argument_errors(frozen, kwargs, error, message):
     args = {"path": "tvnet.onnx", "frame_shape": SHAPE, "channels": 1, **kwargs}

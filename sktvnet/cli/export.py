@@ -52,6 +52,10 @@ def add_parser(subparsers) -> None:
                         help="1 for grey frames (default), 3 for RGB")
     parser.add_argument("--batch-size", type=_batch, metavar="N",
                         help="fixed batch size (default: dynamic)")
+    parser.add_argument("--no-optimize", dest="optimize", action="store_false",
+                        help="skip the ONNX graph optimizer, whose time grows faster than "
+                             "the number of unrolled iterations (large structures, such as the "
+                             "pretrained one), for a somewhat slower graph")
     parser.set_defaults(handler=run)
 
 
@@ -77,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     network = _load_network(args)
     start = time.perf_counter()
     path = export_tvnet(network, output, frame_shape=tuple(args.frame_shape),
-                        channels=args.channels, batch_size=args.batch_size)
+                        channels=args.channels, batch_size=args.batch_size,
+                        optimize=args.optimize)
     seconds = time.perf_counter() - start
     batch = "B" if args.batch_size is None else str(args.batch_size)
     height, width = args.frame_shape

@@ -548,7 +548,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
 
     # ------------------------------------------------------------------ deployment
     def export(self, path: str | os.PathLike, *, frame_shape: tuple[int, int], channels: int = 1,
-               batch_size: int | None = None) -> Path:
+               batch_size: int | None = None, optimize: bool = True) -> Path:
         """Export the fitted network to ONNX (``.onnx``) or ``torch.export`` (``.pt2``).
 
         The graph takes ``frame0`` and ``frame1`` ``(B, C, H, W)`` float32 (any range: each pair
@@ -567,6 +567,9 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
             1 for grey frames, 3 for RGB (turned grey inside the graph).
         batch_size : int, optional
             Fixed batch size; ``None`` leaves it dynamic.
+        optimize : bool, default=True
+            Run the ONNX graph optimizer; ``False`` for large structures, whose optimization
+            takes much longer than the export itself.
 
         Returns
         -------
@@ -577,7 +580,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         from ..export import export_tvnet
 
         return export_tvnet(self.model_, path, frame_shape=frame_shape, channels=channels,
-                            batch_size=batch_size)
+                            batch_size=batch_size, optimize=optimize)
 
 
 def _video_flows_in_worker(estimator, sources, names, threads):
