@@ -196,7 +196,7 @@ def main(argv=None):
              "columns": {str(c): by_structure[s][str(c)] for c in columns}}
             for s in args.structures]
 
-    table = render(rows, columns, tests, ipol, args, cpu)
+    table = render(rows, columns, ipol, args, cpu)
     print()
     print(table)
     RESULTS.mkdir(exist_ok=True)
@@ -248,14 +248,14 @@ def retime(path: Path) -> None:
             print(f"TVNet-{structure} {size}: {1000 * seconds:.0f} ms per pair", flush=True)
     table["retimed"] = retimed
     columns = [None if c == "None" else c for c in table["rows"][0]["columns"]]
-    text = render(table["rows"], columns, {size: None for size in args.sizes},
-                  table["reference_ipol_defaults"], args, table["cpu"], retimed)
+    text = render(table["rows"], columns, table["reference_ipol_defaults"], args,
+                  table["cpu"], retimed)
     print(text)
     path.with_suffix(".md").write_text(text + "\n")
     path.write_text(json.dumps(table, indent=2, default=str) + "\n")
 
 
-def render(rows, columns, tests, ipol, args, cpu, retimed=None) -> str:
+def render(rows, columns, ipol, args, cpu, retimed=None) -> str:
     # "frozen" and "train ..." headings are what the docs' chart of this table picks up.
     names = ["frozen" if c is None else f"train {c}" for c in columns]
     lines = [
@@ -269,7 +269,7 @@ def render(rows, columns, tests, ipol, args, cpu, retimed=None) -> str:
         f"{threads_used(args)}.",
         "",
     ]
-    for size in tests:
+    for size in args.sizes:
         lines += [f"### {size}", "",
                   "| structure | " + " | ".join(names) + " | gain of all | TVNet ms per pair |",
                   "|---|" + "---|" * (len(names) + 2)]
