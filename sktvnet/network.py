@@ -103,6 +103,47 @@ def _uniform_step(u, px, py, rho_c, grad, denom, forward_weight, divergence_weig
     return u, px, py
 
 
+def _padded_views(buf: Tensor, shape, offset: int) -> Tensor:
+    """The ``(B, 2, H, W)`` field stored in ``buf`` (see ``_padded_step``), read ``offset``
+    elements further on: 1 is the right neighbour, W the one below, -1 and -W left and above."""
+    width = shape[-1]
+    count = math.prod(shape)
+    return buf[width + offset:width + offset + count].view(shape)
+
+
+def _padded_step(u, px, py, u_out, px_out, py_out, rho_c, grad, denom, masks,
+                 forward_weight, divergence_weight, consts):
+    """``_uniform_step`` for inference, written into ``u_out``, ``px_out``, ``py_out``.
+
+    Every field lives flattened in a buffer with W zeros before and after it, so that a neighbour
+    is a plain load at an offset; the zero border of Eq. 4-5 then costs no masked load (in
+    ``_uniform_step``, padding makes every neighbour a masked load, and the masks cost more than
+    the arithmetic). It relies on px being 0 on the last column and py on the last row (the
+    divergence ignores them), which the dual update keeps: the forward gradient is 0 there
+    (``masks``: (1, 2, H, W), 0 on the last column of x, on the last row of y, else 1), so p stays
+    at its starting 0. The values equal ``_uniform_step``'s; the graph mutates its outputs, so it
+    serves inference only (autograd goes through ``_uniform_step``).
+    """
+    shape = (rho_c.shape[0], 2, *rho_c.shape[-2:])
+    width = shape[-1]
+    l_t, taut, theta, eps = consts.unbind()
+    flow = _padded_views(u, shape, 0)
+    gx, gy = grad[:, 0:1], grad[:, 1:2]
+    rho = rho_c + gx * flow[:, 0:1] + gy * flow[:, 1:2]
+    v = flow - torch.clamp(rho / denom, -l_t, l_t) * grad
+    a, b, c, d = divergence_weight.reshape(-1).unbind()
+    div = ((b * _padded_views(px, shape, 0) + a * _padded_views(px, shape, -1))
+           + (d * _padded_views(py, shape, 0) + c * _padded_views(py, shape, -width)))
+    new = _padded_views(u_out, shape, 0)
+    new.copy_(v + theta * div)
+    a, b, c, d = forward_weight.reshape(-1).unbind()
+    ux = (a * new + b * _padded_views(u_out, shape, 1)) * masks[:, 0:1]
+    uy = (c * new + d * _padded_views(u_out, shape, width)) * masks[:, 1:2]
+    norm = 1.0 + taut * torch.sqrt(ux * ux + uy * uy + eps)
+    _padded_views(px_out, shape, 0).copy_((_padded_views(px, shape, 0) + taut * ux) / norm)
+    _padded_views(py_out, shape, 0).copy_((_padded_views(py, shape, 0) + taut * uy) / norm)
+
+
 def _linearize(i0, stack, flow, eps, bicubic=False):
     """The data term of one warp: ``I1`` and its gradient warped by ``flow`` (the channels of
     ``stack``; bilinear, or bicubic when ``bicubic``), then ``rho_c = I1w - grad . w - I0`` and
@@ -129,6 +170,8 @@ def _fused_kernel(kind: str, *args):
     pass."""
     if kind == "linearize":
         return _linearize(*args)
+    if kind == "padded_step":
+        return _padded_step(*args)
     return _uniform_step(*args)
 
 
@@ -575,6 +618,9 @@ class TVNet(nn.Module):
             default = torch.tensor([tvf.FORWARD_TAPS] * 2, dtype=u.dtype, device=u.device)[None]
             forward = torch.cat([forward, default])
             div = torch.cat([default, div])
+            if not torch.is_grad_enabled():
+                return self._iterate_padded(u, p, rho_c, grad, denom, forward, div, steps,
+                                            start, stop)
             if p is None:
                 p = (torch.zeros_like(u), torch.zeros_like(u))
             for t in range(start, stop):
@@ -595,3 +641,22 @@ class TVNet(nn.Module):
                 update_dual=t < last,
             )
         return u, p
+
+    @staticmethod
+    def _iterate_padded(u, p, rho_c, grad, denom, forward, div, steps, start: int, stop: int):
+        """``_iterate``'s compiled iterations for inference: ``_padded_step`` between two sets of
+        zero-bordered buffers, each iteration writing the set that the previous one read."""
+        shape = u.shape
+        height, width = shape[-2:]
+        state = [u] + ([torch.zeros_like(u)] * 2 if p is None else list(p))
+        buffers = [F.pad(field.reshape(-1), (width, width)) for field in state]
+        spare = [torch.zeros_like(buf) for buf in buffers]
+        masks = torch.ones(1, 2, height, width, dtype=u.dtype, device=u.device)
+        masks[:, 0, :, -1] = 0.0
+        masks[:, 1, -1, :] = 0.0
+        for t in range(start, stop):
+            _COMPILED("padded_step", *buffers, *spare, rho_c, grad, denom, masks,
+                      forward[t].clone(), div[t].clone(), steps[t].clone())
+            buffers, spare = spare, buffers
+        u, px, py = (_padded_views(buf, shape, 0) for buf in buffers)
+        return u, (px, py)

@@ -481,6 +481,66 @@ def test_fused_path_equals_eager(monkeypatch, fused, interpolation):
             torch.testing.assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("batch, height, width", [(1, 4, 4), (3, 7, 13), (2, 9, 16)])
+def test_padded_step_equals_uniform_step_and_keeps_its_borders(batch, height, width):
+    """The inference step (zero-bordered buffers, no masked loads) computes what the autograd
+    step computes, with trained-like taps and steps, and writes nothing outside its fields."""
+    gen = torch.Generator().manual_seed(batch * height * width)
+
+    def rand(*shape, scale=1.0):
+        return scale * torch.randn(*shape, generator=gen, dtype=torch.float64)
+
+    shape = (batch, 2, height, width)
+    u, px, py = rand(*shape), rand(*shape, scale=0.3), rand(*shape, scale=0.3)
+    # What every dual update leaves (the forward gradient is 0 there), as the step requires.
+    px[..., -1] = 0.0
+    py[..., -1, :] = 0.0
+    rho_c, grad = rand(batch, 1, height, width), rand(batch, 2, height, width, scale=5.0)
+    denom = (grad * grad).sum(1, keepdim=True) + 1e-10
+    forward = torch.tensor([tvf.FORWARD_TAPS] * 2, dtype=torch.float64) + rand(2, 2, scale=0.1)
+    div = torch.tensor([tvf.DIVERGENCE_TAPS] * 2, dtype=torch.float64) + rand(2, 2, scale=0.1)
+    consts = torch.tensor([0.15 * 0.3 * 1.3, 0.25 / 0.3 * 0.8, 0.3 * 1.1, 1e-10],
+                          dtype=torch.float64)
+    expected = network._uniform_step(u, px, py, rho_c, grad, denom, forward, div, consts)
+
+    def padded(field):
+        return torch.nn.functional.pad(field.reshape(-1), (width, width))
+
+    inputs = [padded(field) for field in (u, px, py)]
+    outputs = [torch.zeros_like(buf) for buf in inputs]
+    masks = torch.ones(1, 2, height, width, dtype=torch.float64)
+    masks[:, 0, :, -1] = 0.0
+    masks[:, 1, -1, :] = 0.0
+    assert network._padded_step(*inputs, *outputs, rho_c, grad, denom, masks, forward, div,
+                                consts) is None
+    for buf, want in zip(outputs, expected):
+        torch.testing.assert_close(network._padded_views(buf, shape, 0), want, rtol=0,
+                                   atol=1e-12)
+        assert buf[:width].eq(0).all() and buf[-width:].eq(0).all()
+    new_px, new_py = (network._padded_views(buf, shape, 0) for buf in outputs[1:])
+    assert new_px[..., -1].eq(0).all() and new_py[..., -1, :].eq(0).all()
+
+
+def test_inference_runs_the_padded_step_and_training_the_autograd_step(monkeypatch):
+    _fake_compile(monkeypatch)
+    kinds = []
+    kernel = network._COMPILED.fn
+
+    def recording(kind, *args):
+        kinds.append(kind)
+        return kernel(kind, *args)
+
+    monkeypatch.setattr(network._COMPILED, "fn", recording)
+    x0, x1 = _frames()
+    net = _trainable(n_scales=1, n_warps=2, n_iters=3, fused=True)
+    with torch.no_grad():
+        net(x0.double(), x1.double())
+    assert kinds == ["linearize"] + ["padded_step"] * 3 + ["linearize"] + ["padded_step"] * 3
+    kinds.clear()
+    net(x0.double(), x1.double()).sum().backward()
+    assert kinds == ["linearize"] + ["step"] * 3 + ["linearize"] + ["step"] * 3
+
+
 def _raiser(error):
     def compiled(*args):
         compiled.calls += 1
