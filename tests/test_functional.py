@@ -255,6 +255,21 @@ def test_warp_matches_reference_interpolation(rng, interpolation):
     assert outside[0, 0].numpy().tolist() == ((x < 0) | (x > 10) | (y < 0) | (y > 8)).tolist()
 
 
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
+def test_warp_in_place_without_autograd_equals_the_autograd_warp(rng, interpolation):
+    """Without autograd the warp sums into reused buffers; with it, into new tensors."""
+    image = _rand(rng, 2, 3, 9, 11)
+    flow = _rand(rng, 2, 2, 9, 11, scale=3.0)
+    with torch.no_grad():
+        reused, outside = tvf.warp(image, flow, interpolation)
+        again, _ = tvf.warp(image, 0.5 * flow, interpolation)
+    assert not torch.equal(reused, again)  # no buffer is shared between calls
+    traced, traced_outside = tvf.warp(image, flow.clone().requires_grad_(), interpolation)
+    assert traced.requires_grad
+    torch.testing.assert_close(reused, traced.detach(), rtol=0, atol=1e-12)
+    assert torch.equal(outside, traced_outside)
+
+
 def test_bicubic_warp_follows_a_quadratic_where_bilinear_cannot():
     """Catmull-Rom reproduces polynomials up to degree 2 exactly; bilinear only degree 1."""
     rows, cols = torch.meshgrid(torch.arange(8.0, dtype=torch.float64),

@@ -481,10 +481,12 @@ def test_fused_path_equals_eager(monkeypatch, fused, interpolation):
             torch.testing.assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("in_place", [False, True])
 @pytest.mark.parametrize("batch, height, width", [(1, 4, 4), (3, 7, 13), (2, 9, 16)])
-def test_padded_step_equals_uniform_step_and_keeps_its_borders(batch, height, width):
-    """The inference step (zero-bordered buffers, no masked loads) computes what the autograd
-    step computes, with trained-like taps and steps, and writes nothing outside its fields."""
+def test_padded_step_equals_uniform_step_and_keeps_its_borders(batch, height, width, in_place):
+    """The inference steps (zero-bordered buffers, no masked loads; compiled form and eager in
+    place) compute what the autograd step computes, with trained-like taps and steps, and write
+    nothing outside their fields."""
     gen = torch.Generator().manual_seed(batch * height * width)
 
     def rand(*shape, scale=1.0):
@@ -511,14 +513,28 @@ def test_padded_step_equals_uniform_step_and_keeps_its_borders(batch, height, wi
     masks = torch.ones(1, 2, height, width, dtype=torch.float64)
     masks[:, 0, :, -1] = 0.0
     masks[:, 1, -1, :] = 0.0
-    assert network._padded_step(*inputs, *outputs, rho_c, grad, denom, masks, forward, div,
-                                consts) is None
+    if in_place:
+        scratch = [torch.full((batch, 1, height, width), np.nan, dtype=torch.float64)]
+        scratch += [torch.full(shape, np.nan, dtype=torch.float64) for _ in range(3)]
+        network._padded_step_inplace(*inputs, *outputs, rho_c, grad, denom, masks, forward, div,
+                                     consts, scratch)
+    else:
+        assert network._padded_step(*inputs, *outputs, rho_c, grad, denom, masks, forward, div,
+                                    consts) is None
     for buf, want in zip(outputs, expected):
         torch.testing.assert_close(network._padded_views(buf, shape, 0), want, rtol=0,
                                    atol=1e-12)
         assert buf[:width].eq(0).all() and buf[-width:].eq(0).all()
     new_px, new_py = (network._padded_views(buf, shape, 0) for buf in outputs[1:])
     assert new_px[..., -1].eq(0).all() and new_py[..., -1, :].eq(0).all()
+    if in_place:  # the last iteration of a level: u only, p left as it was
+        before = [buf.clone() for buf in outputs + inputs[1:]]
+        network._padded_step_inplace(*outputs, *inputs, rho_c, grad, denom, masks, forward, div,
+                                     consts, scratch, update_dual=False)
+        last_u = network._uniform_step(*expected, rho_c, grad, denom, forward, div, consts)[0]
+        torch.testing.assert_close(network._padded_views(inputs[0], shape, 0), last_u, rtol=0,
+                                   atol=1e-12)
+        assert all(torch.equal(a, b) for a, b in zip(before, outputs + inputs[1:]))
 
 
 def test_inference_runs_the_padded_step_and_training_the_autograd_step(monkeypatch):
@@ -707,7 +723,9 @@ def test_pickle_and_state_dict_round_trip():
     torch.testing.assert_close(clone(x0, x1), net(x0, x1), rtol=0, atol=0)
     fresh = TVNet(n_scales=2, n_warps=2, n_iters=3).double()  # frozen steps load trained ones
     fresh.load_state_dict(net.state_dict())
-    torch.testing.assert_close(fresh(x0, x1), net(x0, x1).detach(), rtol=0, atol=0)
+    with torch.no_grad():  # the same path for both (inference runs in place, autograd does not)
+        trained = net(x0, x1)
+    torch.testing.assert_close(fresh(x0, x1), trained, rtol=0, atol=0)
     assert not torch.equal(fresh(x0, x1), TVNet(n_scales=2, n_warps=2, n_iters=3)(x0, x1))
 
 

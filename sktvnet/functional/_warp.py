@@ -34,22 +34,36 @@ def _warp(image: Tensor, flow: Tensor, bicubic: bool = False) -> tuple[Tensor, T
     else:
         offsets, wx, wy = (0, 1), (1 - tx, tx), (1 - ty, ty)
     # Neighbours past the border take the border's value (positions clamped to the image).
-    columns = [(x0 + k).clamp(0, width - 1) for k in offsets]
+    columns = [(x0 + k).clamp_(0, width - 1) for k in offsets]
     flat = image.reshape(batch, channels, height * width)
+    # Eagerly and without autograd, every sample and sum goes into a buffer allocated once: a
+    # new tensor for each of the 16 bicubic samples cost a quarter of an eager warp (fresh memory
+    # pages). Compiled, the graph stays functional and inductor plans the memory.
+    reuse = not torch.compiler.is_compiling() and not (
+        torch.is_grad_enabled() and (image.requires_grad or flow.requires_grad))
+    index = torch.empty_like(x0) if reuse else None
+    sample = image.new_empty(batch, channels, height * width) if reuse else None
+    line_buffer = torch.empty_like(image) if reuse else None
 
-    def gather(index: Tensor) -> Tensor:
-        index = index.reshape(batch, 1, height * width).expand(batch, channels, height * width)
-        return flat.gather(2, index).view(batch, channels, height, width)
+    def gather(row: Tensor, column: Tensor) -> Tensor:
+        position = torch.add(row, column, out=index)
+        position = position.reshape(batch, 1, height * width).expand(batch, channels, -1)
+        return torch.gather(flat, 2, position, out=sample).view(batch, channels, height, width)
 
     # Rows of weighted columns, then weighted rows: the reference's order of accumulation.
     warped = None
     for k, weight_y in zip(offsets, wy):
-        row = (y0 + k).clamp(0, height - 1) * width
+        row = (y0 + k).clamp_(0, height - 1).mul_(width)
         line = None
         for column, weight_x in zip(columns, wx):
-            term = gather(row + column) * weight_x
-            line = term if line is None else line + term
-        warped = line * weight_y if warped is None else warped + line * weight_y
+            if line is None:
+                line = torch.mul(gather(row, column), weight_x, out=line_buffer)
+            else:
+                line.addcmul_(gather(row, column), weight_x)
+        if warped is None:
+            warped = line * weight_y
+        else:
+            warped.addcmul_(line, weight_y)
     # Compared on the flow, not on x + u, so that no rounding of x + u flips a border pixel.
     colsf = cols.to(u.dtype)
     rowsf = rows.to(v.dtype)
