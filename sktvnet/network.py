@@ -223,11 +223,15 @@ _COMPILED = _CompiledFunction(_fused_kernel, dynamic=True,
 
 #: Work above which ``fused="auto"`` compiles, in pixel-iterations (pairs x pixels summed over
 #: the pyramid levels x n_warps x n_iters). The break-even point, the first compile divided by
-#: the time that fusing saves per pixel-iteration, measured 2.0e8-5.1e8 in four runs on a
-#: 2-core AMD EPYC shared with other work (benchmarks/bench_compile_rule.py); the threshold sits
-#: in the low part of that range because the graph also serves every later job of the process.
-#: A first small job (three 5-frame 68x160 clips through TVNet-3-3-30: 1.5e7) stays far below.
-COMPILE_MIN_WORK = 2.5e8
+#: the time that fusing saves per pixel-iteration, measured 1.5e9 and 2.4e9 in two runs on a
+#: quiet 2-core AMD EPYC with inductor's disk cache warm (a compile of 10 s;
+#: benchmarks/bench_compile_rule.py) since inference runs in place: eager then costs 12-13 ns a
+#: pixel-iteration, compiled 6.6-7.4 (it was 25 against 14 before, and the threshold 2.5e8). A
+#: process's very first compile, with a cold cache, takes longer (about 40 s), but the graph
+#: then serves every later job of the process and the cache every later process, so the
+#: threshold is the warm break-even. A 100-frame 240x320 video through TVNet-1-1-50 (3.8e8)
+#: runs eagerly, three 5-frame 68x160 clips through TVNet-3-3-30 (1.5e7) too.
+COMPILE_MIN_WORK = 1.5e9
 # Inference work that "auto" ran eagerly in this process while no graph was compiled.
 _eager_work = 0.0
 # The job in progress, announced by _job_of: (pairs x pixels of the job, _eager_work before it).

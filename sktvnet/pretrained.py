@@ -104,8 +104,9 @@ WEIGHTS: dict[str, PretrainedWeights] = {
             # noise) and 3.781 px (motorcycle), and 2.75 pairs/s; on the texture of the levels
             # 0.0363, 0.0723 and 3.247 px. Frozen TVNet-8-2-15 (bicubic, texture): 0.0350,
             # 0.0859 and 3.505 px. Speed-up 5.3x (compiled, two threads) when it was made; in
-            # the latest run, timed in rounds interleaved with the reference's and with the
-            # mask-free inference step, 6.1x with one torch thread and 9.1x with two. Bicubic
+            # the latest runs, timed in rounds interleaved with the reference's and with the
+            # mask-free inference step, 5.4x and 6.1x with one torch thread, 8.7x and 9.1x with
+            # two (the machine's speed drifts between runs). Bicubic
             # warps cost the structure 19% of its speed
             # with one thread (benchmarks/results/interpolation.md); the bilinear weights they
             # replaced measured 0.0551, 0.0842 and 3.122 px.
@@ -119,7 +120,7 @@ WEIGHTS: dict[str, PretrainedWeights] = {
                         "iteration learned on pairs with 2% brightness changes and noise; for "
                         "real video: 20x more accurate than the reference under such changes, "
                         "0.83x its error on the motorcycle pair, 1.5x it on exact warps, at "
-                        "6.1x its speed with one thread and 9.1x with two",
+                        "5.4x its speed with one thread and 8.7x with two",
         ),
     ]
 }
