@@ -655,7 +655,10 @@ class TVNet(nn.Module):
         ``steps`` (see ``_step_table``).
         """
         last = self.n_warps * self.n_iters - 1
-        inference = not torch.is_grad_enabled()
+        # Inference runs on zero-bordered buffers, in place when eager. Under torch.compile or
+        # torch.export of the whole network (ONNX files) the functional form serves better: the
+        # graph plans its own memory, and a mutating graph exports larger and runs slower.
+        inference = not torch.is_grad_enabled() and not torch.compiler.is_compiling()
         if fused or inference:
             # Where a tap set does not exist (p = 0 before the first iteration, p unused after the
             # last) any taps will do; padding keeps one tensor kind for the compiled graph's guards.
