@@ -358,7 +358,9 @@ class TVNet(nn.Module):
         (pairs x pixels summed over the levels x ``n_warps`` x ``n_iters``), the break-even point
         measured by ``benchmarks/bench_compile_rule.py``; otherwise it runs eagerly. Compilation is
         skipped when the environment variable ``SKTVNET_COMPILE`` is ``0``; if it fails, TVNet
-        warns once and runs eagerly.
+        warns once and runs eagerly. Either way, inference (no gradient needed) keeps its fields
+        in zero-bordered buffers that every iteration rewrites, in place when eager; with
+        autograd the iterations are functional.
     checkpoint : bool, default=False
         Recompute the iterations in the backward pass (``torch.utils.checkpoint``, segments of
         about ``sqrt(n_iters)`` iterations) instead of storing them all: memory grows like
