@@ -106,10 +106,9 @@ WEIGHTS: dict[str, PretrainedWeights] = {
             # 0.0859 and 3.505 px. Speed-up 5.3x (compiled, two threads) when it was made; in
             # the latest runs, timed in rounds interleaved with the reference's and with the
             # mask-free inference step, 5.4x and 6.1x with one torch thread, 8.7x and 9.1x with
-            # two (the machine's speed drifts between runs). Bicubic
-            # warps cost the structure 19% of its speed
-            # with one thread (benchmarks/results/interpolation.md); the bilinear weights they
-            # replaced measured 0.0551, 0.0842 and 3.122 px.
+            # two (the machine's speed drifts between runs). Bicubic warps cost the structure
+            # 19% of its speed with one thread (benchmarks/results/interpolation.md); the
+            # bilinear weights they replaced measured 0.0551, 0.0842 and 3.122 px.
             metrics={"epe_held_out_240x320_exact": 0.0353,
                      "epe_held_out_240x320_realistic": 0.081, "epe_motorcycle": 3.142,
                      "speedup_vs_reference": 5.3},
