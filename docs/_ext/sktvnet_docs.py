@@ -47,6 +47,7 @@ RESULT_TABLES = {
     "table1": "benchmarks/bench_table1.py",
     "table1_bicubic": ("benchmarks/bench_table1.py --interpolation bicubic "
                        "--columns None steps all"),
+    "heldout_draws": "benchmarks/bench_heldout_draws.py",
     "pretrained": "benchmarks/train_pretrained.py",
     "interpolation": "benchmarks/bench_interpolation.py",
     "defaults": "benchmarks/bench_defaults.py",
