@@ -53,8 +53,11 @@ def score_cell(cell: str, X_train, y_train, draws: dict, seed: int,
     """Fit one ``structure:train`` cell (one torch thread) and score it and the frozen network
     on every draw: ``{size: [{"frozen": epe, "trained": epe, "gain": g}, ...]}``."""
     torch.set_num_threads(1)
-    if filters_ratio is not None:  # this worker process's TVNetFlow only
-        PART_LR_RATIOS["filters"] = filters_ratio
+    if filters_ratio is not None:
+        # The module's own table, imported here: a global of this script would reach a worker
+        # process as a copy (joblib pickles a script's functions by value).
+        from sktvnet.estimators import _training
+        _training.PART_LR_RATIOS["filters"] = filters_ratio
     structure, train = cell.split(":")
     frozen = estimator(structure, None, seed).fit(X_train, y_train)
     trained = estimator(structure, train, seed)
