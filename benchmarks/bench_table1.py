@@ -85,7 +85,9 @@ def reusable(args, columns: list) -> dict:
     out = {}
     for row in earlier["rows"]:
         structure = row["structure"].removeprefix("TVNet-")
-        out[structure] = {str(c): dict(row["columns"][str(c)], reused=str(args.reuse))
+        # A cell reused before keeps the run that fitted it.
+        out[structure] = {str(c): dict(row["columns"][str(c)],
+                                       reused=row["columns"][str(c)].get("reused", str(args.reuse)))
                           for c in columns}
     return out
 
@@ -297,9 +299,11 @@ def render(rows, columns, ipol, args, cpu, retimed=None) -> str:
                   f"the same run) on {retimed['cpu']}; the EPEs and fit times are the fits'."]
     reused = sorted({c for row in rows for c, cell in row["columns"].items() if "reused" in cell})
     if reused:
+        runs = sorted({Path(cell["reused"]).name for row in rows
+                       for cell in row["columns"].values() if "reused" in cell})
         lines += ["", "Columns " + ", ".join("frozen" if c == "None" else c for c in reused)
-                  + f" come from an earlier run on the same data and settings ({args.reuse.name},"
-                  " before the change of the defaults that the other columns measure)."]
+                  + f" come from an earlier run on the same data and settings ({', '.join(runs)}),"
+                  " whose code trained those parts as the code of the other columns does."]
     return "\n".join(lines)
 
 

@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from sktvnet import TVNetFlow
-from sktvnet.estimators._training import (PART_PARAMETERS, TRAIN_PARTS, build_tvnet, parse_train,
+from sktvnet.estimators._training import (PART_PARAMETERS, TRAIN_PARTS, build_tvnet,
+                                          centred_tap_sums, parse_train, restore_tap_sums,
                                           split_validation)
+from sktvnet.network import TVNet
 
 
 def _pairs(n=4, shape=(20, 24), seed=0):
@@ -141,3 +143,34 @@ def test_flow_gradients_are_clipped(monkeypatch):
     monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
     TVNetFlow(n_iters=5, train="all", max_iter=2, batch_size=2, random_state=0).fit(_pairs())
     assert len(norms) == 2 and max(norms) <= 1.0 + 1e-5
+
+
+def test_training_the_filters_keeps_the_sum_of_each_set_of_centred_taps():
+    X, y = _flow_pairs()
+    est = TVNetFlow(n_scales=2, n_iters=5, train="filters", loss="epe", max_iter=3, batch_size=2,
+                    learning_rate=50.0, validation_fraction=None, random_state=0).fit(X, y)
+    start = build_tvnet(est)
+    trained = est.model_.centered_weight.detach()
+    assert (trained - start.centered_weight).abs().min() > 1e-3  # every tap has learned
+    torch.testing.assert_close(trained.sum(-1), start.centered_weight.sum(-1),
+                               atol=1e-6, rtol=0)
+    assert not torch.equal(est.model_.forward_weight, start.forward_weight)
+
+
+def test_restore_tap_sums_shifts_the_taps_equally_back_to_their_sums():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(TVNet(n_scales=3, n_iters=2, train_filters=True),
+                                TVNet(n_iters=2, train_filters=False))
+    centred = model[0].centered_weight
+    with torch.no_grad():
+        centred.copy_(torch.randn_like(centred))  # loaded weights whose sums are not zero
+    taps = centred_tap_sums(model)
+    assert len(taps) == 1 and taps[0][0] is centred  # the frozen TVNet's taps stay as they are
+    sums = centred.detach().sum(-1)
+    with torch.no_grad():
+        centred.add_(torch.randn_like(centred))
+    moved = centred.detach().clone()
+    restore_tap_sums(taps)
+    torch.testing.assert_close(centred.detach().sum(-1), sums)
+    shift = centred.detach() - moved
+    torch.testing.assert_close(shift, shift[..., :1].expand_as(shift))

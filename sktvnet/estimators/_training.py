@@ -8,6 +8,8 @@ The loop is cut into small steps that an estimator overrides where it differs, a
   Adam(W) and one cosine decay to zero over all the steps;
 * :meth:`TrainingMixin._compute_loss`: the loss of one minibatch;
 * :meth:`TrainingMixin._train_step`: backward, gradient clipping, optimiser and schedule steps;
+  after each, the loop puts back the sum of every trained set of centred-gradient taps
+  (:func:`centred_tap_sums`);
 * :meth:`TrainingMixin._validation_score`: the score on held-out data, taken before the first
   step and every few steps (none by default); the loop records the scores
   (``validation_scores_``), keeps the best-scoring state and restores it at the end;
@@ -121,6 +123,32 @@ def tvnet_parameter_groups(tvnet: TVNet, learning_rate: float,
     return groups
 
 
+def centred_tap_sums(model: torch.nn.Module) -> list[tuple[torch.nn.Parameter, torch.Tensor]]:
+    """The trainable centred-gradient taps (``centered_weight``) of every TVNet in ``model``,
+    each with the sums of its taps now, for :func:`restore_tap_sums`.
+
+    Why: a derivative filter's taps sum to zero, so it does not respond to the intensity
+    itself. Trained freely, the centred taps of the data term drift off that sum (by a few
+    thousandths, enough to fit the training images' brightness), and what they learn then does
+    not carry to other images or sizes: TVNet-3-5-10 trained on ``"filters+steps"`` at 128x128
+    ended 7-31% worse than frozen on held-out 240x320 pairs; with the sums kept it gains 14-26%
+    (issue #11, benchmarks/bench_heldout_draws.py). Keeping each set's sum where it started,
+    rather than at zero, leaves the function of loaded weights (``weights=...``) unchanged.
+    """
+    return [(m.centered_weight, m.centered_weight.detach().sum(-1, keepdim=True))
+            for m in model.modules()
+            if isinstance(m, TVNet) and m.centered_weight.requires_grad]
+
+
+def restore_tap_sums(taps: list[tuple[torch.nn.Parameter, torch.Tensor]]) -> None:
+    """Shift each set of taps of :func:`centred_tap_sums` equally, back to its recorded sum (the
+    nearest such taps). An optimiser step alone does not keep it: Adam scales each tap's step
+    by its own running moments, so even a gradient whose taps sum to zero moves the sum."""
+    with torch.no_grad():
+        for weight, sums in taps:
+            weight -= (weight.sum(-1, keepdim=True) - sums) / weight.shape[-1]
+
+
 def split_validation(n: int, fraction: float | None, generator: torch.Generator):
     """Indices ``(train, validation)`` of ``n`` items with ``fraction`` of them (at least one)
     held out at random; a single item is in both; ``fraction=None`` validates on nothing."""
@@ -196,6 +224,7 @@ class TrainingMixin:
         total = n_epochs * n_batches
         optimizer = self._initialize_optimizer()
         schedule = self._initialize_schedule(optimizer, total)
+        taps = centred_tap_sums(self.model_)
         self.validation_scores_ = []
         self.best_validation_score_ = None
         best_state = self._keep_best()
@@ -209,6 +238,7 @@ class TrainingMixin:
             records = []
             for batch in bar:
                 records.append(self._train_step(batch, optimizer, schedule))
+                restore_tap_sums(taps)
                 step += 1
                 bar.set_postfix(loss=f"{sum(r['loss'] for r in records) / len(records):.4f}")
                 if step * n_validations // total > (step - 1) * n_validations // total:
