@@ -181,6 +181,9 @@ def main(argv=None):
         c for c in columns if str(c) in args.columns]
     if args.reuse is None:
         columns = fitted  # a table of the columns fitted now
+    else:  # the columns fitted now and those the earlier run has
+        earlier = json.loads(args.reuse.read_text())["rows"][0]["columns"]
+        columns = [c for c in columns if c in fitted or str(c) in earlier]
     reused = reusable(args, [c for c in columns if c not in fitted])
     cells = [(structure, train) for structure in args.structures for train in fitted]
     # One process per fit, one torch thread each: the fits are independent, and on a few cores
