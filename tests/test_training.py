@@ -7,9 +7,8 @@ import pytest
 import torch
 
 from sktvnet import TVNetFlow
-from sktvnet.estimators._training import (PART_PARAMETERS, TRAIN_PARTS, build_tvnet,
-                                          centred_tap_sums, parse_train, restore_tap_sums,
-                                          split_validation)
+from sktvnet.estimators._training import (PART_PARAMETERS, TRAIN_PARTS, CentredTapSums,
+                                          build_tvnet, parse_train, split_validation)
 from sktvnet.network import TVNet
 
 
@@ -157,20 +156,26 @@ def test_training_the_filters_keeps_the_sum_of_each_set_of_centred_taps():
     assert not torch.equal(est.model_.forward_weight, start.forward_weight)
 
 
-def test_restore_tap_sums_shifts_the_taps_equally_back_to_their_sums():
+def test_centred_tap_sums_projects_the_gradient_and_shifts_the_taps_back_to_their_sums():
     torch.manual_seed(0)
     model = torch.nn.Sequential(TVNet(n_scales=3, n_iters=2, train_filters=True),
                                 TVNet(n_iters=2, train_filters=False))
     centred = model[0].centered_weight
     with torch.no_grad():
         centred.copy_(torch.randn_like(centred))  # loaded weights whose sums are not zero
-    taps = centred_tap_sums(model)
-    assert len(taps) == 1 and taps[0][0] is centred  # the frozen TVNet's taps stay as they are
     sums = centred.detach().sum(-1)
-    with torch.no_grad():
-        centred.add_(torch.randn_like(centred))
-    moved = centred.detach().clone()
-    restore_tap_sums(taps)
+    with CentredTapSums(model) as taps:
+        assert len(taps.taps) == 1 and taps.taps[0][0] is centred  # the frozen TVNet's stay
+        (centred ** 3).sum().backward()
+        torch.testing.assert_close(centred.grad, 3 * centred.detach() ** 2
+                                   - (3 * centred.detach() ** 2).mean(-1, keepdim=True))
+        with torch.no_grad():
+            centred.add_(torch.randn_like(centred))
+        moved = centred.detach().clone()
+        taps.restore()
     torch.testing.assert_close(centred.detach().sum(-1), sums)
     shift = centred.detach() - moved
     torch.testing.assert_close(shift, shift[..., :1].expand_as(shift))
+    centred.grad = None
+    (centred ** 3).sum().backward()  # outside, the gradient is the plain one again
+    torch.testing.assert_close(centred.grad, 3 * centred.detach() ** 2)

@@ -8,8 +8,8 @@ The loop is cut into small steps that an estimator overrides where it differs, a
   Adam(W) and one cosine decay to zero over all the steps;
 * :meth:`TrainingMixin._compute_loss`: the loss of one minibatch;
 * :meth:`TrainingMixin._train_step`: backward, gradient clipping, optimiser and schedule steps;
-  after each, the loop puts back the sum of every trained set of centred-gradient taps
-  (:func:`centred_tap_sums`);
+  the loop keeps the sum of every trained set of centred-gradient taps
+  (:class:`CentredTapSums`);
 * :meth:`TrainingMixin._validation_score`: the score on held-out data, taken before the first
   step and every few steps (none by default); the loop records the scores
   (``validation_scores_``), keeps the best-scoring state and restores it at the end;
@@ -123,30 +123,52 @@ def tvnet_parameter_groups(tvnet: TVNet, learning_rate: float,
     return groups
 
 
-def centred_tap_sums(model: torch.nn.Module) -> list[tuple[torch.nn.Parameter, torch.Tensor]]:
-    """The trainable centred-gradient taps (``centered_weight``) of every TVNet in ``model``,
-    each with the sums of its taps now, for :func:`restore_tap_sums`.
+def _zero_mean(grad: torch.Tensor) -> torch.Tensor:
+    return grad - grad.mean(-1, keepdim=True)
+
+
+class CentredTapSums:
+    """Keep the sum of every trainable set of centred-gradient taps (``centered_weight``) of
+    the TVNets in ``model`` where it is on entering, while training: a context manager.
+
+    Inside it, the gradient of those taps loses its mean over each set (a hook on the
+    parameter), so that the optimiser's running moments see only the part that keeps the sum,
+    and :meth:`restore` shifts each set equally back to its sum after an optimiser step (Adam
+    scales each tap's step by its own moments, so even such a gradient moves the sum). On exit
+    the hooks are removed.
 
     Why: a derivative filter's taps sum to zero, so it does not respond to the intensity
     itself. Trained freely, the centred taps of the data term drift off that sum (by a few
     thousandths, enough to fit the training images' brightness), and what they learn then does
     not carry to other images or sizes: TVNet-3-5-10 trained on ``"filters+steps"`` at 128x128
-    ended 7-31% worse than frozen on held-out 240x320 pairs; with the sums kept it gains 14-26%
-    (issue #11, benchmarks/bench_heldout_draws.py). Keeping each set's sum where it started,
-    rather than at zero, leaves the function of loaded weights (``weights=...``) unchanged.
+    ended 7-31% worse than frozen on held-out 240x320 pairs (issue #11,
+    benchmarks/bench_heldout_draws.py). Keeping each set's sum where it started, rather than
+    at zero, leaves the function of loaded weights (``weights=...``) unchanged. Shifting the
+    taps after the step without the gradient hook is not enough: Adam's moments then include
+    the large mean of the gradient, which shrinks the steps of the rest (TVNet-1-1-50
+    ``"all"`` gained 1-3 points less on held-out pairs than with the hook).
     """
-    return [(m.centered_weight, m.centered_weight.detach().sum(-1, keepdim=True))
-            for m in model.modules()
-            if isinstance(m, TVNet) and m.centered_weight.requires_grad]
 
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.taps = [(m.centered_weight, m.centered_weight.detach().sum(-1, keepdim=True))
+                     for m in model.modules()
+                     if isinstance(m, TVNet) and m.centered_weight.requires_grad]
+        self._hooks: list = []
 
-def restore_tap_sums(taps: list[tuple[torch.nn.Parameter, torch.Tensor]]) -> None:
-    """Shift each set of taps of :func:`centred_tap_sums` equally, back to its recorded sum (the
-    nearest such taps). An optimiser step alone does not keep it: Adam scales each tap's step
-    by its own running moments, so even a gradient whose taps sum to zero moves the sum."""
-    with torch.no_grad():
-        for weight, sums in taps:
-            weight -= (weight.sum(-1, keepdim=True) - sums) / weight.shape[-1]
+    def __enter__(self) -> CentredTapSums:
+        self._hooks = [weight.register_hook(_zero_mean) for weight, _ in self.taps]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks = []
+
+    def restore(self) -> None:
+        """Shift each set of taps equally back to its recorded sum (the nearest such taps)."""
+        with torch.no_grad():
+            for weight, sums in self.taps:
+                weight -= (weight.sum(-1, keepdim=True) - sums) / weight.shape[-1]
 
 
 def split_validation(n: int, fraction: float | None, generator: torch.Generator):
@@ -224,26 +246,27 @@ class TrainingMixin:
         total = n_epochs * n_batches
         optimizer = self._initialize_optimizer()
         schedule = self._initialize_schedule(optimizer, total)
-        taps = centred_tap_sums(self.model_)
         self.validation_scores_ = []
         self.best_validation_score_ = None
         best_state = self._keep_best()
-        step = 0
-        self.model_.train()
-        for epoch in range(n_epochs):
-            desc = f"{type(self).__name__}.fit" + (f" epoch {epoch + 1}/{n_epochs}"
-                                                   if n_epochs > 1 else "")
-            bar = _progress.progress(epoch_batches(epoch), total=n_batches, desc=desc,
-                                     unit="step", disable=not self.verbose)
-            records = []
-            for batch in bar:
-                records.append(self._train_step(batch, optimizer, schedule))
-                restore_tap_sums(taps)
-                step += 1
-                bar.set_postfix(loss=f"{sum(r['loss'] for r in records) / len(records):.4f}")
-                if step * n_validations // total > (step - 1) * n_validations // total:
-                    best_state = self._keep_best() or best_state
-            self._record_epoch(records)
+        with CentredTapSums(self.model_) as taps:
+            step = 0
+            self.model_.train()
+            for epoch in range(n_epochs):
+                desc = f"{type(self).__name__}.fit" + (f" epoch {epoch + 1}/{n_epochs}"
+                                                       if n_epochs > 1 else "")
+                bar = _progress.progress(epoch_batches(epoch), total=n_batches, desc=desc,
+                                         unit="step", disable=not self.verbose)
+                records = []
+                for batch in bar:
+                    records.append(self._train_step(batch, optimizer, schedule))
+                    taps.restore()
+                    step += 1
+                    mean_loss = sum(r["loss"] for r in records) / len(records)
+                    bar.set_postfix(loss=f"{mean_loss:.4f}")
+                    if step * n_validations // total > (step - 1) * n_validations // total:
+                        best_state = self._keep_best() or best_state
+                self._record_epoch(records)
         if best_state is not None:
             self.model_.load_state_dict(best_state)
         self.model_.eval()
