@@ -4,8 +4,8 @@ The recipe (``RECIPE`` below) trains the step sizes tau, lambda and theta and th
 filters of every iteration of every level (``train="filters+steps"``, the filters at a
 hundredth of the rate, the centred-gradient taps kept at zero sum; with bilinear warps and
 free taps, the steps alone gave 0.0852, 0.0564 and 3.526 px on the same data and the filters
-and steps 0.0842, 0.0551 and 3.122, where these bicubic weights measure 0.0824, 0.0341 and
-3.195, and 0.0810, 0.0353 and 3.142 with free taps) against the ground-truth flows
+and steps 0.0842, 0.0551 and 3.122, where these bicubic weights measure 0.0823, 0.0345 and
+3.300, and 0.0810, 0.0353 and 3.142 with free taps) against the ground-truth flows
 (``loss="epe"``) of pairs made by ``sktvnet.datasets.make_flow_pairs(images="train")``, each with
 a random brightness change and noise so that it serves real video and not only exact warps.
 Frames are whole (``crop_size=None``: a crop would cap the pyramid) and of two sizes, so that

@@ -101,26 +101,26 @@ WEIGHTS: dict[str, PretrainedWeights] = {
                    "eight levels learn; a fifth held out, the best state kept",
             # benchmarks/results/pretrained.md, one run on a 2-core AMD EPYC: the reference
             # TV-L1 at its defaults measured 0.0239 (exact warps), 1.6133 (2% brightness and
-            # noise) and 3.781 px (motorcycle), and 2.34 pairs/s; on the texture of the levels
+            # noise) and 3.781 px (motorcycle), and 2.31 pairs/s; on the texture of the levels
             # 0.0363, 0.0723 and 3.247 px. Frozen TVNet-8-2-15 (bicubic, texture): 0.0350,
             # 0.0859 and 3.505 px. Speed-up (the file's metric: compiled, two threads) in rounds
-            # interleaved with the reference's: 9.1x, and 6.3x with one torch thread (the
+            # interleaved with the reference's: 9.9x, and 6.1x with one torch thread (the
             # machine's speed drifts between runs: earlier runs of the same structure gave 8.7x
             # and 5.4x). Bicubic warps cost the structure 19% of its speed with one thread
             # (benchmarks/results/interpolation.md). Before training kept the sums of the
             # centred-gradient taps, the same recipe gave 0.0353, 0.0810 and 3.142 px, and with
             # bilinear warps 0.0551, 0.0842 and 3.122 px.
-            metrics={"epe_held_out_240x320_exact": 0.0341,
-                     "epe_held_out_240x320_realistic": 0.0824, "epe_motorcycle": 3.195,
-                     "speedup_vs_reference": 9.1},
+            metrics={"epe_held_out_240x320_exact": 0.0345,
+                     "epe_held_out_240x320_realistic": 0.0823, "epe_motorcycle": 3.3,
+                     "speedup_vs_reference": 9.9},
             description="TVNet-8-2-15 with levels 0.6 apart (eight levels, two warps of 15 "
                         "iterations each) and IPOL's bicubic warps that solves on the texture "
                         "of every level, so that brightness changes between frames are not "
                         "motion, and whose step sizes and difference filters of every "
                         "iteration learned on pairs with 2% brightness changes and noise; for "
                         "real video: 20x more accurate than the reference under such changes, "
-                        "0.85x its error on the motorcycle pair, 1.4x it on exact warps, at "
-                        "6.3x its speed with one thread and 9.1x with two",
+                        "0.87x its error on the motorcycle pair, 1.4x it on exact warps, at "
+                        "6.1x its speed with one thread and 9.9x with two",
         ),
     ]
 }
