@@ -89,9 +89,9 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         Eq. 7-9, the centred-gradient filters included) and ``"steps"`` (tau, lambda and theta
         of every iteration of every level, see :class:`sktvnet.TVNet`'s ``train_steps``),
         joined by ``"+"`` in that order: ``"u0+filters"``, ``"u0+steps"``, ``"filters+steps"``,
-        ``"u0+filters+steps"``, or ``"all"`` for the three. The step sizes are the part that
-        carries to other images and sizes; on several levels and warps the filters lower the
-        held-out gain (the user guide's "Training options").
+        ``"u0+filters+steps"``, or ``"all"`` for the three. The step sizes carry most of the
+        gain to other images and sizes; the filters add to it, their centred-gradient taps
+        kept at the sums they start with (the user guide's "Training options").
     loss : {"energy", "epe"}, default="energy"
         Training loss: the TV-L1 energy of the output flow (Eq. 1, unsupervised, y ignored) or the
         mean end-point error against ground-truth flows ``y``.
