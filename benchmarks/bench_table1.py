@@ -85,9 +85,10 @@ def reusable(args, columns: list) -> dict:
     out = {}
     for row in earlier["rows"]:
         structure = row["structure"].removeprefix("TVNet-")
+        cells = row["columns"]
         # A cell reused before keeps the run that fitted it.
-        out[structure] = {str(c): dict(row["columns"][str(c)],
-                                       reused=row["columns"][str(c)].get("reused", str(args.reuse)))
+        out[structure] = {str(c): dict(cells[str(c)],
+                                       reused=cells[str(c)].get("reused", str(args.reuse)))
                           for c in columns}
     return out
 
