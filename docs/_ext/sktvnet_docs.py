@@ -48,9 +48,7 @@ RESULT_TABLES = {
     "table1_bicubic": ("benchmarks/bench_table1.py --interpolation bicubic "
                        "--columns None steps all"),
     "heldout_draws": "benchmarks/bench_heldout_draws.py",
-    "heldout_draws_filters0.001": ("benchmarks/bench_heldout_draws.py --filters-ratio 0.001 "
-                                   "--cells 3-5-10:filters+steps 1-1-50:all 3-5-10:all "
-                                   "3-3-10:all 4-3-10:all"),
+    "heldout_draws_filters0.001": "benchmarks/bench_heldout_draws.py --filters-ratio 0.001",
     "pretrained": "benchmarks/train_pretrained.py",
     "interpolation": "benchmarks/bench_interpolation.py",
     "defaults": "benchmarks/bench_defaults.py",
