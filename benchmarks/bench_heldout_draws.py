@@ -13,9 +13,11 @@ Usage::
     python benchmarks/bench_heldout_draws.py              # the default cells, 2 fits at once
     python benchmarks/bench_heldout_draws.py --cells 1-1-50:all 3-5-10:filters+steps
     python benchmarks/bench_heldout_draws.py --filters-ratio 0.001   # filters at another rate
+    python benchmarks/bench_heldout_draws.py --learning-rate 0.05    # another learning_rate
 
 Prints a markdown table and writes ``benchmarks/results/heldout_draws.md`` and ``.json``
-(``heldout_draws_filters<ratio>.*`` with ``--filters-ratio``).
+(``heldout_draws_filters<ratio>.*`` with ``--filters-ratio``, ``heldout_draws_lr<rate>.*`` with
+``--learning-rate``, both suffixes with both).
 """
 
 from __future__ import annotations
@@ -40,16 +42,17 @@ RESULTS = Path(__file__).parent / "results"
 CELLS = ["1-1-50:steps", "1-1-50:all", "3-3-10:steps", "3-3-10:all", "4-3-10:all",
          "3-5-10:steps", "3-5-10:u0+steps", "3-5-10:filters+steps", "3-5-10:all"]
 DEFAULT_FILTERS_RATIO = PART_LR_RATIOS["filters"]
+DEFAULT_LEARNING_RATE = TVNetFlow().learning_rate
 
 
-def estimator(structure: str, train, seed: int) -> TVNetFlow:
+def estimator(structure: str, train, seed: int, **params) -> TVNetFlow:
     n_scales, n_warps, n_iters = map(int, structure.split("-"))
     return TVNetFlow(n_scales=n_scales, n_warps=n_warps, n_iters=n_iters, zoom_factor=0.5,
-                     train=train, loss="epe", random_state=seed)
+                     train=train, loss="epe", random_state=seed, **params)
 
 
 def score_cell(cell: str, X_train, y_train, draws: dict, seed: int,
-               filters_ratio: float | None) -> dict:
+               filters_ratio: float | None, learning_rate: float | None = None) -> dict:
     """Fit one ``structure:train`` cell (one torch thread) and score it and the frozen network
     on every draw: ``{size: [{"frozen": epe, "trained": epe, "gain": g}, ...]}``."""
     torch.set_num_threads(1)
@@ -60,7 +63,8 @@ def score_cell(cell: str, X_train, y_train, draws: dict, seed: int,
         _training.PART_LR_RATIOS["filters"] = filters_ratio
     structure, train = cell.split(":")
     frozen = estimator(structure, None, seed).fit(X_train, y_train)
-    trained = estimator(structure, train, seed)
+    trained = estimator(structure, train, seed, **(
+        {} if learning_rate is None else {"learning_rate": learning_rate}))
     start = time.perf_counter()
     trained.fit(X_train, y_train)
     out = {"fit_seconds": time.perf_counter() - start}
@@ -85,6 +89,8 @@ def render(results: dict, args, cpu: str) -> str:
         + ("" if args.filters_ratio is None else
            f", the filters' learning rate {args.filters_ratio} times the steps' (the default: "
            f"{DEFAULT_FILTERS_RATIO})")
+        + ("" if args.learning_rate is None else
+           f", `learning_rate={args.learning_rate}` (the default: {DEFAULT_LEARNING_RATE})")
         + f". {cpu}, {args.jobs} fits at once, one "
         f"torch thread each.",
         "",
@@ -126,6 +132,9 @@ def main(argv=None):
     parser.add_argument("--filters-ratio", type=float, default=None,
                         help="the filters' learning rate relative to the steps' (default: "
                              f"TVNetFlow's, {DEFAULT_FILTERS_RATIO})")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="TVNetFlow's learning_rate for the trained fits (default: its "
+                             f"default, {DEFAULT_LEARNING_RATE})")
     args = parser.parse_args(argv)
 
     X_train, y_train = make_flow_pairs(args.train_pairs, size=(128, 128), images="train",
@@ -143,7 +152,8 @@ def main(argv=None):
     print(f"{len(args.cells)} fits, {args.jobs} at once; {cpu}", flush=True)
     results = {}
     outputs = joblib.Parallel(n_jobs=args.jobs, return_as="generator")(
-        joblib.delayed(score_cell)(cell, X_train, y_train, draws, args.seed, args.filters_ratio)
+        joblib.delayed(score_cell)(cell, X_train, y_train, draws, args.seed, args.filters_ratio,
+                                   args.learning_rate)
         for cell in args.cells)
     for cell, result in zip(args.cells, outputs):
         results[cell] = result
@@ -153,8 +163,9 @@ def main(argv=None):
     print()
     print(text)
     RESULTS.mkdir(exist_ok=True)
-    stem = "heldout_draws" + ("" if args.filters_ratio is None
-                              else f"_filters{args.filters_ratio:g}")
+    stem = ("heldout_draws"
+            + ("" if args.filters_ratio is None else f"_filters{args.filters_ratio:g}")
+            + ("" if args.learning_rate is None else f"_lr{args.learning_rate:g}"))
     (RESULTS / f"{stem}.md").write_text(text + "\n")
     (RESULTS / f"{stem}.json").write_text(json.dumps(
         {"args": vars(args), "cpu": cpu, "results": results}, indent=2) + "\n")
