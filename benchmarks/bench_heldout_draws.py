@@ -14,10 +14,12 @@ Usage::
     python benchmarks/bench_heldout_draws.py --cells 1-1-50:all 3-5-10:filters+steps
     python benchmarks/bench_heldout_draws.py --filters-ratio 0.001   # filters at another rate
     python benchmarks/bench_heldout_draws.py --learning-rate 0.05    # another learning_rate
+    python benchmarks/bench_heldout_draws.py --zoom-factor 0.7 --cells 10-1-50:all
 
 Prints a markdown table and writes ``benchmarks/results/heldout_draws.md`` and ``.json``
 (``heldout_draws_filters<ratio>.*`` with ``--filters-ratio``, ``heldout_draws_lr<rate>.*`` with
-``--learning-rate``, both suffixes with both).
+``--learning-rate``, ``heldout_draws_zoom<factor>.*`` with a ``--zoom-factor`` other than 0.5;
+the suffixes in that order when several are given).
 """
 
 from __future__ import annotations
@@ -43,16 +45,21 @@ CELLS = ["1-1-50:steps", "1-1-50:all", "3-3-10:steps", "3-3-10:all", "4-3-10:all
          "3-5-10:steps", "3-5-10:u0+steps", "3-5-10:filters+steps", "3-5-10:all"]
 DEFAULT_FILTERS_RATIO = PART_LR_RATIOS["filters"]
 DEFAULT_LEARNING_RATE = TVNetFlow().learning_rate
+# Table 1's zoom factor (bench_table1.py's --zoom-factor), not TVNetFlow's default.
+DEFAULT_ZOOM_FACTOR = 0.5
 
 
-def estimator(structure: str, train, seed: int, **params) -> TVNetFlow:
+def estimator(structure: str, train, seed: int, zoom_factor: float = DEFAULT_ZOOM_FACTOR,
+              **params) -> TVNetFlow:
     n_scales, n_warps, n_iters = map(int, structure.split("-"))
-    return TVNetFlow(n_scales=n_scales, n_warps=n_warps, n_iters=n_iters, zoom_factor=0.5,
-                     train=train, loss="epe", random_state=seed, **params)
+    return TVNetFlow(n_scales=n_scales, n_warps=n_warps, n_iters=n_iters,
+                     zoom_factor=zoom_factor, train=train, loss="epe", random_state=seed,
+                     **params)
 
 
 def score_cell(cell: str, X_train, y_train, draws: dict, seed: int,
-               filters_ratio: float | None, learning_rate: float | None = None) -> dict:
+               filters_ratio: float | None, learning_rate: float | None = None,
+               zoom_factor: float = DEFAULT_ZOOM_FACTOR) -> dict:
     """Fit one ``structure:train`` cell (one torch thread) and score it and the frozen network
     on every draw: ``{size: [{"frozen": epe, "trained": epe, "gain": g}, ...]}``."""
     torch.set_num_threads(1)
@@ -62,8 +69,8 @@ def score_cell(cell: str, X_train, y_train, draws: dict, seed: int,
         from sktvnet.estimators import _training
         _training.PART_LR_RATIOS["filters"] = filters_ratio
     structure, train = cell.split(":")
-    frozen = estimator(structure, None, seed).fit(X_train, y_train)
-    trained = estimator(structure, train, seed, **(
+    frozen = estimator(structure, None, seed, zoom_factor=zoom_factor).fit(X_train, y_train)
+    trained = estimator(structure, train, seed, zoom_factor=zoom_factor, **(
         {} if learning_rate is None else {"learning_rate": learning_rate}))
     start = time.perf_counter()
     trained.fit(X_train, y_train)
@@ -85,7 +92,7 @@ def render(results: dict, args, cpu: str) -> str:
         f"and on Table 1's own draw of {args.table_pairs} pairs (seed {args.seed + 1}). Training "
         f"as in `bench_table1.py`: {args.train_pairs} pairs of 128x128 from "
         f"`make_flow_pairs(images=\"train\")`, `TVNetFlow` defaults, `loss=\"epe\"`, "
-        f"`zoom_factor=0.5`, `random_state={args.seed}`"
+        f"`zoom_factor={args.zoom_factor}`, `random_state={args.seed}`"
         + ("" if args.filters_ratio is None else
            f", the filters' learning rate {args.filters_ratio} times the steps' (the default: "
            f"{DEFAULT_FILTERS_RATIO})")
@@ -132,6 +139,8 @@ def main(argv=None):
     parser.add_argument("--filters-ratio", type=float, default=None,
                         help="the filters' learning rate relative to the steps' (default: "
                              f"TVNetFlow's, {DEFAULT_FILTERS_RATIO})")
+    parser.add_argument("--zoom-factor", type=float, default=DEFAULT_ZOOM_FACTOR,
+                        help=f"TVNet's zoom_factor (default {DEFAULT_ZOOM_FACTOR}, Table 1's)")
     parser.add_argument("--learning-rate", type=float, default=None,
                         help="TVNetFlow's learning_rate for the trained fits (default: its "
                              f"default, {DEFAULT_LEARNING_RATE})")
@@ -153,7 +162,7 @@ def main(argv=None):
     results = {}
     outputs = joblib.Parallel(n_jobs=args.jobs, return_as="generator")(
         joblib.delayed(score_cell)(cell, X_train, y_train, draws, args.seed, args.filters_ratio,
-                                   args.learning_rate)
+                                   args.learning_rate, args.zoom_factor)
         for cell in args.cells)
     for cell, result in zip(args.cells, outputs):
         results[cell] = result
@@ -165,7 +174,8 @@ def main(argv=None):
     RESULTS.mkdir(exist_ok=True)
     stem = ("heldout_draws"
             + ("" if args.filters_ratio is None else f"_filters{args.filters_ratio:g}")
-            + ("" if args.learning_rate is None else f"_lr{args.learning_rate:g}"))
+            + ("" if args.learning_rate is None else f"_lr{args.learning_rate:g}")
+            + ("" if args.zoom_factor == DEFAULT_ZOOM_FACTOR else f"_zoom{args.zoom_factor:g}"))
     (RESULTS / f"{stem}.md").write_text(text + "\n")
     (RESULTS / f"{stem}.json").write_text(json.dumps(
         {"args": vars(args), "cpu": cpu, "results": results}, indent=2) + "\n")
