@@ -49,6 +49,15 @@ RESULT_TABLES = {
                        "--columns None steps all"),
     "heldout_draws": "benchmarks/bench_heldout_draws.py",
     "heldout_draws_filters0.001": "benchmarks/bench_heldout_draws.py --filters-ratio 0.001",
+    "heldout_draws_lr0.05": ("benchmarks/bench_heldout_draws.py --learning-rate 0.05 --cells "
+                             "1-1-50:all 3-1-10:all 10-1-50:all 3-3-10:all 4-3-10:all "
+                             "3-5-10:all"),
+    "heldout_draws_lr0.02": ("benchmarks/bench_heldout_draws.py --learning-rate 0.02 --cells "
+                             "10-1-50:all 3-1-10:all 1-1-50:all"),
+    "heldout_draws_zoom0.7": ("benchmarks/bench_heldout_draws.py --zoom-factor 0.7 --cells "
+                              "10-1-50:all"),
+    "heldout_draws_lr0.05_zoom0.7": ("benchmarks/bench_heldout_draws.py --zoom-factor 0.7 "
+                                     "--learning-rate 0.05 --cells 10-1-50:all"),
     "pretrained": "benchmarks/train_pretrained.py",
     "interpolation": "benchmarks/bench_interpolation.py",
     "defaults": "benchmarks/bench_defaults.py",
