@@ -13,7 +13,8 @@ Usage::
     python benchmarks/bench_tvnet.py [--device cpu] [--structures 1-1-50 3-1-10 5-5-50]
         [--repeat 3] [--no-fused]
 
-Prints markdown tables and writes ``benchmarks/results/tvnet.md`` and ``tvnet.json``.
+Prints markdown tables and writes ``benchmarks/results/tvnet.md`` and ``tvnet.json`` (on CUDA,
+``tvnet_cuda.md`` and ``tvnet_cuda.json``, so that the CPU's figures stay beside them).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from bench_extract import current_rss
 
 from sktvnet import TVNet, make_synthetic_pair
 
-from _common import epe, timed
+from _common import cpu_name, epe, timed
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -155,7 +156,10 @@ def main(argv=None):
     rows.append(bench_skimage(image0, image1, truth, args.repeat))
     memory = [bench_memory(device, flag) for flag in (False, True)]
 
-    lines = [f"Synthetic camera pair 240x320, device {device}, {torch.get_num_threads()} threads.",
+    where = (torch.cuda.get_device_name(device) if device.type == "cuda"
+             else f"{cpu_name()}, {os.cpu_count()} cores")
+    lines = [f"Synthetic camera pair 240x320, device {device} ({where}), "
+             f"{torch.get_num_threads()} threads, torch {torch.__version__}.",
              "", "| method | batch | mode | pairs/s | x OpenCV | EPE (px) | first call (s) |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -172,8 +176,10 @@ def main(argv=None):
     print()
     print(table)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "tvnet.md").write_text(table + "\n")
-    (RESULTS / "tvnet.json").write_text(json.dumps({"rows": rows, "memory": memory}, indent=2) + "\n")
+    stem = "tvnet" if device.type == "cpu" else f"tvnet_{device.type}"
+    (RESULTS / f"{stem}.md").write_text(table + "\n")
+    (RESULTS / f"{stem}.json").write_text(
+        json.dumps({"device": where, "rows": rows, "memory": memory}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -419,6 +419,6 @@ def test_default_is_the_recommended_weights_unless_options_say_otherwise(
     assert ({k: getattr(net, k) for k in config} == config) is recommended
     trained = pretrained.load_weights(pretrained.WEIGHTS[name].path)[0]["log_lmbda"]
     if recommended:
-        torch.testing.assert_close(net.log_lmbda.detach(), trained, rtol=0, atol=0)
+        torch.testing.assert_close(net.log_lmbda.detach().cpu(), trained, rtol=0, atol=0)
     else:
         assert not net.log_lmbda.any() and net.texture is False and net.n_scales == 6

@@ -62,7 +62,7 @@ def test_estimator_starts_from_a_weights_file(weights_file):
     est = TVNetFlow(**STRUCTURE, weights=path).fit(X)
     assert est.weights_ == str(path)
     for key, value in net.state_dict().items():
-        torch.testing.assert_close(est.model_.state_dict()[key], value, rtol=0, atol=0)
+        torch.testing.assert_close(est.model_.state_dict()[key].cpu(), value, rtol=0, atol=0)
     expected = net(torch.from_numpy(X[:, :1]), torch.from_numpy(X[:, 1:])).numpy()
     np.testing.assert_allclose(est.transform(X)[:, 0], expected, rtol=0, atol=1e-5)
     # Trained steps are not TV-L1's: the weights change the flow.
@@ -75,7 +75,7 @@ def test_fit_trains_further_from_the_weights(weights_file):
     X = _pairs()
     est = TVNetFlow(**STRUCTURE, weights=path, train="u0", max_iter=2, batch_size=2,
                     random_state=0).fit(X)
-    state = est.model_.state_dict()
+    state = {key: value.cpu() for key, value in est.model_.state_dict().items()}
     torch.testing.assert_close(state["log_lmbda"], net.log_lmbda.detach(), rtol=0, atol=0)
     assert not torch.equal(state["u0"], net.u0.detach())
 
@@ -145,7 +145,7 @@ def test_auto_weights_follow_the_structure():
     auto = TVNetFlow(**WEIGHTS[RECOMMENDED].config, weights="auto").fit(X)
     assert auto.weights == "auto" and auto.weights_ == RECOMMENDED
     state, _ = load_weights(WEIGHTS[RECOMMENDED].path)
-    torch.testing.assert_close(auto.model_.log_lmbda, state["log_lmbda"], rtol=0, atol=0)
+    torch.testing.assert_close(auto.model_.log_lmbda.cpu(), state["log_lmbda"], rtol=0, atol=0)
     other = TVNetFlow(weights="auto").fit(X)  # the default structure has no bundled weights
     assert other.weights_ is None and not other.model_.log_lmbda.any()
 

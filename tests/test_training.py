@@ -96,7 +96,7 @@ def test_without_validation_the_last_state_is_kept():
     X = _pairs()
     est = TVNetFlow(n_iters=5, train="filters", max_iter=3, batch_size=2,
                     validation_fraction=None, random_state=0).fit(X)
-    assert not torch.equal(est.model_.forward_weight, build_tvnet(est).forward_weight)
+    assert not torch.equal(est.model_.forward_weight.cpu(), build_tvnet(est).forward_weight)
     assert est.n_iter_ == 3 and len(est.loss_curve_) == 3
     assert est.validation_scores_ == [] and est.best_validation_score_ is None
 
@@ -149,11 +149,11 @@ def test_training_the_filters_keeps_the_sum_of_each_set_of_centred_taps():
     est = TVNetFlow(n_scales=2, n_iters=5, train="filters", loss="epe", max_iter=3, batch_size=2,
                     learning_rate=50.0, validation_fraction=None, random_state=0).fit(X, y)
     start = build_tvnet(est)
-    trained = est.model_.centered_weight.detach()
+    trained = est.model_.centered_weight.detach().cpu()
     assert (trained - start.centered_weight).abs().min() > 1e-3  # every tap has learned
     torch.testing.assert_close(trained.sum(-1), start.centered_weight.sum(-1),
                                atol=1e-6, rtol=0)
-    assert not torch.equal(est.model_.forward_weight, start.forward_weight)
+    assert not torch.equal(est.model_.forward_weight.cpu(), start.forward_weight)
 
 
 def test_centred_tap_sums_projects_the_gradient_and_shifts_the_taps_back_to_their_sums():

@@ -65,6 +65,7 @@ RESULT_TABLES = {
     "cli_memory": "benchmarks/bench_cli_memory.py",
     "export": "benchmarks/bench_export.py",
     "action_hard": "benchmarks/bench_action_hard.py",
+    "tvnet_cuda": "benchmarks/bench_tvnet.py --device cuda",
 }
 PICTURE_SHAPE = (96, 128)
 STRUCTURES = ["1-1-50", "3-1-50", "6-1-50", "6-3-30", "6-5-50"]

@@ -150,7 +150,9 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         ``"auto"`` uses CUDA when available, else the CPU; or any torch device string.
     random_state : int, RandomState instance or None, default=None
         Seed of the initial weights, of the clips drawn, of dropout and of the minibatches: a
-        given seed gives the same model on the CPU.
+        given seed gives the same model on the CPU, and on CUDA the same up to rounding (its
+        convolution gradients add in an order of their own; differences of about 1e-7 in the
+        probabilities were seen on an H100).
     verbose : int, default=0
         With ``verbose >= 1``, progress over the steps of each epoch of :meth:`fit` (with the
         loss) and over the videos of :meth:`predict`, :meth:`predict_proba`,
