@@ -1,6 +1,7 @@
-"""Train the bundled weights of :data:`sktvnet.pretrained.RECOMMENDED` and measure them (#11).
+"""Train the bundled weights of :data:`sktvnet.pretrained.WEIGHTS` and measure them (#11).
 
-The recipe (``RECIPE`` below) trains the step sizes tau, lambda and theta and the difference
+Each bundled entry has its recipe in ``RECIPES`` below; ``--name`` picks one (the default is
+:data:`~sktvnet.pretrained.RECOMMENDED`). The recommended entry's recipe trains the step sizes tau, lambda and theta and the difference
 filters of every iteration of every level (``train="filters+steps"``, the filters at a
 hundredth of the rate, the centred-gradient taps kept at zero sum; with bilinear warps and
 free taps, the steps alone gave 0.0852, 0.0564 and 3.526 px on the same data and the filters
@@ -26,13 +27,21 @@ model sees them when it has ``texture=True``):
   after a warm-up call of each, which compiles): medians of the rounds, and of each round's
   speed-up.
 
-Usage (one command, deterministic for a seed; run it on an otherwise idle machine)::
+The other entry, ``tvnet-8-2-15`` (``--name tvnet-8-2-15``), is the same structure on the frames
+themselves (no texture), trained the same way on exact warps (no brightness change, no noise):
+for data whose brightness is constant (renders, synthetic warps, frames of one exposure), where
+it is more precise than TV-L1 at its defaults, and of no use under brightness changes, which its
+table shows. (With noise 0.005 in its training pairs it ended worse than frozen on exact warps,
+0.0234 against 0.0215 px, in a trial.)
 
-    python benchmarks/train_pretrained.py [--seed 0]
+Usage (one command per entry, deterministic for a seed; run it on an otherwise idle machine)::
+
+    python benchmarks/train_pretrained.py [--name tvnet-8-2-15-texture] [--seed 0]
 
 ``--quick`` trains a few steps on small frames and writes nothing into the package (a check that
 the script runs); ``--evaluate-only`` measures the file already written. Writes
-``sktvnet/weights/<name>.safetensors`` and ``benchmarks/results/pretrained.md`` and ``.json``.
+``sktvnet/weights/<name>.safetensors`` and ``benchmarks/results/pretrained.md`` and ``.json``
+(``pretrained_<name>.md`` and ``.json`` for an entry other than the recommended one).
 """
 
 from __future__ import annotations
@@ -56,10 +65,11 @@ from _common import cpu_name
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-# Brightness change and noise of every training pair (make_flow_pairs' parameters). The model
-# solves on the texture of each level (texture=True), which a brightness change barely touches;
-# without it, a 2% change drove the held-out EPE of exact warps up by 2.6x in a trial (0.0258 ->
-# 0.0679 px): TVNet learned to ignore brightness at the cost of precision.
+# Brightness change and noise of every training pair of the recommended entry, and of the
+# held-out pairs that measure every entry under such changes (make_flow_pairs' parameters). The
+# recommended model solves on the texture of each level (texture=True), which a brightness change
+# barely touches; without it, a 2% change drove the held-out EPE of exact warps up by 2.6x in a
+# trial (0.0258 -> 0.0679 px): TVNet learned to ignore brightness at the cost of precision.
 REALISM = {"brightness": 0.02, "noise": 0.005}
 # Rounds of the interleaved timing of the reference and the models, and the pause before each
 # timed call.
@@ -72,6 +82,11 @@ RECIPE = {
     # serves, larger ones on larger frames for the coarsest levels.
     "pairs": [(56, (240, 320), 4.0), (8, (384, 512), 12.0)],
     **REALISM,
+}
+RECIPES = {
+    "tvnet-8-2-15-texture": RECIPE,
+    # On the frames, brightness constancy is what TV-L1 reads motion from: exact warps.
+    "tvnet-8-2-15": {**RECIPE, "brightness": 0.0, "noise": 0.0},
 }
 QUICK_PAIRS = [(6, (60, 80), 2.0), (2, (96, 128), 4.0)]
 
@@ -103,6 +118,8 @@ def references(config: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--name", choices=sorted(RECIPES), default=RECOMMENDED,
+                        help=f"the bundled entry to train (default: {RECOMMENDED})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true",
                         help="a few steps on small frames; writes nothing into the package")
@@ -114,8 +131,8 @@ def main() -> None:
     torch.manual_seed(args.seed)
     started = time.perf_counter()
 
-    entry = WEIGHTS[RECOMMENDED]
-    recipe = dict(RECIPE, **({"pairs": QUICK_PAIRS, "max_iter": 4} if args.quick else {}))
+    entry = WEIGHTS[args.name]
+    recipe = dict(RECIPES[args.name], **({"pairs": QUICK_PAIRS, "max_iter": 4} if args.quick else {}))
     test_size = (60, 80) if args.quick else (240, 320)
     output = args.output or (Path(os.environ.get("TMPDIR", "/tmp")) / entry.file if args.quick
                              else entry.path)
@@ -133,8 +150,9 @@ def main() -> None:
         estimator.fit(X_train, y_train)
         estimator.set_params(verbose=0)
         metadata = {
-            "name": RECOMMENDED,
+            "name": args.name,
             "command": "python benchmarks/train_pretrained.py"
+                       + (f" --name {args.name}" if args.name != RECOMMENDED else "")
                        + (f" --seed {args.seed}" if args.seed else "")
                        + (" --quick" if args.quick else ""),
             "recipe": {**recipe, "seed": args.seed, "images": "train"},
@@ -220,7 +238,7 @@ def main() -> None:
 
     machine = {"cpu": cpu_name(), "cpu_count": os.cpu_count(),
                "torch_threads_measured": threads, "load_average": os.getloadavg()}
-    report = {"name": RECOMMENDED, "rounds": ROUNDS, "structure": entry.structure,
+    report = {"name": args.name, "rounds": ROUNDS, "structure": entry.structure,
               "config": entry.config,
               "metadata": metadata, "metrics": metrics, "machine": machine,
               "results": results, "weights_file": str(output),
@@ -229,8 +247,9 @@ def main() -> None:
     print(text)
     if not args.quick:
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "pretrained.md").write_text(text)
-        (RESULTS / "pretrained.json").write_text(json.dumps(report, indent=2))
+        stem = "pretrained" if args.name == RECOMMENDED else f"pretrained_{args.name}"
+        (RESULTS / f"{stem}.md").write_text(text)
+        (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2))
 
 
 def _transform_with(model, X, *, fused, n_threads):
@@ -247,20 +266,21 @@ def render(report: dict, test_size) -> str:
     names = {"frozen": f"frozen {report['structure']}", "trained": "trained"}
     rows = [(f"held-out EPE at {size}, exact warps (8 pairs, px)", "epe_held_out_exact",
              "{:.4f}"),
-            (f"held-out EPE at {size}, brightness {recipe['brightness']} and noise "
-             f"{recipe['noise']} (8 pairs, px)", "epe_held_out_realistic", "{:.4f}"),
+            (f"held-out EPE at {size}, brightness {REALISM['brightness']} and noise "
+             f"{REALISM['noise']} (8 pairs, px)", "epe_held_out_realistic", "{:.4f}"),
             ("motorcycle EPE (px)", "epe_motorcycle", "{:.3f}")]
     speeds = results["pairs_per_s"]
     lines = [f"Pretrained weights `{report['name']}` ({report['structure']}, zoom_factor "
              f"{report['config']['zoom_factor']}, texture={report['config'].get('texture')}, "
-             f"train={recipe['train']})", "",
+             f"train={recipe['train']}, training pairs with brightness changes up to "
+             f"{recipe['brightness']} and noise {recipe['noise']})", "",
              f"Command: `{metadata['command']}`; trained in "
              f"{metadata['train_seconds'] / 60:.1f} min ({recipe['max_iter']} steps of "
              f"{recipe['batch_size']} pairs) on {machine['cpu']}, {machine['cpu_count']} cores; "
              f"load average at the end {', '.join(f'{x:.1f}' for x in machine['load_average'])}."
-             " The reference runs at its defaults (IPOL's structure, stopping rule 0.01);"
-             " 'reference on texture' is the same on the texture of every pyramid level, as"
-             " the model sees them.", "",
+             " The reference runs at its defaults (IPOL's structure, stopping rule 0.01)"
+             + ("; 'reference on texture' is the same on the texture of every pyramid level, as"
+                " the model sees them." if "reference on texture" in columns else "."), "",
              "| measure | " + " | ".join(names.get(c, c) for c in columns) + " |",
              "|---" * (len(columns) + 1) + "|"]
     for label, key, fmt in rows:

@@ -10,7 +10,7 @@ from sklearn.base import clone
 
 from sktvnet import TVNetFlow, load_pretrained
 from sktvnet.network import TVNet
-from sktvnet.pretrained import RECOMMENDED, WEIGHTS, load_weights, save_weights
+from sktvnet.pretrained import RECOMMENDED, WEIGHTS, auto_weights, load_weights, save_weights
 
 STRUCTURE = dict(n_scales=2, n_warps=1, n_iters=5, zoom_factor=0.5)
 
@@ -44,6 +44,19 @@ def test_registry_files_ship_small_and_describe_their_structure():
         net.load_state_dict(state)  # every tensor present, every shape right
         assert entry.structure == "TVNet-{n_scales}-{n_warps}-{n_iters}".format(**entry.config)
         assert entry.train and entry.recipe and entry.description
+        # The file says how it was made and what it measured, as the registry does.
+        assert config["metadata"]["name"] == name
+        assert config["metadata"]["metrics"] == entry.metrics
+        assert entry.recipe.startswith(config["metadata"]["command"])
+
+
+def test_every_entry_is_what_auto_selects_for_its_own_structure():
+    """Entries differ in their configuration (the two TVNet-8-2-15 by texture alone), so that
+    ``weights="auto"`` never has to choose between two files."""
+    for name, entry in WEIGHTS.items():
+        assert auto_weights(entry.config) == name
+    configs = [tuple(sorted(entry.config.items())) for entry in WEIGHTS.values()]
+    assert len(set(configs)) == len(configs)
 
 
 def test_save_and_load_weights_round_trip(weights_file):
