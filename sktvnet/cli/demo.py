@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -54,27 +55,31 @@ def _tvnet(image0: np.ndarray, image1: np.ndarray) -> np.ndarray:
     return net(_as_batch(image0), _as_batch(image1))[0].numpy()
 
 
-def _tvnet_pretrained(image0: np.ndarray, image1: np.ndarray) -> np.ndarray:
-    """The recommended bundled weights: what ``sktvnet flow`` runs by default."""
+def _tvnet_pretrained(name: str, image0: np.ndarray, image1: np.ndarray) -> np.ndarray:
+    """The bundled weights ``name``."""
     from .. import pretrained
     from ..network import TVNet
 
-    net = TVNet(**pretrained.WEIGHTS[pretrained.RECOMMENDED].config, fused=False)
-    pretrained.load_into(net, pretrained.RECOMMENDED)
+    net = TVNet(**pretrained.WEIGHTS[name].config, fused=False)
+    pretrained.load_into(net, name)
     return net(_as_batch(image0), _as_batch(image1))[0].detach().numpy()
 
 
-def _pretrained_label() -> str:
+def _pretrained_methods() -> list[tuple[str, str, Callable[[np.ndarray, np.ndarray], np.ndarray]]]:
+    """A row for each bundled entry: the recommended one (what ``sktvnet flow`` runs by default,
+    for camera footage) first, as ``pretrained``; the others by their names."""
     from .. import pretrained
 
-    return f"{pretrained.WEIGHTS[pretrained.RECOMMENDED].structure} pretrained"
+    names = [pretrained.RECOMMENDED] + sorted(set(pretrained.WEIGHTS) - {pretrained.RECOMMENDED})
+    return [("pretrained" if name == pretrained.RECOMMENDED else name, f"pretrained {name}",
+             partial(_tvnet_pretrained, name)) for name in names]
 
 
 # (short name used in file names, label printed in the table, function (image0, image1) -> flow)
 _DEMO_METHODS: list[tuple[str, str, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = [
     ("tvl1", "TV-L1 reference", _tvl1_reference),
     ("tvnet", "TVNet-{n_scales}-{n_warps}-{n_iters}".format(**FLOW_STRUCTURE), _tvnet),
-    ("pretrained", _pretrained_label(), _tvnet_pretrained),
+    *_pretrained_methods(),
 ]
 
 
@@ -143,7 +148,8 @@ def add_parser(subparsers) -> None:
         description=(
             "Estimate optical flow on image pairs with known ground truth (a synthetic warp of "
             "scikit-image's camera image, 240x320, and the real Middlebury stereo motorcycle pair, "
-            "500x741) with the NumPy reference TV-L1 and with TVNet, print time and accuracy, and "
+            "500x741) with the NumPy reference TV-L1, frozen TVNet and the bundled pretrained "
+            "TVNets, print time and accuracy, and "
             "write colour-coded flow images: each method beside the ground truth, and all methods "
             "side by side (<pair>_methods.png)."
         ),
