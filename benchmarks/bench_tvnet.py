@@ -156,8 +156,10 @@ def main(argv=None):
     rows.append(bench_skimage(image0, image1, truth, args.repeat))
     memory = [bench_memory(device, flag) for flag in (False, True)]
 
-    where = (torch.cuda.get_device_name(device) if device.type == "cuda"
-             else f"{cpu_name()}, {os.cpu_count()} cores")
+    # The CPU is named on CUDA too: the NumPy and OpenCV rows run on it.
+    where = f"{cpu_name()}, {os.cpu_count()} cores"
+    if device.type == "cuda":
+        where = f"{torch.cuda.get_device_name(device)}; host CPU {where}"
     lines = [f"Synthetic camera pair 240x320, device {device} ({where}), "
              f"{torch.get_num_threads()} threads, torch {torch.__version__}.",
              "", "| method | batch | mode | pairs/s | x OpenCV | EPE (px) | first call (s) |",
