@@ -1,9 +1,9 @@
 """Train the bundled weights of :data:`sktvnet.pretrained.WEIGHTS` and measure them (#11).
 
 Each bundled entry has its recipe in ``RECIPES`` below; ``--name`` picks one (the default is
-:data:`~sktvnet.pretrained.RECOMMENDED`). The recommended entry's recipe trains the step sizes tau, lambda and theta and the difference
-filters of every iteration of every level (``train="filters+steps"``, the filters at a
-hundredth of the rate, the centred-gradient taps kept at zero sum; with bilinear warps and
+:data:`~sktvnet.pretrained.RECOMMENDED`). The recommended entry's recipe trains the step sizes
+tau, lambda and theta and the difference filters of every iteration of every level
+(``train="filters+steps"``, the filters at a hundredth of the rate, the centred-gradient taps kept at zero sum; with bilinear warps and
 free taps, the steps alone gave 0.0852, 0.0564 and 3.526 px on the same data and the filters
 and steps 0.0842, 0.0551 and 3.122, where these bicubic weights measure 0.0823, 0.0345 and
 3.300, and 0.0810, 0.0353 and 3.142 with free taps) against the ground-truth flows
@@ -132,7 +132,8 @@ def main() -> None:
     started = time.perf_counter()
 
     entry = WEIGHTS[args.name]
-    recipe = dict(RECIPES[args.name], **({"pairs": QUICK_PAIRS, "max_iter": 4} if args.quick else {}))
+    recipe = dict(RECIPES[args.name],
+                  **({"pairs": QUICK_PAIRS, "max_iter": 4} if args.quick else {}))
     test_size = (60, 80) if args.quick else (240, 320)
     output = args.output or (Path(os.environ.get("TMPDIR", "/tmp")) / entry.file if args.quick
                              else entry.path)
