@@ -1,18 +1,19 @@
 """Train the bundled weights of :data:`sktvnet.pretrained.WEIGHTS` and measure them (#11).
 
 Each bundled entry has its recipe in ``RECIPES`` below; ``--name`` picks one (the default is
-:data:`~sktvnet.pretrained.RECOMMENDED`). The recommended entry's recipe trains the step sizes
-tau, lambda and theta and the difference filters of every iteration of every level
-(``train="filters+steps"``, the filters at a hundredth of the rate, the centred-gradient taps kept at zero sum; with bilinear warps and
-free taps, the steps alone gave 0.0852, 0.0564 and 3.526 px on the same data and the filters
-and steps 0.0842, 0.0551 and 3.122, where these bicubic weights measure 0.0823, 0.0345 and
-3.300, and 0.0810, 0.0353 and 3.142 with free taps) against the ground-truth flows
-(``loss="epe"``) of pairs made by ``sktvnet.datasets.make_flow_pairs(images="train")``, each with
-a random brightness change and noise so that it serves real video and not only exact warps.
-Frames are whole (``crop_size=None``: a crop would cap the pyramid) and of two sizes, so that
-every level of the structure sees data: most pairs at 240x320 with the small motions of video,
-a few at 384x512 with larger ones for the coarsest levels. A fifth of the pairs is held out to
-validate on, and the best-scoring state is kept (``validation_fraction``).
+:data:`~sktvnet.pretrained.RECOMMENDED`). The recommended entry's recipe trains the step sizes tau,
+lambda and theta and the difference filters of every iteration of every level
+(``train="filters+steps"``, the filters at a hundredth of the rate, the centred-gradient taps kept
+at zero sum; with bilinear warps and free taps, the steps alone gave 0.0852, 0.0564 and 3.526 px on
+the same data and the filters and steps 0.0842, 0.0551 and 3.122, where these bicubic weights
+measure 0.0823, 0.0345 and 3.300, and 0.0810, 0.0353 and 3.142 with free taps) against the
+ground-truth flows (``loss="epe"``) of pairs made by
+``sktvnet.datasets.make_flow_pairs(images="train")``, each with a random brightness change and
+noise so that it serves real video and not only exact warps. Frames are whole (``crop_size=None``:
+a crop would cap the pyramid) and of two sizes, so that every level of the structure sees data:
+most pairs at 240x320 with the small motions of video, a few at 384x512 with larger ones for the
+coarsest levels. A fifth of the pairs is held out to validate on, and the best-scoring state is
+kept (``validation_fraction``).
 
 Then, in the same run, beside the frozen network of the same structure and the NumPy reference
 ``tvl1_optical_flow`` at its defaults (on the frames, and on the texture of every level as the
