@@ -83,6 +83,10 @@ class PretrainedWeights:
 
 
 _TVL1_CONSTANTS = {"tau": 0.25, "lmbda": 0.15, "theta": 0.3, "eps": 1e-10}
+# The structure both bundled entries share: eight levels 0.6 apart, two warps of 15 iterations,
+# IPOL's bicubic warps. They differ in ``texture`` alone.
+_TVNET_8_2_15 = {"n_scales": 8, "n_warps": 2, "n_iters": 15, **_TVL1_CONSTANTS,
+                 "zoom_factor": 0.6, "interpolation": "bicubic"}
 
 #: The bundled weights, by name.
 WEIGHTS: dict[str, PretrainedWeights] = {
@@ -90,8 +94,7 @@ WEIGHTS: dict[str, PretrainedWeights] = {
         PretrainedWeights(
             name="tvnet-8-2-15-texture",
             file="tvnet-8-2-15-texture.safetensors",
-            config={"n_scales": 8, "n_warps": 2, "n_iters": 15, **_TVL1_CONSTANTS,
-                    "zoom_factor": 0.6, "texture": True, "interpolation": "bicubic"},
+            config={**_TVNET_8_2_15, "texture": True},
             train="filters+steps",
             recipe="python benchmarks/train_pretrained.py (seed 0): train='filters+steps' "
                    "(the filters at a hundredth of the rate), EPE loss, "
@@ -125,8 +128,7 @@ WEIGHTS: dict[str, PretrainedWeights] = {
         PretrainedWeights(
             name="tvnet-8-2-15",
             file="tvnet-8-2-15.safetensors",
-            config={"n_scales": 8, "n_warps": 2, "n_iters": 15, **_TVL1_CONSTANTS,
-                    "zoom_factor": 0.6, "texture": False, "interpolation": "bicubic"},
+            config={**_TVNET_8_2_15, "texture": False},
             train="filters+steps",
             recipe="python benchmarks/train_pretrained.py --name tvnet-8-2-15 (seed 0): the "
                    "recommended entry's recipe on exact warps (no brightness change, no noise)",
