@@ -63,6 +63,8 @@ def _eager_copy(model: TVNet) -> TVNet:
     network.requires_grad_(False)
     network.fused = False
     network.checkpoint = False
+    # The traced graph cannot read a parameter's value, which sets the pre-smoothing's window.
+    network._presmoothing_constant = float(network.presmoothing_sigma())
     return network
 
 

@@ -24,6 +24,9 @@ __all__ = ["TVNet", "COMPILE_ENV_VAR", "COMPILE_MIN_WORK"]
 COMPILE_ENV_VAR = "SKTVNET_COMPILE"
 # Storage size of the trainable initial flow: independent of the image, resized to the input.
 U0_SIZE = (16, 16)
+# Range of log(sigma / PRESMOOTHING_SIGMA) of the learned pre-smoothing: from IPOL's sigma 0.8
+# (training may blur the frames more, never less) up to about 4 px.
+PRESMOOTHING_LOG_RANGE = (0.0, 1.6)
 
 
 def _compile_enabled() -> bool:
@@ -287,6 +290,12 @@ class TVNet(nn.Module):
     iteration of a scale is not computed (p is reset at the next scale, the output does not depend
     on it), so it owns no parameter; every parameter therefore influences the output.
 
+    Beyond the paper, the Gaussian that smooths the frames before the pyramid learns with the
+    filters: its width, from IPOL's sigma 0.8 up (:meth:`presmoothing_sigma`). One warp
+    linearises the frames once, about the initial flow, and a wider blur extends the
+    displacements over which that linearisation holds: on held-out pairs of up to 4 px, trained
+    TVNet-1-1-50 learns sigma 2.3 and halves its error (``benchmarks/bench_table1.py``).
+
     Beyond the paper, the step sizes can learn too (``train_steps=True``): every iteration of
     every level owns its tau, lambda and theta (the dual updates only a tau, like the filters),
     initialised at the constructor's values, so that untrained TVNet is still exactly TV-L1.
@@ -334,7 +343,7 @@ class TVNet(nn.Module):
     train_u0 : bool, default=False
         Whether the initial flow ``u0`` is trainable.
     train_filters : bool, default=False
-        Whether the difference filters are trainable.
+        Whether the difference filters and the width of the pre-smoothing are trainable.
     train_steps : bool, default=False
         Whether the step sizes tau, lambda and theta of every iteration of every level are
         trainable (see above and :meth:`step_sizes`).
@@ -380,6 +389,10 @@ class TVNet(nn.Module):
     divergence_weight : nn.Parameter of shape (n_scales, n_warps * n_iters - 1, 2, 2)
         Taps wb of the divergence (Eq. 5) that uses the p of the same dual update; initialised
         (-1, 1).
+    log_presmoothing : nn.Parameter of shape ()
+        ``log(sigma / 0.8)`` of the Gaussian that smooths the frames before the pyramid, clamped
+        to ``PRESMOOTHING_LOG_RANGE`` (sigma from 0.8 to about 4 px); zero-initialised, trained
+        with the filters. Weights saved without it load with 0.
     log_lmbda : nn.Parameter of shape (n_scales, n_warps * n_iters)
         ``log(lambda_t / lmbda)`` of each iteration of each level, counted across its warps;
         zero-initialised.
@@ -479,6 +492,10 @@ class TVNet(nn.Module):
             torch.tensor(tvf.DIVERGENCE_TAPS).repeat(self.n_scales, n_dual, 2, 1),
             requires_grad=train_filters,
         )
+        self.log_presmoothing = nn.Parameter(torch.zeros(()), requires_grad=train_filters)
+        # The pre-smoothing's sigma as a float, set on copies that are traced for export (see
+        # sktvnet.export): the blur's window follows its value, which a traced graph cannot read.
+        self._presmoothing_constant: float | None = None
         n_steps = self.n_warps * self.n_iters
         for name, count in (("log_lmbda", n_steps), ("log_theta", n_steps), ("tau_logit", n_dual)):
             setattr(self, name, nn.Parameter(torch.zeros(self.n_scales, count),
@@ -511,6 +528,25 @@ class TVNet(nn.Module):
             lmbda=self.lmbda * torch.exp(self.log_lmbda.double()),
             theta=theta,
         )
+
+    def presmoothing_sigma(self) -> Tensor:
+        """The standard deviation, in pixels, of the Gaussian that smooths the frames before
+        the pyramid: a float64 0-d tensor, 0.8 (IPOL's) until trained, at most about 4 px.
+
+        Examples
+        --------
+        >>> float(TVNet().presmoothing_sigma())
+        0.8
+        """
+        low, high = PRESMOOTHING_LOG_RANGE
+        log_ratio = self.log_presmoothing.double().clamp(low, high)
+        return _core.PRESMOOTHING_SIGMA * torch.exp(log_ratio)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Weights saved before the pre-smoothing learned (the bundled ones among them) have no
+        # log_presmoothing: theirs was IPOL's, a 0 here. ``state_dict`` is load_state_dict's copy.
+        state_dict.setdefault(prefix + "log_presmoothing", torch.zeros(()))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _step_table(self, dtype, device) -> Tensor:
         """(n_scales, n_warps * n_iters, 4): lmbda theta, tau / theta, theta, eps per iteration.
@@ -581,7 +617,7 @@ class TVNet(nn.Module):
         batch, _, height, width = x0.shape
         dtype, device = x0.dtype, x0.device
         i0, i1 = tvf._normalize_pair(tvf._to_grey(x0), tvf._to_grey(x1))
-        frames = tvf._gaussian_blur(torch.cat([i0, i1], dim=1), _core.PRESMOOTHING_SIGMA)
+        frames = self._presmooth(torch.cat([i0, i1], dim=1))
         shapes = _core.pyramid_shapes(height, width, self.n_scales, self.zoom_factor)
         bicubic = self.interpolation == "bicubic"
         levels = tvf._pyramid(frames, shapes, self.zoom_factor, bicubic)
@@ -604,6 +640,22 @@ class TVNet(nn.Module):
             if level > 0:
                 flow = tvf._zoom_in(flow, shapes[level - 1], bicubic) * (1.0 / self.zoom_factor)
         return flow
+
+    def _presmooth(self, frames: Tensor) -> Tensor:
+        """``frames`` blurred by the pre-smoothing: by a float sigma unless it learns (in
+        place, and 0.8 exactly until trained), else by taps formed from the parameter."""
+        sigma = self._presmoothing_constant
+        if sigma is None:
+            sigma = self.presmoothing_sigma()
+            if not sigma.requires_grad:
+                sigma = float(sigma)
+        if math.isnan(float(sigma.detach()) if isinstance(sigma, Tensor) else sigma):
+            # A training that diverged: NaN flows, as any other NaN parameter gives (the blur's
+            # window would be undefined).
+            return torch.full_like(frames, math.nan)
+        if isinstance(sigma, Tensor):
+            return tvf._gaussian_blur_learnable(frames, sigma)
+        return tvf._gaussian_blur(frames, sigma)
 
     def _initial_flow(self, shapes, batch: int, dtype, device) -> Tensor:
         h, w = shapes[-1]

@@ -57,7 +57,8 @@ def bicubic(grey_videos):
 @pytest.fixture(scope="module")
 def trained(grey_videos):
     """u0, filters and step sizes trained for a few steps (no validation, which could rightly
-    keep the untrained state), then the step sizes moved further by hand."""
+    keep the untrained state), then the step sizes and the pre-smoothing moved further by hand
+    (a traced graph must take the learned sigma's window as a constant)."""
     estimator = TVNetFlow(**STRUCTURE, train="all", max_iter=3, crop_size=None, random_state=0,
                           validation_fraction=None)
     estimator.fit(grey_videos)
@@ -66,6 +67,7 @@ def trained(grey_videos):
         for name in ("tau_logit", "log_lmbda", "log_theta"):
             parameter = getattr(estimator.model_, name)
             parameter.add_(0.3 * torch.randn(parameter.shape, generator=generator))
+        estimator.model_.log_presmoothing.fill_(0.4)
     return estimator
 
 
@@ -85,6 +87,7 @@ def test_trained_fixture_moved_away_from_tvl1(trained):
     steps = model.step_sizes()
     assert float((steps["theta"].detach() / model.theta).log().abs().min()) > 1e-3
     assert steps["tau"].unique().numel() == steps["tau"].numel()
+    assert float(model.presmoothing_sigma().detach()) > 1.1
 
 
 @pytest.mark.parametrize("which, optimize", [("frozen", True), ("trained", True),

@@ -2,6 +2,7 @@
 the trainable one gets a gradient in every parameter; the execution paths (eager, checkpointed,
 fused) agree."""
 
+import math
 import pickle
 
 import numpy as np
@@ -62,6 +63,7 @@ def test_parameters_shapes_and_flags():
         "centered_weight": (3, 2, 3),
         "forward_weight": (3, 7, 2, 2),
         "divergence_weight": (3, 7, 2, 2),
+        "log_presmoothing": (),
         "log_lmbda": (3, 8),
         "log_theta": (3, 8),
         "tau_logit": (3, 7),
@@ -364,6 +366,8 @@ def test_gradcheck_tvnet_2_2_3():
     x0, x1 = _to_torch(image0), _to_torch(image1)
     net = _trainable(zoom_factor=0.8)
     assert len(_core.pyramid_shapes(20, 24, 2, 0.8)) == 2
+    with torch.no_grad():  # inside its range: at 0, sigma 0.8, it sits on the clamp's kink
+        net.log_presmoothing.fill_(0.2)
     names = [name for name, _ in net.named_parameters()]
     params = tuple(p.detach().clone().requires_grad_() for p in net.parameters())
 
@@ -378,7 +382,7 @@ def test_gradcheck_tvnet_2_2_3():
         return functional_call(net, dict(zip(names[1:], values)), (x0, x1))
 
     assert names[1:] == ["centered_weight", "forward_weight", "divergence_weight",
-                         "log_lmbda", "log_theta", "tau_logit"]
+                         "log_presmoothing", "log_lmbda", "log_theta", "tau_logit"]
     # Every tap and step, slow mode (one call: its cost is a backward pass per output element).
     assert gradcheck(run_filters_and_steps, params[1:], eps=1e-8)
     inputs = (x0.clone().requires_grad_(), x1.clone().requires_grad_())
@@ -727,6 +731,71 @@ def test_every_step_of_every_level_changes_the_flow():
             with torch.no_grad():
                 weight[index] = 0.0
     torch.testing.assert_close(net(x0, x1), base, rtol=0, atol=0)
+
+
+# ------------------------------------------------------------------ learned pre-smoothing
+def test_presmoothing_starts_at_ipol_sigma_and_stays_in_its_range():
+    net = TVNet(train_filters=True)
+    assert float(net.presmoothing_sigma().detach()) == _core.PRESMOOTHING_SIGMA  # exactly
+    assert net.log_presmoothing.requires_grad and not TVNet().log_presmoothing.requires_grad
+    low, high = network.PRESMOOTHING_LOG_RANGE
+    for value, expected in ((-5.0, low), (0.7, 0.7), (9.0, high)):
+        with torch.no_grad():
+            net.log_presmoothing.fill_(value)
+        assert float(net.presmoothing_sigma().detach()) == pytest.approx(
+            _core.PRESMOOTHING_SIGMA * math.exp(expected))
+    assert float(net.presmoothing_sigma().detach()) < 4.0
+
+
+def test_learned_presmoothing_blurs_the_frames_by_its_sigma():
+    """A trained sigma gives the flow of the same network fed frames blurred to that width,
+    with or without autograd (the learnable taps equal the reference's kernel)."""
+    x0, x1 = _frames((40, 48))
+    net = TVNet(n_scales=2, n_warps=2, n_iters=3, train_filters=True).double()
+    with torch.no_grad():
+        net.log_presmoothing.fill_(math.log(1.7 / _core.PRESMOOTHING_SIGMA))
+    trained = net(x0, x1)
+    with torch.no_grad():
+        inference = net(x0, x1)
+    torch.testing.assert_close(inference, trained, rtol=1e-10, atol=1e-10)
+    blurred = [tvf._gaussian_blur(x, 1.7) for x in (x0, x1)]
+    reference = tvf.gaussian_blur(x0, 1.7)
+    torch.testing.assert_close(blurred[0], reference, rtol=0, atol=0)
+    taps = tvf._gaussian_blur_learnable(x0, torch.tensor(1.7, dtype=torch.float64))
+    torch.testing.assert_close(taps, reference, rtol=1e-12, atol=1e-10)
+    assert not torch.allclose(trained, TVNet(n_scales=2, n_warps=2, n_iters=3).double()(x0, x1))
+
+
+def test_a_wider_presmoothing_extends_one_warp_to_larger_motion():
+    """The reason sigma learns: one warp linearises about u = 0, and on a textured image moved
+    by up to 3 px TVNet-1-1-50 recovers more of the motion from frames blurred wider than IPOL's."""
+    image0, image1, truth = _warped_pair("camera", (96, 96))
+    x0, x1 = _to_torch(image0), _to_torch(image1)
+    truth = torch.from_numpy(truth)[None]
+    errors = []
+    for sigma in (_core.PRESMOOTHING_SIGMA, 2.0):
+        net = TVNet().double()
+        with torch.no_grad():
+            net.log_presmoothing.fill_(math.log(sigma / _core.PRESMOOTHING_SIGMA))
+        errors.append(float(endpoint_error(net(x0, x1), truth)))
+    assert errors[1] < 0.9 * errors[0], errors
+
+
+def test_weights_saved_without_presmoothing_load_with_ipol_sigma():
+    """Files written before the pre-smoothing learned (the bundled weights among them) lack
+    its parameter; they load, with sigma 0.8, and a trained one replaces it."""
+    net = TVNet(n_scales=2, n_warps=2, n_iters=3, train_filters=True)
+    with torch.no_grad():
+        net.log_presmoothing.fill_(0.5)
+    old = {k: v for k, v in TVNet(n_scales=2, n_warps=2, n_iters=3).state_dict().items()
+           if k != "log_presmoothing"}
+    net.load_state_dict(old)
+    assert float(net.presmoothing_sigma().detach()) == _core.PRESMOOTHING_SIGMA
+    with torch.no_grad():
+        net.log_presmoothing.fill_(0.5)
+    fresh = TVNet(n_scales=2, n_warps=2, n_iters=3)
+    fresh.load_state_dict(net.state_dict())
+    assert float(fresh.log_presmoothing) == 0.5
 
 
 # ------------------------------------------------------------------ persistence and devices

@@ -106,8 +106,12 @@ def test_one_parameter_group_per_trained_part(train):
     est = TVNetFlow(train=train, learning_rate=0.5)
     est.model_ = build_tvnet(est)
     groups = est._parameter_groups()
-    assert {g["name"] for g in groups} == TRAIN_PARTS[train]
-    rates = {"u0": 0.05, "filters": 0.005, "steps": 0.5}  # u0 at a tenth, filters a hundredth
+    # The filters' part has two groups: the taps, and the pre-smoothing at the steps' rate.
+    parts = TRAIN_PARTS[train]
+    assert {g["name"] for g in groups} == parts | (
+        {"filters/log_presmoothing"} if "filters" in parts else set())
+    # u0 at a tenth, the taps a hundredth
+    rates = {"u0": 0.05, "filters": 0.005, "steps": 0.5, "filters/log_presmoothing": 0.5}
     assert all(g["lr"] == pytest.approx(rates[g["name"]]) and g["weight_decay"] == 0.0
                for g in groups)
     trained = {id(p) for g in groups for p in g["params"]}
@@ -179,3 +183,20 @@ def test_centred_tap_sums_projects_the_gradient_and_shifts_the_taps_back_to_thei
     centred.grad = None
     (centred ** 3).sum().backward()  # outside, the gradient is the plain one again
     torch.testing.assert_close(centred.grad, 3 * centred.detach() ** 2)
+
+
+def test_one_warp_learns_a_wider_presmoothing_on_large_motion():
+    """TVNet-1-1-20 trained with its filters on a real image moved by 3 px: the pre-smoothing's
+    sigma grows from IPOL's 0.8 (at the steps' rate, the taps' hundredth could not move it) and
+    the error on the training pairs falls."""
+    from sktvnet.datasets import make_flow_pairs
+
+    X, y = make_flow_pairs(6, size=(48, 48), max_displacement=3.0, images="train",
+                           random_state=0)
+    params = dict(n_scales=1, n_warps=1, n_iters=20, loss="epe", batch_size=3, crop_size=None,
+                  validation_fraction=None, random_state=0)
+    frozen = TVNetFlow(**params).fit(X, y)
+    est = TVNetFlow(**params, train="filters", max_iter=30).fit(X, y)
+    # At the taps' hundredth of the rate it could reach 0.8 * exp(0.006): 0.805.
+    assert float(est.model_.presmoothing_sigma().detach()) > 1.0
+    assert est.score(X, y) > frozen.score(X, y)

@@ -37,7 +37,7 @@ from ..network import TVNet
 # every iteration (``TVNet(train_steps=True)``).
 PART_PARAMETERS = {
     "u0": ("u0",),
-    "filters": ("centered_weight", "forward_weight", "divergence_weight"),
+    "filters": ("centered_weight", "forward_weight", "divergence_weight", "log_presmoothing"),
     "steps": ("log_lmbda", "log_theta", "tau_logit"),
 }
 # TVNetFlow's learning rate of each part relative to its ``learning_rate`` (that of the steps).
@@ -48,6 +48,10 @@ PART_PARAMETERS = {
 # Most of that harm came from the centred taps' drift off zero sum, which training now
 # prevents (CentredTapSums); benchmarks/bench_heldout_draws.py measures the rates since.
 PART_LR_RATIOS = {"u0": 0.1, "filters": 0.01, "steps": 1.0}
+# Parameters whose rate is not their part's (with ``ratios``). The pre-smoothing's log sigma is a
+# scale-free scalar like the log step sizes: at the filters' hundredth it could move by about
+# 0.03 in TVNetFlow's 300 Adam steps, where TVNet-1-1-50 wants 1.0 (sigma 0.8 -> 2.3).
+PARAMETER_LR_RATIOS = {"log_presmoothing": 1.0}
 
 
 def _spellings() -> dict:
@@ -110,16 +114,21 @@ def build_tvnet(estimator, **options) -> TVNet:
 def tvnet_parameter_groups(tvnet: TVNet, learning_rate: float,
                            ratios: dict[str, float] | None = None) -> list[dict]:
     """One optimiser group per trained part of ``tvnet`` (named by the part), at
-    ``learning_rate`` times the part's ratio in ``ratios`` (None: 1 for every part); TVNet's
-    parameters have no weight decay."""
+    ``learning_rate`` times the part's ratio in ``ratios`` (None: 1 for every part), and one
+    per trained parameter of ``PARAMETER_LR_RATIOS`` (named ``part/parameter``) at its own
+    ratio when ``ratios`` is given; TVNet's parameters have no weight decay."""
     parameters = dict(tvnet.named_parameters())
     groups = []
     for part, names in PART_PARAMETERS.items():
-        params = [parameters[name] for name in names if parameters[name].requires_grad]
-        if params:
+        trained = [name for name in names if parameters[name].requires_grad]
+        own = [] if ratios is None else [name for name in trained if name in PARAMETER_LR_RATIOS]
+        shared = [parameters[name] for name in trained if name not in own]
+        if shared:
             ratio = 1.0 if ratios is None else ratios[part]
-            groups.append(dict(params=params, lr=learning_rate * ratio,
+            groups.append(dict(params=shared, lr=learning_rate * ratio,
                                weight_decay=0.0, name=part))
+        groups += [dict(params=[parameters[name]], lr=learning_rate * PARAMETER_LR_RATIOS[name],
+                        weight_decay=0.0, name=f"{part}/{name}") for name in own]
     return groups
 
 

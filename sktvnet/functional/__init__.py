@@ -19,6 +19,7 @@ from ._differences import (
 )
 from ._image import (
     _gaussian_blur,
+    _gaussian_blur_learnable,
     _normalize_pair,
     _pyramid,
     _texture,

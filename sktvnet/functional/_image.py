@@ -149,10 +149,27 @@ def _gaussian_blur(image: Tensor, sigma: float) -> Tensor:
     np_dtype = np.float64 if image.dtype == torch.float64 else np.float32
     # Python floats of the kernel rounded to the image dtype, as the reference rounds its kernel.
     kernel = [float(k) for k in _core.gaussian_kernel1d(sigma).astype(np_dtype)]
+    return _symmetric_filter(image, kernel)
+
+
+def _gaussian_blur_learnable(image: Tensor, sigma: Tensor) -> Tensor:
+    """``_gaussian_blur`` by a 0-d tensor ``sigma`` through which the gradient flows (TVNet's
+    learned pre-smoothing): the taps are formed from it, on IPOL's window for its present value.
+    The window's radius is a whole number, so its growth is not differentiable; the taps it
+    adds or drops weigh ``exp(-12.5)`` of the centre's."""
+    radius = int(_core.GAUSSIAN_WINDOW * float(sigma.detach()))
+    offsets = torch.arange(-radius, radius + 1, dtype=torch.float64, device=image.device)
+    taps = torch.exp(-(offsets * offsets) / (2.0 * sigma.double() ** 2))
+    return _symmetric_filter(image, list((taps / taps.sum()).to(image.dtype).unbind()))
+
+
+def _symmetric_filter(image: Tensor, kernel: list) -> Tensor:
+    """Separable filter by a symmetric ``kernel`` of odd length (Python floats, or 0-d tensors
+    that the gradient flows to), columns then rows, with IPOL's mirrored borders."""
     radius = len(kernel) // 2
     out = image
-    # Separable pass, columns then rows, with IPOL's mirrored borders (c b | a b c | b a). Shifted
-    # slices, pairing the symmetric taps, run several times faster than a one-channel conv2d.
+    # Mirrored borders: c b | a b c | b a. Shifted slices, pairing the symmetric taps, run several
+    # times faster than a one-channel conv2d.
     for dim in (3, 2):
         n = out.shape[dim]
         # Indices from a Python list: a constant of an exported graph, not NumPy inside it.
@@ -161,9 +178,12 @@ def _gaussian_blur(image: Tensor, sigma: float) -> Tensor:
         acc = padded.narrow(dim, radius, n) * kernel[radius]
         for k in range(radius):
             pair = padded.narrow(dim, k, n) + padded.narrow(dim, 2 * radius - k, n)
-            # In place: two passes over memory a tap pair instead of three, and no new tensor
-            # (the texture's blur, 21 taps, runs twice as fast).
-            acc.add_(pair, alpha=kernel[k])
+            if isinstance(kernel[k], Tensor):
+                acc = acc + pair * kernel[k]  # out of place: autograd keeps acc
+            else:
+                # In place: two passes over memory a tap pair instead of three, and no new
+                # tensor (the texture's blur, 21 taps, runs twice as fast).
+                acc.add_(pair, alpha=kernel[k])
         out = acc
     return out
 
