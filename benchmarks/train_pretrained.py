@@ -92,6 +92,17 @@ RECIPES = {
 QUICK_PAIRS = [(6, (60, 80), 2.0), (2, (96, 128), 4.0)]
 
 
+class _IpolPresmoothing(TVNetFlow):
+    """TVNetFlow whose pre-smoothing keeps IPOL's sigma 0.8 when the filters learn: the bundled
+    entries were trained before it could learn, and on their eight levels it learns nothing
+    (trained structures of three levels and more push it below 0.8, where its range ends)."""
+
+    def _make_network(self):
+        network = super()._make_network()
+        network.log_presmoothing.requires_grad_(False)
+        return network
+
+
 def training_pairs(recipe: dict, seed: int) -> tuple[list, list]:
     X, y = [], []
     for k, (n, size, displacement) in enumerate(recipe["pairs"]):
@@ -144,11 +155,10 @@ def main() -> None:
         metadata = config["metadata"]
         estimator = TVNetFlow(**entry.config, weights=output).fit(X_train[:1])
     else:
-        estimator = TVNetFlow(**entry.config, weights=None, crop_size=None,
-                              random_state=args.seed, verbose=1,
-                              **{k: recipe[k] for k in ("train", "loss", "learning_rate",
-                                                         "max_iter", "batch_size",
-                                                         "validation_fraction")})
+        estimator = _IpolPresmoothing(
+            **entry.config, weights=None, crop_size=None, random_state=args.seed, verbose=1,
+            **{k: recipe[k] for k in ("train", "loss", "learning_rate", "max_iter", "batch_size",
+                                      "validation_fraction")})
         estimator.fit(X_train, y_train)
         estimator.set_params(verbose=0)
         metadata = {
