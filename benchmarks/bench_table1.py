@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 
@@ -32,6 +33,7 @@ import numpy as np
 import torch
 
 from sktvnet import TVNetFlow, tvl1_optical_flow
+from sktvnet._core import PRESMOOTHING_SIGMA
 from sktvnet.datasets import make_flow_pairs
 
 from _common import cpu_name, timed
@@ -114,7 +116,8 @@ def fit_cell(structure: str, train, X_train, y_train, tests: dict, args) -> dict
     start = time.perf_counter()
     est.fit(X_train, y_train)
     cell = {"fit_seconds": time.perf_counter() - start,
-            "best_validation_score": est.best_validation_score_}
+            "best_validation_score": est.best_validation_score_,
+            "presmoothing_sigma": float(est.model_.presmoothing_sigma().detach())}
     for size, (X, y) in tests.items():
         flows, seconds = timed_transform(est, X)
         cell[size] = {"epe": epe(flows, y), "seconds_per_pair": seconds}
@@ -222,10 +225,12 @@ def retime(path: Path) -> None:
     """Re-measure the time column of the table in ``path`` (and its .md), keeping its EPEs.
 
     A fit's time per pair can include compilation (the runs before the second-call timing of
-    ``timed_transform``), and two fits at once share the memory bandwidth. The time does not
-    depend on the trained values, only on the structure, so each structure is timed frozen, on
-    the same held-out pairs, compiled, alone with one torch thread (medians of 3 calls after
-    the one that compiles), beside the reference's time per pair in the same run.
+    ``timed_transform``), and two fits at once share the memory bandwidth. The time depends on
+    the structure and, a little, on the learned pre-smoothing (its window grows with sigma),
+    not on the other trained values, so each structure is timed frozen with the sigma that its
+    ``all`` column learned, on the same held-out pairs, compiled, alone with one torch thread
+    (medians of 3 calls after the one that compiles), beside the reference's time per pair in
+    the same run.
     """
     table = json.loads(path.read_text())
     table["args"].setdefault("zoom_factor", EARLIER_ZOOM_FACTOR)
@@ -248,6 +253,11 @@ def retime(path: Path) -> None:
             est = TVNetFlow(n_scales=n_scales, n_warps=n_warps, n_iters=n_iters,
                             zoom_factor=args.zoom_factor, interpolation=args.interpolation,
                             batch_size=len(X)).fit(X[:1])
+            row = next(r for r in table["rows"] if r["structure"] == f"TVNet-{structure}")
+            sigma = row["columns"].get("all", {}).get("presmoothing_sigma")
+            if sigma is not None:
+                with torch.no_grad():
+                    est.model_.log_presmoothing.fill_(math.log(sigma / PRESMOOTHING_SIGMA))
             est.model_.fused = True  # compiled: the warm-up call compiles, the timed ones don't
             seconds = timed(lambda: est.transform(X), repeat=3)[0] / len(X)
             retimed["structures"].setdefault(f"TVNet-{structure}", {})[size] = seconds
@@ -298,8 +308,9 @@ def render(rows, columns, ipol, args, cpu, retimed=None) -> str:
     lines.append(f"Fit times: {fits}.")
     if retimed is not None:
         lines += ["", f"The time column was re-measured on {retimed['date']} "
-                  f"(`--retime`: each structure frozen, the same operations as trained, "
-                  f"compiled, {retimed['threads']}, medians of 3 calls after a warm-up; the reference in "
+                  f"(`--retime`: each structure frozen with the pre-smoothing that its `all` "
+                  f"column learned, the same operations as trained, compiled, "
+                  f"{retimed['threads']}, medians of 3 calls after a warm-up; the reference in "
                   f"the same run) on {retimed['cpu']}; the EPEs and fit times are the fits'."]
     reused = sorted({c for row in rows for c, cell in row["columns"].items() if "reused" in cell})
     if reused:
