@@ -60,6 +60,7 @@ RESULT_TABLES = {
                                      "--learning-rate 0.05 --cells 10-1-50:all"),
     "pretrained": "benchmarks/train_pretrained.py",
     "pretrained_tvnet-8-2-15": "benchmarks/train_pretrained.py --name tvnet-8-2-15",
+    "presmoothing": "benchmarks/bench_presmoothing.py",
     "interpolation": "benchmarks/bench_interpolation.py",
     "defaults": "benchmarks/bench_defaults.py",
     "reference": "benchmarks/bench_reference.py",

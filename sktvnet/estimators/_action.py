@@ -70,7 +70,8 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         Soft non-zero constant of the divisions in Eq. 11-12.
     train : str or None, default="all"
         What of TVNet is trained with the head: any combination of ``"u0"`` (its initial
-        flow), ``"filters"`` (its difference filters, the paper's full model with u0) and
+        flow), ``"filters"`` (its difference filters, the paper's full model with u0, and the
+        width of its pre-smoothing) and
         ``"steps"`` (tau, lambda and theta of every iteration, see :class:`sktvnet.TVNet`'s
         ``train_steps``), joined by ``"+"`` in that order (``"u0+filters"``, ``"u0+steps"``,
         ``"filters+steps"``, ``"u0+filters+steps"``), ``"all"`` for the three, or ``None``:

@@ -86,19 +86,23 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
     train : str or None, default=None
         What :meth:`fit` trains: ``None`` (nothing: TV-L1), or any combination of three parts,
         ``"u0"`` (the initial flow), ``"filters"`` (the difference filters of every iteration,
-        Eq. 7-9, the centred-gradient filters included) and ``"steps"`` (tau, lambda and theta
+        Eq. 7-9, the centred-gradient filters included, and the width of the Gaussian that
+        smooths the frames, from IPOL's sigma 0.8 up) and ``"steps"`` (tau, lambda and theta
         of every iteration of every level, see :class:`sktvnet.TVNet`'s ``train_steps``),
         joined by ``"+"`` in that order: ``"u0+filters"``, ``"u0+steps"``, ``"filters+steps"``,
         ``"u0+filters+steps"``, or ``"all"`` for the three. The step sizes carry most of the
         gain to other images and sizes; the filters add to it, their centred-gradient taps
-        kept at the sums they start with (the user guide's "Training options").
+        kept at the sums they start with. With one warp, the learned pre-smoothing is what
+        gains most: ``"all"`` halves TVNet-1-1-50's held-out error (the user guide's
+        "Training options").
     loss : {"energy", "epe"}, default="energy"
         Training loss: the TV-L1 energy of the output flow (Eq. 1, unsupervised, y ignored) or the
         mean end-point error against ground-truth flows ``y``.
     learning_rate : float, default=0.02
-        Initial Adam learning rate of the step sizes; u0 learns at a tenth of it and the filters
-        at a hundredth (they move the unrolled iteration much more per unit, see the user
-        guide's "Training options" for the measurements). All rates decay to zero over the steps (cosine);
+        Initial Adam learning rate of the step sizes and of the pre-smoothing's log sigma; u0
+        learns at a tenth of it and the difference filters at a hundredth (they move the
+        unrolled iteration much more per unit, see the user guide's "Training options" for the
+        measurements). All rates decay to zero over the steps (cosine);
         gradients are clipped to norm 1. Structures that warp once on few levels (TVNet-1-1-50,
         TVNet-3-1-10) gain more on held-out pairs at 0.05; every structure with more warps
         gains less, or ends worse than frozen, at 0.05 (the user guide's "Which parts to train").
