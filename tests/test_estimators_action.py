@@ -160,10 +160,10 @@ def test_warm_start_continues_from_the_fitted_weights(videos):
 
 @pytest.mark.parametrize("train, trained", [
     (None, set()), ("u0", {"u0"}), ("filters", {"centered_weight", "forward_weight",
-                                                "divergence_weight"}),
+                                                "divergence_weight", "log_presmoothing"}),
     ("steps", {"log_lmbda", "log_theta", "tau_logit"}),
-    ("all", {"u0", "centered_weight", "forward_weight", "divergence_weight", "log_lmbda",
-             "log_theta", "tau_logit"}),
+    ("all", {"u0", "centered_weight", "forward_weight", "divergence_weight",
+             "log_presmoothing", "log_lmbda", "log_theta", "tau_logit"}),
 ])
 def test_train_trains_what_it_says(videos, train, trained):
     X, y = videos
