@@ -97,8 +97,8 @@ WEIGHTS: dict[str, PretrainedWeights] = {
             config={**_TVNET_8_2_15, "texture": True},
             train="filters+steps",
             recipe="python benchmarks/train_pretrained.py (seed 0): train='filters+steps' "
-                   "(the filters at a hundredth of the rate), EPE loss, "
-                   "Adam 0.02 with cosine decay, 300 steps of 2 whole pairs of "
+                   "(the filters at a hundredth of the rate, the pre-smoothing at IPOL's sigma), "
+                   "EPE loss, Adam 0.02 with cosine decay, 300 steps of 2 whole pairs of "
                    "make_flow_pairs(images='train', brightness=0.02, noise=0.005), 56 at "
                    "240x320 (motions up to 4 px) and 8 at 384x512 (up to 12 px) so that all "
                    "eight levels learn; a fifth held out, the best state kept",
