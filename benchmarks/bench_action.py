@@ -43,6 +43,8 @@ from sktvnet import TVNetActionClassifier  # noqa: E402
 from sktvnet.datasets import make_motion_videos  # noqa: E402
 from sktvnet.losses import tvl1_energy  # noqa: E402
 
+from _common import cpu_name  # noqa: E402
+
 RESULTS = Path(__file__).parent / "results"
 VARIANTS = {
     "end to end, L = Lc + 0.1 Lf": dict(),
@@ -113,7 +115,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    machine = {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+    machine = {"cpu": cpu_name(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                "torch": torch.__version__, "python": platform.python_version(),
                "compile": os.environ["SKTVNET_COMPILE"]}
     print(machine, flush=True)
@@ -144,7 +146,7 @@ def main(argv=None):
         f"Held-out accuracy on `make_motion_videos` (48x48, 6 frames; the classes differ only by "
         f"motion), `TVNetActionClassifier` defaults (TVNet-{defaults.n_scales}-"
         f"{defaults.n_warps}-{defaults.n_iters}, ResNet-style head of width 16, "
-        f"25 epochs, batch 16, Adam 3e-3, TVNet 3e-4); {machine['cpu_count']} cores, "
+        f"25 epochs, batch 16, Adam 3e-3, TVNet 3e-4); {machine['cpu']}, {machine['cpu_count']} cores, "
         f"{machine['torch_threads']} torch threads. Load: the 1-minute load average around each "
         "fit (other processes).",
         "",
