@@ -285,6 +285,8 @@ def test_make_motion_videos_errors(kwargs, error, match):
 @pytest.fixture(scope="module")
 def video_folder(tmp_path_factory):
     """UCF101-style folder: two classes of real mp4 files, a frame folder, and clutter."""
+    # Writing the mp4 files needs the video extra (PyAV).
+    pytest.importorskip("av", reason="the video extra (av) is not installed")
     root = tmp_path_factory.mktemp("ucf")
     for label, dx in (("PushUps", 1), ("WalkingWithDog", -1)):
         (root / label).mkdir()

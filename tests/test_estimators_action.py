@@ -307,6 +307,7 @@ def test_longer_and_ragged_videos_with_frame_size():
 
 
 def test_video_files_are_decoded_lazily(tmp_path):
+    pytest.importorskip("av", reason="the video extra (av) is not installed")
     for label, dx in (("Left", -1), ("Right", 1)):
         (tmp_path / label).mkdir()
         for k in range(3):
