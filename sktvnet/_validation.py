@@ -40,6 +40,20 @@ def check_interpolation(interpolation) -> str:
     return interpolation
 
 
+def check_texture(texture) -> float:
+    """The share of every level's structure (its Gaussian blur) that ``texture`` subtracts:
+    0.0 for False, 1.0 for True, or the number itself, which must lie in [0, 1]."""
+    if isinstance(texture, bool):
+        return float(texture)
+    if not isinstance(texture, numbers.Real):
+        raise TypeError(f"texture must be a bool or a real number in [0, 1], got "
+                        f"{type(texture).__name__} {texture!r}")
+    weight = float(texture)
+    if not 0.0 <= weight <= 1.0:  # NaN fails too
+        raise ValueError(f"texture must be a bool or a real number in [0, 1], got {texture!r}")
+    return weight
+
+
 # --------------------------------------------------------------------------------------------
 # Scalars
 # --------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint as _checkpoint
 
 from . import _core
-from ._validation import check_interpolation, check_like, check_tensor, check_tvnet_params
+from ._validation import (check_interpolation, check_like, check_tensor, check_texture,
+                          check_tvnet_params)
 from . import functional as tvf
 
 __all__ = ["TVNet", "COMPILE_ENV_VAR", "COMPILE_MIN_WORK"]
@@ -347,11 +348,13 @@ class TVNet(nn.Module):
     train_steps : bool, default=False
         Whether the step sizes tau, lambda and theta of every iteration of every level are
         trainable (see above and :meth:`step_sizes`).
-    texture : bool, default=False
+    texture : bool or float in [0, 1], default=False
         Solve on the texture of every pyramid level (:func:`sktvnet.functional.texture`: the
         level minus its Gaussian blur of sigma 2) rather than on the level, so that a change of
         brightness between the frames (automatic exposure, flicker) is not read as motion; as
-        ``tvl1_optical_flow(texture=True)``. False keeps TV-L1's own input.
+        ``tvl1_optical_flow(texture=True)``. False keeps TV-L1's own input. A number ``w``
+        subtracts ``w`` times the blur, between the two: more precise than the full texture
+        where brightness is constant, less robust where it changes (True is 1, False 0).
     interpolation : {"bilinear", "bicubic"}, default="bilinear"
         How the warps (and the pyramid's resampling) interpolate the frames between pixels.
         Bilinear is the paper's TVNet. Bicubic (Keys, a = -0.5: Catmull-Rom) is IPOL's TV-L1 and
@@ -446,7 +449,7 @@ class TVNet(nn.Module):
         train_u0: bool = False,
         train_filters: bool = False,
         train_steps: bool = False,
-        texture: bool = False,
+        texture: bool | float = False,
         interpolation: str = "bilinear",
         fused: bool | str = "auto",
         checkpoint: bool = False,
@@ -457,8 +460,7 @@ class TVNet(nn.Module):
             n_scales=n_scales, n_warps=n_warps, n_iters=n_iters, eps=eps,
         )
         for name, flag in (("train_u0", train_u0), ("train_filters", train_filters),
-                           ("train_steps", train_steps), ("checkpoint", checkpoint),
-                           ("texture", texture)):
+                           ("train_steps", train_steps), ("checkpoint", checkpoint)):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be a bool, got {type(flag).__name__} {flag!r}")
         if not (isinstance(fused, bool) or fused == "auto"):
@@ -474,6 +476,7 @@ class TVNet(nn.Module):
         self.train_u0 = train_u0
         self.train_filters = train_filters
         self.train_steps = train_steps
+        check_texture(texture)
         self.texture = texture
         self.interpolation = check_interpolation(interpolation)
         self.fused = fused
@@ -613,6 +616,11 @@ class TVNet(nn.Module):
         per_pixel = sum(h * w for h, w in levels) / (height * width) * self.n_warps * self.n_iters
         return _compile_pays(per_pixel, batch * height * width)
 
+    @property
+    def _texture_weight(self) -> float:
+        """The share of every level's structure that ``texture`` subtracts (0: none)."""
+        return check_texture(self.texture)
+
     def _flow(self, x0: Tensor, x1: Tensor, *, fused: bool, use_checkpoint: bool) -> Tensor:
         batch, _, height, width = x0.shape
         dtype, device = x0.dtype, x0.device
@@ -621,10 +629,10 @@ class TVNet(nn.Module):
         shapes = _core.pyramid_shapes(height, width, self.n_scales, self.zoom_factor)
         bicubic = self.interpolation == "bicubic"
         levels = tvf._pyramid(frames, shapes, self.zoom_factor, bicubic)
-        if self.texture:
+        if self._texture_weight:
             # Level by level: the texture of the finest frames alone would leave the coarse
             # levels, which see large motions, almost nothing.
-            levels = [tvf._texture(level) for level in levels]
+            levels = [tvf._texture(level, weight=self._texture_weight) for level in levels]
         centered = self.centered_weight.to(device=device, dtype=dtype)
         forward = self.forward_weight.to(device=device, dtype=dtype)
         div = self.divergence_weight.to(device=device, dtype=dtype)

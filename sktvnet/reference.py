@@ -239,7 +239,7 @@ def tvl1_optical_flow(
     tol: float = 0.01,
     interpolation: str = "bicubic",
     flow0: np.ndarray | None = None,
-    texture: bool = False,
+    texture: bool | float = False,
 ) -> np.ndarray:
     """Coarse-to-fine TV-L1 optical flow between two frames (reference implementation).
 
@@ -277,11 +277,12 @@ def tvl1_optical_flow(
         choice; ``"bilinear"`` computes the same function as the frozen :class:`sktvnet.TVNet`.
     flow0 : ndarray of shape (2, H, W), optional
         Initial flow (u, v) at full resolution; it is resized to the coarsest level.
-    texture : bool, default=False
+    texture : bool or float in [0, 1], default=False
         Solve on the texture of every pyramid level (the level minus its Gaussian blur of sigma
         ``_core.TEXTURE_SIGMA``, Wedel et al. 2009) instead of the level, so that a change of
-        brightness between the frames is not read as motion; as ``TVNet(texture=True)``. Not
-        part of IPOL's method.
+        brightness between the frames is not read as motion; as ``TVNet(texture=True)``. A
+        number ``w`` subtracts ``w`` times the blur (True is 1, False 0). Not part of IPOL's
+        method.
 
     Returns
     -------
@@ -348,10 +349,9 @@ def tvl1_optical_flow(
             (_zoom_out(prev0, shape, z, interpolation), _zoom_out(prev1, shape, z, interpolation))
         )
 
-    if not isinstance(texture, bool):
-        raise TypeError(f"texture must be a bool, got {type(texture).__name__} {texture!r}")
-    if texture:
-        levels = [tuple(im - _gaussian_blur(im, _core.TEXTURE_SIGMA) for im in pair)
+    weight = _validation.check_texture(texture)
+    if weight:
+        levels = [tuple(im - weight * _gaussian_blur(im, _core.TEXTURE_SIGMA) for im in pair)
                   for pair in levels]
     if flow0 is None:
         flow = np.zeros((2,) + shapes[-1], dtype=dtype)

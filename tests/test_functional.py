@@ -590,3 +590,19 @@ def test_iteration_step_takes_tensor_step_sizes_with_gradients(rng):
     u_new, p0, _ = step(*values)
     (u_new.sum() + p0.sum()).backward()
     assert all(float(v.grad) != 0 for v in values)
+
+
+def test_texture_weight_keeps_the_rest_of_the_structure(rng):
+    """texture(image, weight=w) = image - w blur(image): an offset c survives as (1 - w) c;
+    w = 1 is the default, w = 0 the image itself."""
+    image = torch.from_numpy(rng.random((1, 1, 24, 32)))
+    full = tvf.texture(image)
+    torch.testing.assert_close(tvf.texture(image, weight=1.0), full, rtol=0, atol=0)
+    torch.testing.assert_close(tvf.texture(image, weight=0.0), image, rtol=0, atol=0)
+    for weight in (0.3, 0.8):
+        moved = tvf.texture(image + 0.1, weight=weight) - tvf.texture(image, weight=weight)
+        torch.testing.assert_close(moved, torch.full_like(moved, (1 - weight) * 0.1))
+        torch.testing.assert_close(tvf.texture(image, weight=weight),
+                                   weight * full + (1 - weight) * image)
+    with pytest.raises(ValueError, match="weight must be <= 1.0, got 1.2"):
+        tvf.texture(image, weight=1.2)

@@ -197,6 +197,38 @@ def test_texture_tvnet_is_the_reference_on_textures(structure):
     assert not tvf.texture(flat).abs().max() > 1e-12
 
 
+def test_a_texture_weight_is_the_reference_with_that_weight_and_spans_frames_to_texture():
+    """texture=w subtracts w of every level's structure, as the reference does; 0 is TV-L1 on
+    the levels (as False) and 1 the full texture (as True)."""
+    image0, image1, _ = _warped_pair("camera", (48, 64))
+    x0, x1 = _to_torch(image0), _to_torch(image1)
+    structure = dict(n_scales=3, n_warps=2, n_iters=5)
+    with torch.no_grad():
+        flows = {w: TVNet(**structure, texture=w)(x0, x1)[0].numpy()
+                 for w in (False, 0.0, 0.5, 1.0, True)}
+    expected = tvl1_optical_flow(image0, image1, **structure, tol=0, interpolation="bilinear",
+                                 texture=0.5)
+    np.testing.assert_allclose(flows[0.5], expected, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(flows[0.0], flows[False])
+    np.testing.assert_array_equal(flows[1.0], flows[True])
+    assert np.abs(flows[0.5] - flows[False]).max() > 1e-3
+    assert np.abs(flows[0.5] - flows[True]).max() > 1e-3
+
+
+@pytest.mark.parametrize("texture, error, match", [
+    (1.5, ValueError, r"texture must be a bool or a real number in \[0, 1\], got 1.5"),
+    (-0.1, ValueError, r"in \[0, 1\], got -0.1"),
+    (float("nan"), ValueError, r"in \[0, 1\], got nan"),
+    ("yes", TypeError, r"texture must be a bool or a real number in \[0, 1\], got str 'yes'"),
+])
+def test_bad_texture_weights_are_refused_by_tvnet_and_the_reference(texture, error, match):
+    with pytest.raises(error, match=match):
+        TVNet(texture=texture)
+    image = np.zeros((16, 16))
+    with pytest.raises(error, match=match):
+        tvl1_optical_flow(image, image, texture=texture)
+
+
 def test_colour_equals_its_grey_version():
     rng = np.random.default_rng(2)
     x0, x1 = (torch.from_numpy(rng.random((1, 3, 20, 24))) for _ in range(2))

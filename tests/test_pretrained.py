@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.utils._param_validation import InvalidParameterError
 
 from sktvnet import TVNetFlow, load_pretrained
 from sktvnet.network import TVNet
@@ -138,6 +139,21 @@ def test_texture_and_interpolation_are_recorded_and_restored(tmp_path):
     est = TVNetFlow(**STRUCTURE, texture=True, interpolation="bicubic",
                     weights=tmp_path / "n.safetensors").fit(_pairs(1))
     assert est.model_.texture is True and est.model_.interpolation == "bicubic"
+
+
+def test_a_texture_weight_is_recorded_and_refused_when_it_differs(tmp_path):
+    net = TVNet(**STRUCTURE, texture=0.6)
+    save_weights(net, tmp_path / "n.safetensors")
+    assert load_weights(tmp_path / "n.safetensors")[1]["texture"] == 0.6
+    est = TVNetFlow(**STRUCTURE, texture=0.6, weights=tmp_path / "n.safetensors").fit(_pairs(1))
+    assert est.model_.texture == 0.6
+    np.testing.assert_allclose(est.transform(_pairs(2)),
+                               TVNetFlow(**STRUCTURE, texture=0.6).fit(_pairs(1)).transform(
+                                   _pairs(2)), atol=1e-6)
+    with pytest.raises(ValueError, match="texture=0.6"):
+        TVNetFlow(**STRUCTURE, texture=True, weights=tmp_path / "n.safetensors").fit(_pairs(1))
+    with pytest.raises(InvalidParameterError, match="'texture' parameter"):
+        TVNetFlow(**STRUCTURE, texture=1.5).fit(_pairs(1))
 
 
 def test_bad_weights_values(tmp_path):

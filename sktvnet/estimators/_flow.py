@@ -62,14 +62,17 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         user guide's "Choosing a structure").
     eps : float, default=1e-10
         Soft non-zero constant of the divisions in Eq. 11-12.
-    texture : bool, default=False
+    texture : bool or float in [0, 1], default=False
         Solve on the texture of every pyramid level (the level minus its Gaussian blur of sigma
         2, the structure-texture decomposition of Wedel et al. 2009) instead of the level, so
         that a change of brightness between them (automatic exposure, flicker) is not
         read as motion. TV-L1 is that sensitive: on held-out 240x320 pairs whose first frame
-        changes gain by up to 0.5%, the reference's EPE goes from 0.024 to 0.29 px. The price is
+        changes brightness by up to 0.5% (with noise of sigma 0.002), the reference's EPE goes
+        from 0.024 to 0.21 px (``benchmarks/bench_texture.py``). The price is
         some precision on pairs whose brightness is exact (see the user guide, "Brightness
-        changes"). False computes TV-L1's own function.
+        changes"). False computes TV-L1's own function. A number ``w`` subtracts ``w`` times
+        the blur and keeps the rest of the level: between the two in precision and in
+        robustness (True is 1, False 0).
     interpolation : {"bilinear", "bicubic"}, default="bilinear"
         How the warps and the pyramid interpolate between pixels: bilinear as the paper's TVNet,
         or bicubic as IPOL's TV-L1, markedly more precise for the same iterations (held-out
@@ -202,7 +205,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         "verbose": ["verbose"],
         "n_jobs": [Integral, None],
         "weights": [str, os.PathLike, None],
-        "texture": ["boolean"],
+        "texture": ["boolean", Interval(Real, 0, 1, closed="both")],
         "interpolation": [StrOptions(set(INTERPOLATIONS))],
     }
 

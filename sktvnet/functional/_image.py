@@ -52,11 +52,12 @@ def to_grey(image: Tensor) -> Tensor:
 TEXTURE_SIGMA = _core.TEXTURE_SIGMA
 
 
-def _texture(image: Tensor, sigma: float = TEXTURE_SIGMA) -> Tensor:
-    return image - _gaussian_blur(image, sigma)
+def _texture(image: Tensor, sigma: float = TEXTURE_SIGMA, weight: float = 1.0) -> Tensor:
+    structure = _gaussian_blur(image, sigma)
+    return image - (structure if weight == 1.0 else weight * structure)
 
 
-def texture(image: Tensor, sigma: float = TEXTURE_SIGMA) -> Tensor:
+def texture(image: Tensor, sigma: float = TEXTURE_SIGMA, weight: float = 1.0) -> Tensor:
     """The texture of an image: the image minus its Gaussian blur (its structure).
 
     Computed on both frames of a pair, it makes optical flow robust to a change of brightness
@@ -75,6 +76,10 @@ def texture(image: Tensor, sigma: float = TEXTURE_SIGMA) -> Tensor:
     image : Tensor of shape (B, C, H, W)
     sigma : float, default=TEXTURE_SIGMA (2.0)
         Standard deviation of the blur, in pixels.
+    weight : float in [0, 1], default=1.0
+        The share of the structure subtracted: ``image - weight * blur``. Below 1 the output
+        keeps ``1 - weight`` of the structure, which trades robustness to brightness changes
+        for precision where brightness is constant (0 returns the image).
 
     Returns
     -------
@@ -96,7 +101,8 @@ def texture(image: Tensor, sigma: float = TEXTURE_SIGMA) -> Tensor:
     """
     _check_tensor(image, "image")
     sigma = check_real("sigma", sigma, low=0.0, low_open=True)
-    return _texture(image, sigma)
+    weight = check_real("weight", weight, low=0.0, low_open=False, high=1.0)
+    return _texture(image, sigma, weight)
 
 
 def _normalize_pair(image0: Tensor, image1: Tensor) -> Pair:
