@@ -61,6 +61,7 @@ RESULT_TABLES = {
     "pretrained": "benchmarks/train_pretrained.py",
     "pretrained_tvnet-8-2-15": "benchmarks/train_pretrained.py --name tvnet-8-2-15",
     "presmoothing": "benchmarks/bench_presmoothing.py",
+    "texture": "benchmarks/bench_texture.py",
     "interpolation": "benchmarks/bench_interpolation.py",
     "defaults": "benchmarks/bench_defaults.py",
     "reference": "benchmarks/bench_reference.py",

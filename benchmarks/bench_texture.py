@@ -1,0 +1,116 @@
+"""Precision against robustness to brightness: held-out EPE against the weight of ``texture``.
+
+``texture=w`` solves on every pyramid level minus ``w`` times its Gaussian blur (its structure):
+0 is TV-L1 on the levels, 1 the full texture. An offset between the frames survives as ``1 - w``
+of itself and a gain acts on ``1 - w`` of the structure, so the larger ``w`` the less a
+brightness change reads as motion; but the texture holds less of the image, and on pairs whose
+brightness is exact the flow loses precision. This script draws that trade-off for the bundled
+entries' structure (TVNet-8-2-15, levels 0.6 apart, bicubic warps), frozen, beside the NumPy
+reference at its defaults with the same weights, and the two bundled entries (trained with
+``texture=True`` and ``False``), on held-out pairs of ``make_flow_pairs(images="test")`` at
+240x320:
+
+* exact warps (seed 100, as ``benchmarks/train_pretrained.py``);
+* mild changes: brightness 0.005 and noise 0.002 (seed 102);
+* the training's changes: brightness 0.02 and noise 0.005 (seed 101, as
+  ``train_pretrained.py``);
+
+and the stereo motorcycle pair (two exposures).
+
+Usage::
+
+    python benchmarks/bench_texture.py
+
+Prints a markdown table and writes ``benchmarks/results/texture.md`` and ``.json``. Only EPEs:
+nothing is timed, so other work on the machine does not change the figures (about 8 minutes on
+two cores, most of it the reference's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from sktvnet import TVNetFlow, load_pretrained, tvl1_optical_flow
+from sktvnet.datasets import load_stereo_motorcycle, make_flow_pairs
+from sktvnet.metrics import endpoint_error
+from sktvnet.pretrained import WEIGHTS
+
+from _common import cpu_name
+
+RESULTS = Path(__file__).parent / "results"
+WEIGHTS_OF_TEXTURE = [0.0, 0.3, 0.5, 0.7, 0.9, 1.0]
+REFERENCE_WEIGHTS = [0.0, 0.5, 1.0]
+# (label, make_flow_pairs' keywords): the held-out sets, the first and last as train_pretrained.
+TESTS = {
+    "exact warps": {"random_state": 100},
+    "brightness 0.005, noise 0.002": {"random_state": 102, "brightness": 0.005, "noise": 0.002},
+    "brightness 0.02, noise 0.005": {"random_state": 101, "brightness": 0.02, "noise": 0.005},
+}
+
+
+def measure(solve_pairs, solve_one, tests, motorcycle) -> dict:
+    """Mean held-out EPE on every test set and the motorcycle pair's EPE of one method."""
+    row = {label: float(np.mean([endpoint_error(f, t) for f, t in zip(solve_pairs(X), y[:, 0])]))
+           for label, (X, y) in tests.items()}
+    image0, image1, flow, valid = motorcycle
+    row["motorcycle"] = float(endpoint_error(solve_one(image0, image1), flow, mask=valid))
+    return row
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--weights", nargs="+", type=float, default=WEIGHTS_OF_TEXTURE)
+    parser.add_argument("--reference-weights", nargs="+", type=float, default=REFERENCE_WEIGHTS)
+    parser.add_argument("--test-pairs", type=int, default=8)
+    args = parser.parse_args(argv)
+    tests = {label: make_flow_pairs(args.test_pairs, size=(240, 320), images="test", **kwargs)
+             for label, kwargs in TESTS.items()}
+    motorcycle = load_stereo_motorcycle()
+    config = WEIGHTS["tvnet-8-2-15"].config
+    rows = {}
+
+    def tvnet_rows(label, model):
+        model.set_params(batch_size=args.test_pairs)
+        rows[label] = measure(lambda X: model.transform(X)[:, 0],
+                              lambda a, b: model.transform(np.stack([a, b])[None])[0, 0],
+                              tests, motorcycle)
+        print(label, {k: round(v, 4) for k, v in rows[label].items()}, flush=True)
+
+    for weight in args.reference_weights:
+        rows[f"reference, texture={weight:g}"] = measure(
+            lambda X, w=weight: [tvl1_optical_flow(a, b, texture=w) for a, b in X],
+            lambda a, b, w=weight: tvl1_optical_flow(a, b, texture=w), tests, motorcycle)
+        print(f"reference {weight:g}", rows[f"reference, texture={weight:g}"], flush=True)
+    for weight in args.weights:
+        frames = tests["exact warps"][0][:1]
+        tvnet_rows(f"frozen TVNet-8-2-15, texture={weight:g}",
+                   TVNetFlow(**{**config, "texture": weight}, weights=None).fit(frames))
+    for name in WEIGHTS:
+        tvnet_rows(f"bundled {name}", load_pretrained(name))
+
+    columns = [*TESTS, "motorcycle"]
+    lines = [f"EPE (px) against the weight of `texture` (the share of every level's structure "
+             f"subtracted: 0 is TV-L1 on the levels, 1 the full texture). Held-out pairs of "
+             f"`make_flow_pairs(images=\"test\")` at 240x320 ({args.test_pairs} a set), and the "
+             f"stereo motorcycle pair. The reference runs at its defaults (IPOL's structure and "
+             f"stopping rule); TVNet-8-2-15 has levels 0.6 apart and bicubic warps, as the "
+             f"bundled entries. {cpu_name()} (no timing).", "",
+             "| method | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    for label, row in rows.items():
+        lines.append(f"| {label} | " + " | ".join(
+            f"{row[c]:.3f}" if c == "motorcycle" else f"{row[c]:.4f}" for c in columns) + " |")
+    text = "\n".join(lines)
+    print(text)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "texture.md").write_text(text + "\n")
+    (RESULTS / "texture.json").write_text(json.dumps(
+        {"args": vars(args), "cpu": cpu_name(), "tests": TESTS, "results": rows}, indent=2)
+        + "\n")
+
+
+if __name__ == "__main__":
+    main()
