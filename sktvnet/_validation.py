@@ -40,18 +40,44 @@ def check_interpolation(interpolation) -> str:
     return interpolation
 
 
-def check_texture(texture) -> float:
-    """The share of every level's structure (its Gaussian blur) that ``texture`` subtracts:
-    0.0 for False, 1.0 for True, or the number itself, which must lie in [0, 1]."""
+_TEXTURE_FORMS = "a bool, a real number in [0, 1] or a sequence of them, one per level"
+
+
+def check_texture(texture, n_scales: int | None = None) -> tuple[float, ...]:
+    """The share of each level's structure (its Gaussian blur) that ``texture`` subtracts,
+    finest level first; the last share holds for every coarser level. False is 0, True 1; a
+    sequence gives one share per level and may not be longer than ``n_scales``."""
+    if isinstance(texture, (bool, numbers.Real)):
+        shares = [texture]
+    elif isinstance(texture, (list, tuple, np.ndarray)) and np.ndim(texture) == 1 and len(texture):
+        shares = list(texture)
+    else:
+        raise TypeError(f"texture must be {_TEXTURE_FORMS}, got {type(texture).__name__} "
+                        f"{texture!r}")
+    if not all(isinstance(w, (bool, numbers.Real)) for w in shares):
+        raise TypeError(f"texture must be {_TEXTURE_FORMS}, got {texture!r}")
+    if not all(0.0 <= float(w) <= 1.0 for w in shares):  # NaN fails too
+        raise ValueError(f"texture must be {_TEXTURE_FORMS}, got {texture!r}")
+    if n_scales is not None and len(shares) > n_scales:
+        raise ValueError(f"texture has {len(shares)} shares, one per level, but n_scales is "
+                         f"{n_scales}")
+    return tuple(float(w) for w in shares)
+
+
+def canonical_texture(texture):
+    """``texture`` in the form weights files record and compare: a bool or a float as it is, a
+    sequence as a tuple of floats (JSON turns tuples into lists)."""
     if isinstance(texture, bool):
+        return texture
+    if isinstance(texture, numbers.Real):
         return float(texture)
-    if not isinstance(texture, numbers.Real):
-        raise TypeError(f"texture must be a bool or a real number in [0, 1], got "
-                        f"{type(texture).__name__} {texture!r}")
-    weight = float(texture)
-    if not 0.0 <= weight <= 1.0:  # NaN fails too
-        raise ValueError(f"texture must be a bool or a real number in [0, 1], got {texture!r}")
-    return weight
+    return tuple(float(w) for w in texture)
+
+
+def texture_shares(texture, n_levels: int) -> list[float]:
+    """The share of the structure that ``texture`` subtracts at each of ``n_levels`` levels."""
+    shares = check_texture(texture)
+    return [shares[min(level, len(shares) - 1)] for level in range(n_levels)]
 
 
 # --------------------------------------------------------------------------------------------

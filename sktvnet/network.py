@@ -15,7 +15,7 @@ from torch.utils.checkpoint import checkpoint as _checkpoint
 
 from . import _core
 from ._validation import (check_interpolation, check_like, check_tensor, check_texture,
-                          check_tvnet_params)
+                          check_tvnet_params, texture_shares)
 from . import functional as tvf
 
 __all__ = ["TVNet", "COMPILE_ENV_VAR", "COMPILE_MIN_WORK"]
@@ -348,13 +348,16 @@ class TVNet(nn.Module):
     train_steps : bool, default=False
         Whether the step sizes tau, lambda and theta of every iteration of every level are
         trainable (see above and :meth:`step_sizes`).
-    texture : bool or float in [0, 1], default=False
+    texture : bool, float in [0, 1] or sequence of them, default=False
         Solve on the texture of every pyramid level (:func:`sktvnet.functional.texture`: the
         level minus its Gaussian blur of sigma 2) rather than on the level, so that a change of
         brightness between the frames (automatic exposure, flicker) is not read as motion; as
         ``tvl1_optical_flow(texture=True)``. False keeps TV-L1's own input. A number ``w``
         subtracts ``w`` times the blur, between the two: more precise than the full texture
-        where brightness is constant, less robust where it changes (True is 1, False 0).
+        where brightness is constant, less robust where it changes (True is 1, False 0). A
+        sequence gives each level its own share, finest first, the last one holding for every
+        coarser level: ``(0, 1)`` solves the finest level on the frames, for their precision,
+        and the coarser ones, which find the motion, on textures.
     interpolation : {"bilinear", "bicubic"}, default="bilinear"
         How the warps (and the pyramid's resampling) interpolate the frames between pixels.
         Bilinear is the paper's TVNet. Bicubic (Keys, a = -0.5: Catmull-Rom) is IPOL's TV-L1 and
@@ -449,7 +452,7 @@ class TVNet(nn.Module):
         train_u0: bool = False,
         train_filters: bool = False,
         train_steps: bool = False,
-        texture: bool | float = False,
+        texture: bool | float | tuple[float, ...] = False,
         interpolation: str = "bilinear",
         fused: bool | str = "auto",
         checkpoint: bool = False,
@@ -476,7 +479,7 @@ class TVNet(nn.Module):
         self.train_u0 = train_u0
         self.train_filters = train_filters
         self.train_steps = train_steps
-        check_texture(texture)
+        check_texture(texture, params["n_scales"])
         self.texture = texture
         self.interpolation = check_interpolation(interpolation)
         self.fused = fused
@@ -616,11 +619,6 @@ class TVNet(nn.Module):
         per_pixel = sum(h * w for h, w in levels) / (height * width) * self.n_warps * self.n_iters
         return _compile_pays(per_pixel, batch * height * width)
 
-    @property
-    def _texture_weight(self) -> float:
-        """The share of every level's structure that ``texture`` subtracts (0: none)."""
-        return check_texture(self.texture)
-
     def _flow(self, x0: Tensor, x1: Tensor, *, fused: bool, use_checkpoint: bool) -> Tensor:
         batch, _, height, width = x0.shape
         dtype, device = x0.dtype, x0.device
@@ -629,10 +627,10 @@ class TVNet(nn.Module):
         shapes = _core.pyramid_shapes(height, width, self.n_scales, self.zoom_factor)
         bicubic = self.interpolation == "bicubic"
         levels = tvf._pyramid(frames, shapes, self.zoom_factor, bicubic)
-        if self._texture_weight:
-            # Level by level: the texture of the finest frames alone would leave the coarse
-            # levels, which see large motions, almost nothing.
-            levels = [tvf._texture(level, weight=self._texture_weight) for level in levels]
+        # Level by level: the texture of the finest frames alone would leave the coarse levels,
+        # which see large motions, almost nothing.
+        levels = [tvf._texture(level, weight=share) if share else level
+                  for level, share in zip(levels, texture_shares(self.texture, len(levels)))]
         centered = self.centered_weight.to(device=device, dtype=dtype)
         forward = self.forward_weight.to(device=device, dtype=dtype)
         div = self.divergence_weight.to(device=device, dtype=dtype)

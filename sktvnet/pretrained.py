@@ -24,6 +24,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._validation import canonical_texture
+
 __all__ = ["WEIGHTS", "RECOMMENDED", "PretrainedWeights", "load_pretrained", "load_weights",
            "save_weights"]
 
@@ -167,13 +169,15 @@ def _describe(config: dict) -> str:
 def network_config(network) -> dict:
     """The structure and constants of a :class:`sktvnet.TVNet` (or of an estimator), as a
     weights file records them."""
-    return {key: getattr(network, key) for key in CONFIG_KEYS}
+    config = {key: getattr(network, key) for key in CONFIG_KEYS}
+    return config | {"texture": canonical_texture(config["texture"])}
 
 
 def auto_weights(config: dict) -> str | None:
     """The name of the bundled weights made for exactly ``config`` (structure and constants, as
     :func:`network_config` gives them), or None: what ``weights="auto"`` selects."""
     config = {key: config[key] for key in CONFIG_KEYS}
+    config["texture"] = canonical_texture(config["texture"])
     return next((name for name, entry in WEIGHTS.items() if entry.config == config), None)
 
 
@@ -257,6 +261,7 @@ def load_weights(path) -> tuple[dict, dict]:
         config = {key: config[key] if key in config else _CONFIG_DEFAULTS[key]
                   for key in CONFIG_KEYS} | {
             "metadata": json.loads(header.get("metadata", "{}"))}
+        config["texture"] = canonical_texture(config["texture"])
     except (SafetensorError, KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"{os.fspath(path)} is not an sktvnet weights file: {exc}") from exc
     return state, config

@@ -9,6 +9,8 @@ primal update (for ``u``) and the dual update (for ``p``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy import ndimage
 
@@ -239,7 +241,7 @@ def tvl1_optical_flow(
     tol: float = 0.01,
     interpolation: str = "bicubic",
     flow0: np.ndarray | None = None,
-    texture: bool | float = False,
+    texture: bool | float | Sequence[float] = False,
 ) -> np.ndarray:
     """Coarse-to-fine TV-L1 optical flow between two frames (reference implementation).
 
@@ -277,12 +279,13 @@ def tvl1_optical_flow(
         choice; ``"bilinear"`` computes the same function as the frozen :class:`sktvnet.TVNet`.
     flow0 : ndarray of shape (2, H, W), optional
         Initial flow (u, v) at full resolution; it is resized to the coarsest level.
-    texture : bool or float in [0, 1], default=False
+    texture : bool, float in [0, 1] or sequence of them, default=False
         Solve on the texture of every pyramid level (the level minus its Gaussian blur of sigma
         ``_core.TEXTURE_SIGMA``, Wedel et al. 2009) instead of the level, so that a change of
         brightness between the frames is not read as motion; as ``TVNet(texture=True)``. A
-        number ``w`` subtracts ``w`` times the blur (True is 1, False 0). Not part of IPOL's
-        method.
+        number ``w`` subtracts ``w`` times the blur (True is 1, False 0); a sequence gives one
+        share per level, finest first, the last holding for the coarser levels. Not part of
+        IPOL's method.
 
     Returns
     -------
@@ -319,6 +322,7 @@ def tvl1_optical_flow(
     )
     tol = _validation.check_real("tol", tol, low=0.0, low_open=False)
     _validation.check_interpolation(interpolation)
+    _validation.check_texture(texture, params["n_scales"])
     i0 = _as_grey(image0, "image0")
     i1 = _as_grey(image1, "image1")
     if i0.shape != i1.shape:
@@ -349,10 +353,9 @@ def tvl1_optical_flow(
             (_zoom_out(prev0, shape, z, interpolation), _zoom_out(prev1, shape, z, interpolation))
         )
 
-    weight = _validation.check_texture(texture)
-    if weight:
-        levels = [tuple(im - weight * _gaussian_blur(im, _core.TEXTURE_SIGMA) for im in pair)
-                  for pair in levels]
+    shares = _validation.texture_shares(texture, len(levels))
+    levels = [tuple(im - share * _gaussian_blur(im, _core.TEXTURE_SIGMA) for im in pair)
+              if share else pair for pair, share in zip(levels, shares)]
     if flow0 is None:
         flow = np.zeros((2,) + shapes[-1], dtype=dtype)
     else:

@@ -216,17 +216,42 @@ def test_a_texture_weight_is_the_reference_with_that_weight_and_spans_frames_to_
 
 
 @pytest.mark.parametrize("texture, error, match", [
-    (1.5, ValueError, r"texture must be a bool or a real number in \[0, 1\], got 1.5"),
-    (-0.1, ValueError, r"in \[0, 1\], got -0.1"),
-    (float("nan"), ValueError, r"in \[0, 1\], got nan"),
-    ("yes", TypeError, r"texture must be a bool or a real number in \[0, 1\], got str 'yes'"),
+    (1.5, ValueError, r"texture must be a bool, a real number in \[0, 1\] or a sequence of "
+                      r"them, one per level, got 1.5"),
+    (-0.1, ValueError, r"one per level, got -0.1"),
+    (float("nan"), ValueError, r"one per level, got nan"),
+    ((0.0, 1.2), ValueError, r"one per level, got \(0.0, 1.2\)"),
+    ((0.0, 0.5, 1.0, 1.0), ValueError, "texture has 4 shares, one per level, but n_scales is 3"),
+    ("yes", TypeError, r"one per level, got str 'yes'"),
+    ((), TypeError, r"one per level, got tuple \(\)"),
+    ((0.0, "1"), TypeError, r"one per level, got \(0.0, '1'\)"),
 ])
 def test_bad_texture_weights_are_refused_by_tvnet_and_the_reference(texture, error, match):
     with pytest.raises(error, match=match):
-        TVNet(texture=texture)
+        TVNet(n_scales=3, texture=texture)
     image = np.zeros((16, 16))
     with pytest.raises(error, match=match):
-        tvl1_optical_flow(image, image, texture=texture)
+        tvl1_optical_flow(image, image, n_scales=3, texture=texture)
+
+
+def test_texture_shares_per_level_are_the_reference_with_the_same_shares():
+    """A sequence gives each level its share, finest first, the last one holding for every
+    coarser level: (0, 1) solves the finest level on the frames and the others on textures."""
+    image0, image1, _ = _warped_pair("camera", (48, 64))
+    x0, x1 = _to_torch(image0), _to_torch(image1)
+    structure = dict(n_scales=3, n_warps=2, n_iters=5)
+    with torch.no_grad():
+        flows = {w: TVNet(**structure, texture=w)(x0, x1)[0].numpy()
+                 for w in [(0.0, 1.0), (0.0, 1.0, 1.0), (1.0,), True, False]}
+        listed = TVNet(**structure, texture=[0, 1])(x0, x1)[0].numpy()
+    np.testing.assert_array_equal(listed, flows[(0.0, 1.0)])
+    expected = tvl1_optical_flow(image0, image1, **structure, tol=0, interpolation="bilinear",
+                                 texture=(0.0, 1.0))
+    np.testing.assert_allclose(flows[(0.0, 1.0)], expected, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(flows[(0.0, 1.0, 1.0)], flows[(0.0, 1.0)])
+    np.testing.assert_array_equal(flows[(1.0,)], flows[True])
+    for other in (True, False):
+        assert np.abs(flows[(0.0, 1.0)] - flows[other]).max() > 1e-3
 
 
 def test_colour_equals_its_grey_version():

@@ -141,19 +141,23 @@ def test_texture_and_interpolation_are_recorded_and_restored(tmp_path):
     assert est.model_.texture is True and est.model_.interpolation == "bicubic"
 
 
-def test_a_texture_weight_is_recorded_and_refused_when_it_differs(tmp_path):
-    net = TVNet(**STRUCTURE, texture=0.6)
+@pytest.mark.parametrize("texture, described", [(0.6, "texture=0.6"),
+                                                  ([0, 1], r"texture=\(0.0, 1.0\)")])
+def test_a_texture_weight_is_recorded_and_refused_when_it_differs(tmp_path, texture, described):
+    net = TVNet(**STRUCTURE, texture=texture)
     save_weights(net, tmp_path / "n.safetensors")
-    assert load_weights(tmp_path / "n.safetensors")[1]["texture"] == 0.6
-    est = TVNetFlow(**STRUCTURE, texture=0.6, weights=tmp_path / "n.safetensors").fit(_pairs(1))
-    assert est.model_.texture == 0.6
+    recorded = load_weights(tmp_path / "n.safetensors")[1]["texture"]
+    assert recorded == (tuple(map(float, texture)) if isinstance(texture, list) else texture)
+    # A list and a tuple of the same shares are the same weights.
+    same = tuple(texture) if isinstance(texture, list) else texture
+    est = TVNetFlow(**STRUCTURE, texture=same, weights=tmp_path / "n.safetensors").fit(_pairs(1))
     np.testing.assert_allclose(est.transform(_pairs(2)),
-                               TVNetFlow(**STRUCTURE, texture=0.6).fit(_pairs(1)).transform(
+                               TVNetFlow(**STRUCTURE, texture=texture).fit(_pairs(1)).transform(
                                    _pairs(2)), atol=1e-6)
-    with pytest.raises(ValueError, match="texture=0.6"):
+    with pytest.raises(ValueError, match=described):
         TVNetFlow(**STRUCTURE, texture=True, weights=tmp_path / "n.safetensors").fit(_pairs(1))
     with pytest.raises(InvalidParameterError, match="'texture' parameter"):
-        TVNetFlow(**STRUCTURE, texture=1.5).fit(_pairs(1))
+        TVNetFlow(**STRUCTURE, texture="yes").fit(_pairs(1))
 
 
 def test_bad_weights_values(tmp_path):

@@ -62,7 +62,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         user guide's "Choosing a structure").
     eps : float, default=1e-10
         Soft non-zero constant of the divisions in Eq. 11-12.
-    texture : bool or float in [0, 1], default=False
+    texture : bool, float in [0, 1] or sequence of them, default=False
         Solve on the texture of every pyramid level (the level minus its Gaussian blur of sigma
         2, the structure-texture decomposition of Wedel et al. 2009) instead of the level, so
         that a change of brightness between them (automatic exposure, flicker) is not
@@ -72,7 +72,9 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         some precision on pairs whose brightness is exact (see the user guide, "Brightness
         changes"). False computes TV-L1's own function. A number ``w`` subtracts ``w`` times
         the blur and keeps the rest of the level: between the two in precision and in
-        robustness (True is 1, False 0).
+        robustness (True is 1, False 0). A sequence gives one share per pyramid level, finest
+        first, the last holding for every coarser level (``(0, 1)``: the finest level on the
+        frames, the others on textures).
     interpolation : {"bilinear", "bicubic"}, default="bilinear"
         How the warps and the pyramid interpolate between pixels: bilinear as the paper's TVNet,
         or bicubic as IPOL's TV-L1, markedly more precise for the same iterations (held-out
@@ -205,7 +207,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         "verbose": ["verbose"],
         "n_jobs": [Integral, None],
         "weights": [str, os.PathLike, None],
-        "texture": ["boolean", Interval(Real, 0, 1, closed="both")],
+        "texture": ["boolean", Interval(Real, 0, 1, closed="both"), "array-like"],
         "interpolation": [StrOptions(set(INTERPOLATIONS))],
     }
 
