@@ -4,11 +4,12 @@
 0 is TV-L1 on the levels, 1 the full texture. An offset between the frames survives as ``1 - w``
 of itself and a gain acts on ``1 - w`` of the structure, so the larger ``w`` the less a
 brightness change reads as motion; but the texture holds less of the image, and on pairs whose
-brightness is exact the flow loses precision. This script draws that trade-off for the bundled
-entries' structure (TVNet-8-2-15, levels 0.6 apart, bicubic warps), frozen, beside the NumPy
-reference at its defaults with the same weights, and the two bundled entries (trained with
-``texture=True`` and ``False``), on held-out pairs of ``make_flow_pairs(images="test")`` at
-240x320:
+brightness is exact the flow loses precision. One share per level, finest first, escapes the
+trade-off in part: the coarse levels find the motion on textures, robust to brightness, and the
+finest refines it on the frames, precise. This script draws all that for the bundled entries'
+structure (TVNet-8-2-15, levels 0.6 apart, bicubic warps), frozen, beside the NumPy reference at
+its defaults with the same shares, and the bundled entries, on held-out pairs of
+``make_flow_pairs(images="test")`` at 240x320:
 
 * exact warps (seed 100, as ``benchmarks/train_pretrained.py``);
 * mild changes: brightness 0.005 and noise 0.002 (seed 102);
@@ -29,6 +30,7 @@ two cores, most of it the reference's).
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 from pathlib import Path
 
@@ -42,8 +44,10 @@ from sktvnet.pretrained import WEIGHTS
 from _common import cpu_name
 
 RESULTS = Path(__file__).parent / "results"
-WEIGHTS_OF_TEXTURE = [0.0, 0.3, 0.5, 0.7, 0.9, 1.0]
-REFERENCE_WEIGHTS = [0.0, 0.5, 1.0]
+# Shares of the structure subtracted: one for every level, or one per level (finest first, the
+# last for the coarser levels).
+WEIGHTS_OF_TEXTURE = ["0", "0.3", "0.5", "0.7", "0.9", "1", "(0, 1)", "(0, 0.5, 1)"]
+REFERENCE_WEIGHTS = ["0", "0.5", "1", "(0, 1)"]
 # (label, make_flow_pairs' keywords): the held-out sets, the first and last as train_pretrained.
 TESTS = {
     "exact warps": {"random_state": 100},
@@ -63,8 +67,9 @@ def measure(solve_pairs, solve_one, tests, motorcycle) -> dict:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--weights", nargs="+", type=float, default=WEIGHTS_OF_TEXTURE)
-    parser.add_argument("--reference-weights", nargs="+", type=float, default=REFERENCE_WEIGHTS)
+    parser.add_argument("--weights", nargs="+", default=WEIGHTS_OF_TEXTURE,
+                        help="values of texture for TVNet: numbers or tuples, e.g. '(0, 1)'")
+    parser.add_argument("--reference-weights", nargs="+", default=REFERENCE_WEIGHTS)
     parser.add_argument("--test-pairs", type=int, default=8)
     args = parser.parse_args(argv)
     tests = {label: make_flow_pairs(args.test_pairs, size=(240, 320), images="test", **kwargs)
@@ -80,21 +85,24 @@ def main(argv=None) -> None:
                               tests, motorcycle)
         print(label, {k: round(v, 4) for k, v in rows[label].items()}, flush=True)
 
-    for weight in args.reference_weights:
-        rows[f"reference, texture={weight:g}"] = measure(
+    for text in args.reference_weights:
+        weight = ast.literal_eval(text)
+        rows[f"reference, texture={text}"] = measure(
             lambda X, w=weight: [tvl1_optical_flow(a, b, texture=w) for a, b in X],
             lambda a, b, w=weight: tvl1_optical_flow(a, b, texture=w), tests, motorcycle)
-        print(f"reference {weight:g}", rows[f"reference, texture={weight:g}"], flush=True)
-    for weight in args.weights:
+        print(f"reference {text}", rows[f"reference, texture={text}"], flush=True)
+    for text in args.weights:
         frames = tests["exact warps"][0][:1]
-        tvnet_rows(f"frozen TVNet-8-2-15, texture={weight:g}",
-                   TVNetFlow(**{**config, "texture": weight}, weights=None).fit(frames))
+        tvnet_rows(f"frozen TVNet-8-2-15, texture={text}",
+                   TVNetFlow(**{**config, "texture": ast.literal_eval(text)},
+                             weights=None).fit(frames))
     for name in WEIGHTS:
         tvnet_rows(f"bundled {name}", load_pretrained(name))
 
     columns = [*TESTS, "motorcycle"]
     lines = [f"EPE (px) against the weight of `texture` (the share of every level's structure "
-             f"subtracted: 0 is TV-L1 on the levels, 1 the full texture). Held-out pairs of "
+             f"subtracted: 0 is TV-L1 on the levels, 1 the full texture; a tuple gives one per "
+             f"level, finest first, the last for the coarser levels). Held-out pairs of "
              f"`make_flow_pairs(images=\"test\")` at 240x320 ({args.test_pairs} a set), and the "
              f"stereo motorcycle pair. The reference runs at its defaults (IPOL's structure and "
              f"stopping rule); TVNet-8-2-15 has levels 0.6 apart and bicubic warps, as the "
