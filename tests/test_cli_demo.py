@@ -63,9 +63,9 @@ def test_demo_has_a_row_of_the_pretrained_model_that_sktvnet_flow_runs(quick_dem
                    r"([\d.]+)\s+([\d.]+)\s+([\d.]+)$", lines[3])
     assert row, lines[3]
     _, epe, _ = (float(g) for g in row.groups())
-    # Trained for camera footage (texture, brightness changes): on this exact warp it measured
-    # 0.130 px against the reference's 0.114.
-    assert 0.05 < epe < 1.6 * float(lines[1].split()[-2])
+    # Its finest level solves on the frames: on this exact warp it is more precise than the
+    # reference (0.107 px against 0.114 when written); the full texture was not (0.129).
+    assert 0.05 < epe < float(lines[1].split()[-2])
 
 
 def test_demo_shows_every_bundled_entry_and_the_exact_one_beats_the_reference(quick_demo):
@@ -83,10 +83,14 @@ def test_demo_shows_every_bundled_entry_and_the_exact_one_beats_the_reference(qu
 
 
 def test_demo_writes_the_comparison_pngs(quick_demo):
+    from sktvnet import pretrained
+
     _, out, _, folder = quick_demo
-    names = ["synthetic-camera_methods.png", "synthetic-camera_pretrained.png",
-             "synthetic-camera_tvl1.png", "synthetic-camera_tvnet-8-2-15.png",
-             "synthetic-camera_tvnet.png"]
+    # One picture per method: the recommended entry is "pretrained", the others go by name.
+    others = [f"synthetic-camera_{name}.png" for name in pretrained.WEIGHTS
+              if name != pretrained.RECOMMENDED]
+    names = sorted(["synthetic-camera_methods.png", "synthetic-camera_pretrained.png",
+                    "synthetic-camera_tvl1.png", "synthetic-camera_tvnet.png", *others])
     for name in names:
         assert str(folder / name) in out
     assert sorted(p.name for p in folder.iterdir()) == names  # no temporary file left

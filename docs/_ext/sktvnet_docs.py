@@ -59,6 +59,8 @@ RESULT_TABLES = {
     "heldout_draws_lr0.05_zoom0.7": ("benchmarks/bench_heldout_draws.py --zoom-factor 0.7 "
                                      "--learning-rate 0.05 --cells 10-1-50:all"),
     "pretrained": "benchmarks/train_pretrained.py",
+    "pretrained_tvnet-8-2-15-texture": ("benchmarks/train_pretrained.py --name "
+                                        "tvnet-8-2-15-texture"),
     "pretrained_tvnet-8-2-15": "benchmarks/train_pretrained.py --name tvnet-8-2-15",
     "presmoothing": "benchmarks/bench_presmoothing.py",
     "texture": "benchmarks/bench_texture.py",
