@@ -342,7 +342,7 @@ def load_pretrained(name: str | None = None, **params):
     >>> from sktvnet import load_pretrained
     >>> flow = load_pretrained()
     >>> flow.weights, flow.n_scales, flow.n_warps, flow.n_iters
-    ('tvnet-8-2-15-texture', 8, 2, 15)
+    ('tvnet-8-2-15-coarse-texture', 8, 2, 15)
     >>> rng = np.random.default_rng(0)
     >>> flow.transform(rng.random((1, 2, 32, 32))).shape
     (1, 1, 2, 32, 32)
