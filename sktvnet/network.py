@@ -7,6 +7,7 @@ import contextvars
 import math
 import os
 import warnings
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -452,7 +453,7 @@ class TVNet(nn.Module):
         train_u0: bool = False,
         train_filters: bool = False,
         train_steps: bool = False,
-        texture: bool | float | tuple[float, ...] = False,
+        texture: bool | float | Sequence[float] = False,
         interpolation: str = "bilinear",
         fused: bool | str = "auto",
         checkpoint: bool = False,
