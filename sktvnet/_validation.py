@@ -65,13 +65,12 @@ def check_texture(texture, n_scales: int | None = None) -> tuple[float, ...]:
 
 
 def canonical_texture(texture):
-    """``texture`` in the form weights files record and compare: a bool or a float as it is, a
-    sequence as a tuple of floats (JSON turns tuples into lists)."""
+    """``texture``, checked, in the form weights files record and compare: a bool as it is, a
+    number as a float, a sequence as a tuple of floats (JSON turns tuples into lists)."""
+    shares = check_texture(texture)
     if isinstance(texture, bool):
         return texture
-    if isinstance(texture, numbers.Real):
-        return float(texture)
-    return tuple(float(w) for w in texture)
+    return shares[0] if isinstance(texture, numbers.Real) else shares
 
 
 def texture_shares(texture, n_levels: int) -> list[float]:

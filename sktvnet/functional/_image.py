@@ -53,8 +53,7 @@ TEXTURE_SIGMA = _core.TEXTURE_SIGMA
 
 
 def _texture(image: Tensor, sigma: float = TEXTURE_SIGMA, weight: float = 1.0) -> Tensor:
-    structure = _gaussian_blur(image, sigma)
-    return image - (structure if weight == 1.0 else weight * structure)
+    return image - weight * _gaussian_blur(image, sigma)
 
 
 def texture(image: Tensor, sigma: float = TEXTURE_SIGMA, weight: float = 1.0) -> Tensor:
