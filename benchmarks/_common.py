@@ -1,13 +1,19 @@
-"""What the benchmark scripts share: the CPU's name for their results, and timing."""
+"""What the benchmark scripts share: one writer of result files that stamps them, the CPU's
+name, and timing."""
 
 from __future__ import annotations
 
+import datetime
+import json
 import os
 import platform
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
+
+RESULTS = Path(__file__).parent / "results"
 
 
 def cpu_name() -> str:
@@ -51,3 +57,53 @@ def fit_and_score(estimator, X_train, y_train, X_test, y_test) -> dict:
     return {"accuracy": accuracy, "fit_time_s": fit_time,
             "predict_time_s": time.perf_counter() - start,
             "load": max(load, os.getloadavg()[0])}
+
+
+def _commit() -> str:
+    """The checked-out commit (with ``+dirty`` when tracked files differ from it)."""
+    root = Path(__file__).parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root,
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty.strip() else "")
+
+
+def stamp() -> dict:
+    """Where and when a result was measured: commit, torch version, CPU, cores, torch threads,
+    UTC date and the 1-minute load average (other processes share the machine)."""
+    try:
+        import torch
+
+        torch_version, threads = torch.__version__, torch.get_num_threads()
+    except ImportError:
+        torch_version, threads = None, None
+    return {"commit": _commit(), "torch": torch_version, "cpu": cpu_name(),
+            "cpu_count": os.cpu_count(), "torch_threads": threads,
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "load_average": round(os.getloadavg()[0], 2)}
+
+
+def write_results(name: str, markdown: str, data: dict, command: str | None = None) -> Path:
+    """Write ``results/<name>.md`` and ``results/<name>.json``, both stamped (:func:`stamp`).
+
+    ``markdown`` is the table and its prose; a stamp line is put after its first line (the
+    title). ``data`` goes into the JSON under ``"results"`` beside ``"stamp"`` and ``"command"``
+    (the command that reruns it). Returns the markdown file's path.
+    """
+    info = stamp()
+    lines = markdown.rstrip("\n").split("\n")
+    line = (f"Measured at commit {info['commit']} on {info['cpu']} ({info['cpu_count']} cores, "
+            f"{info['torch_threads']} torch threads, torch {info['torch']}), {info['date']}, "
+            f"load average {info['load_average']}"
+            + (f"; rerun with `{command}`" if command else "") + ".")
+    lines[1:1] = ["", line]
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.md"
+    path.write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{name}.json").write_text(
+        json.dumps({"stamp": info, "command": command, "results": data}, indent=2) + "\n")
+    return path
