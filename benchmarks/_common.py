@@ -7,13 +7,33 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 RESULTS = Path(__file__).parent / "results"
+# Set to a folder, result files go there instead of RESULTS: smoke runs (``--quick``, and
+# ``run_all.py --quick``) must not overwrite measurements.
+RESULTS_ENV = "SKTVNET_RESULTS_DIR"
+
+
+def results_dir() -> Path:
+    """Where :func:`write_results` writes: ``$SKTVNET_RESULTS_DIR`` when set, else ``results/``."""
+    return Path(os.environ.get(RESULTS_ENV) or RESULTS)
+
+
+def divert_results() -> Path:
+    """Send this process's result files (and its children's) to a temporary folder, unless
+    ``$SKTVNET_RESULTS_DIR`` already names one. A script's ``--quick`` calls it: a smoke run's
+    numbers are not results."""
+    if not os.environ.get(RESULTS_ENV):
+        os.environ[RESULTS_ENV] = tempfile.mkdtemp(prefix="sktvnet-results-")
+    return results_dir()
 
 
 def cpu_name() -> str:
@@ -87,23 +107,55 @@ def stamp() -> dict:
             "load_average": round(os.getloadavg()[0], 2)}
 
 
+def _invocation() -> str:
+    """The command line of this process, as one reruns it from the repository's root."""
+    script = Path(sys.argv[0])
+    here = Path(__file__).resolve().parent
+    if script.resolve().parent == here:
+        script = Path("benchmarks") / script.name
+    return shlex.join(["python", str(script), *sys.argv[1:]])
+
+
 def write_results(name: str, markdown: str, data: dict, command: str | None = None) -> Path:
     """Write ``results/<name>.md`` and ``results/<name>.json``, both stamped (:func:`stamp`).
 
     ``markdown`` is the table and its prose; a stamp line is put after its first line (the
-    title). ``data`` goes into the JSON under ``"results"`` beside ``"stamp"`` and ``"command"``
-    (the command that reruns it). Returns the markdown file's path.
+    title), or before it when the markdown starts with a table. ``data`` goes into the JSON under
+    ``"results"`` beside ``"stamp"`` and ``"command"`` (the command that reruns it; by default
+    this process's command line). The folder is :func:`results_dir`. Returns the markdown
+    file's path.
     """
     info = stamp()
+    command = command or _invocation()
     lines = markdown.rstrip("\n").split("\n")
     line = (f"Measured at commit {info['commit']} on {info['cpu']} ({info['cpu_count']} cores, "
             f"{info['torch_threads']} torch threads, torch {info['torch']}), {info['date']}, "
-            f"load average {info['load_average']}"
-            + (f"; rerun with `{command}`" if command else "") + ".")
-    lines[1:1] = ["", line]
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}.md"
+            f"load average {info['load_average']}; rerun with `{command}`.")
+    at = 0 if lines[0].lstrip().startswith("|") else 1
+    lines[at:at] = [line, ""] if at == 0 else ["", line]
+    folder = results_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.md"
     path.write_text("\n".join(lines) + "\n")
-    (RESULTS / f"{name}.json").write_text(
-        json.dumps({"stamp": info, "command": command, "results": data}, indent=2) + "\n")
+    (folder / f"{name}.json").write_text(
+        json.dumps({"stamp": info, "command": command, "results": data}, indent=2,
+                   default=_plain) + "\n")
+    print(f"wrote {path} and {path.with_suffix('.json').name}", file=sys.stderr)
     return path
+
+
+def read_results(path: Path) -> dict:
+    """The data of a result file: what :func:`write_results` put under ``"results"``, or the
+    whole file for one written before files were stamped."""
+    payload = json.loads(Path(path).read_text())
+    return payload["results"] if "stamp" in payload else payload
+
+
+def _plain(value):
+    """What ``json`` cannot write by itself: NumPy scalars and arrays as numbers, anything else
+    (a path) as its text."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)

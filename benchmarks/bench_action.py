@@ -19,18 +19,16 @@ Usage::
         [--threads N] [--output action]
 
 Prints markdown tables and writes ``benchmarks/results/action.md`` and ``action.json`` (named
-after ``--output``). Times are wall-clock seconds on the machine that runs it; the load average
+after ``--output``), stamped by ``_common.write_results``. Times are wall-clock seconds on the machine that runs it; the load average
 (other processes) is recorded with them.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
-from pathlib import Path
 
 # Training never compiles (TVNet needs a gradient); prediction would compile TVNet's iterations,
 # which costs more than it saves at this size.
@@ -43,9 +41,8 @@ from sktvnet import TVNetActionClassifier  # noqa: E402
 from sktvnet.datasets import make_motion_videos  # noqa: E402
 from sktvnet.losses import tvl1_energy  # noqa: E402
 
-from _common import cpu_name  # noqa: E402
+from _common import cpu_name, write_results  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
 VARIANTS = {
     "end to end, L = Lc + 0.1 Lf": dict(),
     "end to end, no Lf": dict(flow_loss_weight=0.0),
@@ -182,11 +179,8 @@ def main(argv=None):
     table = "\n".join(lines)
     print()
     print(table)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.output}.md").write_text(table + "\n")
-    (RESULTS / f"{args.output}.json").write_text(json.dumps(
-        {"args": vars(args), "machine": machine, "budget_120_videos": budget,
-         "ablation": ablation}, indent=2) + "\n")
+    write_results(args.output, table, {"args": vars(args), "machine": machine,
+                                       "budget_120_videos": budget, "ablation": ablation})
 
 
 if __name__ == "__main__":

@@ -30,19 +30,17 @@ Usage::
         [--threads N] [--quick] [--output NAME]
 
 ``--quick`` (2 seeds of 24 training and 24 held-out videos of 32x32, 2 epochs) runs in about a
-minute: a smoke test of the script, not a result. Prints a markdown table and writes
-``benchmarks/results/action_hard.md`` and ``action_hard.json`` (``action_hard_quick`` with
-``--quick``; or ``--output``). Times are wall-clock seconds on the machine that runs it; its CPU
+minute: a smoke test of the script, not a result, whose files go to a temporary folder. Prints a
+markdown table and writes ``benchmarks/results/action_hard.md`` and ``action_hard.json`` (or
+``--output``), stamped by ``_common.write_results``. Times are wall-clock seconds on the machine that runs it; its CPU
 (``lscpu``), torch threads and load average are recorded.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-from pathlib import Path
 
 # Training never compiles (TVNet needs a gradient); at this frame size compiling the frozen
 # TVNet's iterations costs more than it saves.
@@ -56,9 +54,8 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sktvnet import FlowHistogram, TVNetActionClassifier, TVNetFlow  # noqa: E402
 from sktvnet.datasets import make_motion_videos  # noqa: E402
 
-from _common import cpu_name, fit_and_score  # noqa: E402
+from _common import cpu_name, divert_results, fit_and_score, write_results  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
 END_TO_END = "end to end, L = Lc + 0.1 Lf (defaults)"
 FROZEN = "frozen TVNet (train=None)"
 # The defaults before issue #14, then each change added in turn (the last is the defaults).
@@ -107,7 +104,8 @@ def main(argv=None):
     shape = (48, 48)
     if args.quick:
         args.train, args.test, args.seeds, shape = 24, 24, 2, (32, 32)
-    output = args.output or ("action_hard_quick" if args.quick else "action_hard")
+    if args.quick:
+        divert_results()
     if args.threads:
         torch.set_num_threads(args.threads)
     machine = {"cpu": cpu_name(), "cpu_count": os.cpu_count(),
@@ -191,12 +189,9 @@ def main(argv=None):
     ]
     text = "\n".join(lines)
     print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{output}.md").write_text(text)
-    (RESULTS / f"{output}.json").write_text(json.dumps(
-        {"args": vars(args), "machine": machine, "hard": results, "steps": steps,
-         "easy_defaults": easy,
-         "end_to_end_minus_frozen_points": gaps}, indent=2) + "\n")
+    write_results(args.output or "action_hard", text,
+                  {"args": vars(args), "machine": machine, "hard": results, "steps": steps,
+                   "easy_defaults": easy, "end_to_end_minus_frozen_points": gaps})
 
 
 if __name__ == "__main__":

@@ -15,23 +15,20 @@ Usage::
 
     python benchmarks/bench_busy_threads.py [--repeat 3]
 
-Prints a table and writes ``benchmarks/results/busy_threads.md`` and ``busy_threads.json`` with
-the CPU's name. Run it on a quiet machine: the busy process must be the only other load.
+Prints a table and writes ``benchmarks/results/busy_threads.md`` and ``busy_threads.json``,
+stamped by ``_common.write_results``. Run it on a quiet machine: the busy process must be the only other load.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
-from _common import cpu_name
+from _common import cpu_name, write_results
 
-RESULTS = Path(__file__).parent / "results"
 COMMANDS = {
     "before": [sys.executable, "-c", "import torch; from sktvnet.cli import main; "
                "raise SystemExit(main(['demo', '--quick', '-o', {out!r}]))"],
@@ -86,10 +83,7 @@ def main() -> None:
         lines.append(f"| {row['load']} | {policy[row['mode']]} | {row['pairs_per_s']:.2f} | {runs} |")
     table = "\n".join(lines)
     print(table)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "busy_threads.md").write_text(table + "\n")
-    (RESULTS / "busy_threads.json").write_text(
-        json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
+    write_results("busy_threads", table, {"machine": machine, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ Usage::
     python benchmarks/bench_cli_memory.py [--frames 500 2000] [--size 240x320]
         [--format flo,npz,png,mp4] [--workdir DIR] [-- OPTIONS FOR sktvnet flow]
 
-Prints a markdown table and writes ``benchmarks/results/cli_memory.md``.
+Prints a markdown table and writes ``benchmarks/results/cli_memory.md`` and ``.json``, stamped by
+``_common.write_results``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-RESULTS = Path(__file__).parent / "results"
+from _common import write_results
+
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 LIMIT_MB = 1536
 # Environment variables that change how the command runs, recorded with the results.
@@ -203,8 +205,9 @@ def main(argv=None):
     table = "\n".join(lines)
     print()
     print(table)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "cli_memory.md").write_text(table + "\n")
+    write_results("cli_memory", table, {"args": vars(args), "limit_mb": LIMIT_MB, "rows": rows,
+                                        "environment": {name: os.environ.get(name)
+                                                        for name in ENVIRONMENT}})
 
 
 if __name__ == "__main__":

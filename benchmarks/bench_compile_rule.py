@@ -16,8 +16,8 @@ Usage::
 
     python benchmarks/bench_compile_rule.py [--repeat 3]
 
-Prints a table and writes ``benchmarks/results/compile_rule.md`` and ``compile_rule.json`` with
-the CPU's name. Run it on a quiet machine: other processes on the cores inflate every time.
+Prints a table and writes ``benchmarks/results/compile_rule.md`` and ``compile_rule.json``,
+stamped by ``_common.write_results``. Run it on a quiet machine: other processes on the cores inflate every time.
 """
 
 from __future__ import annotations
@@ -28,11 +28,9 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from _common import cpu_name
+from _common import cpu_name, write_results
 
-RESULTS = Path(__file__).parent / "results"
 MODES = ("eager", "former", "auto")
 
 
@@ -168,11 +166,9 @@ def main() -> None:
                      f"| {video[m]:.1f} |")
     table = "\n".join(lines)
     print(table)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "compile_rule.md").write_text(table + "\n")
-    (RESULTS / "compile_rule.json").write_text(json.dumps(
-        {"machine": machine, "calibration": calibration, "calibrations": calibrations,
-         "first_call_s": first, "video_pairs_per_s": video}, indent=2) + "\n")
+    write_results("compile_rule", table,
+                  {"machine": machine, "calibration": calibration, "calibrations": calibrations,
+                   "first_call_s": first, "video_pairs_per_s": video})
 
 
 if __name__ == "__main__":

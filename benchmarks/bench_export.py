@@ -13,19 +13,17 @@ Usage::
     python benchmarks/bench_export.py [--structures 1-1-50 3-3-10] [--batches 1 8]
         [--repeat 5] [--quick]
 
-``--quick`` is a smoke run (TVNet-1-1-10 and TVNet-2-2-3 at 120x160, one repeat) written to
-``export_quick.md``/``.json``; a full run writes ``benchmarks/results/export.md`` and
-``export.json``, with the CPU's name.
+``--quick`` is a smoke run (TVNet-1-1-10 and TVNet-2-2-3 at 120x160, one repeat) whose files go
+to a temporary folder; a full run writes ``benchmarks/results/export.md`` and ``export.json``,
+stamped by ``_common.write_results``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -33,9 +31,7 @@ import torch
 
 from sktvnet import TVNet, export_tvnet, make_synthetic_pair
 
-from _common import cpu_name, epe, timed
-
-RESULTS = Path(__file__).parent / "results"
+from _common import cpu_name, divert_results, epe, timed, write_results
 
 
 def bench_structure(structure, batches, repeat, image0, image1, truth, folder, fused):
@@ -88,6 +84,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         args.structures, args.shape, args.repeat = ["1-1-10", "2-2-3"], [120, 160], 1
+        divert_results()
 
     image0, image1, truth = make_synthetic_pair("camera", tuple(args.shape), dtype=np.float32)
     machine = {"cpu": cpu_name(), "cpu_count": os.cpu_count(),
@@ -123,11 +120,7 @@ def main(argv=None):
     table = "\n".join(lines)
     print()
     print(table)
-    RESULTS.mkdir(exist_ok=True)
-    stem = "export_quick" if args.quick else "export"
-    (RESULTS / f"{stem}.md").write_text(table + "\n")
-    (RESULTS / f"{stem}.json").write_text(
-        json.dumps({"machine": machine, "exports": exports, "rows": rows}, indent=2) + "\n")
+    write_results("export", table, {"machine": machine, "exports": exports, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ Usage::
 
     python benchmarks/bench_extract.py [--frames 50 100 200] [--batch-size 8]
 
-Prints a markdown table and writes ``benchmarks/results/extract.md`` and ``extract.json``.
+Prints a markdown table and writes ``benchmarks/results/extract.md`` and ``extract.json``, stamped
+by ``_common.write_results``.
 """
 
 from __future__ import annotations
@@ -23,11 +24,10 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).parent / "results"
+from _common import write_results
 
 
 def make_video(n_frames, shape=(240, 320)):
@@ -116,9 +116,7 @@ def main(argv=None):
     table = "\n".join(lines)
     print()
     print(table)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "extract.md").write_text(table + "\n")
-    (RESULTS / "extract.json").write_text(json.dumps(rows, indent=2) + "\n")
+    write_results("extract", table, {"args": vars(args), "rows": rows})
 
 
 if __name__ == "__main__":

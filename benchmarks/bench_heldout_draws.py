@@ -16,7 +16,8 @@ Usage::
     python benchmarks/bench_heldout_draws.py --learning-rate 0.05    # another learning_rate
     python benchmarks/bench_heldout_draws.py --zoom-factor 0.7 --cells 10-1-50:all
 
-Prints a markdown table and writes ``benchmarks/results/heldout_draws.md`` and ``.json``
+Prints a markdown table and writes ``benchmarks/results/heldout_draws.md`` and ``.json`` (stamped by
+``_common.write_results``)
 (``heldout_draws_filters<ratio>.*`` with ``--filters-ratio``, ``heldout_draws_lr<rate>.*`` with
 ``--learning-rate``, ``heldout_draws_zoom<factor>.*`` with a ``--zoom-factor`` other than 0.5;
 the suffixes in that order when several are given).
@@ -25,9 +26,7 @@ the suffixes in that order when several are given).
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import joblib
 import numpy as np
@@ -37,10 +36,9 @@ from sktvnet import TVNetFlow
 from sktvnet.datasets import make_flow_pairs
 from sktvnet.estimators._training import PART_LR_RATIOS
 
-from _common import cpu_name
+from _common import cpu_name, write_results
 from bench_table1 import epe
 
-RESULTS = Path(__file__).parent / "results"
 CELLS = ["1-1-50:steps", "1-1-50:all", "3-3-10:steps", "3-3-10:all", "4-3-10:all",
          "3-5-10:steps", "3-5-10:u0+steps", "3-5-10:filters+steps", "3-5-10:all"]
 DEFAULT_FILTERS_RATIO = PART_LR_RATIOS["filters"]
@@ -171,14 +169,11 @@ def main(argv=None):
     text = render(results, args, cpu)
     print()
     print(text)
-    RESULTS.mkdir(exist_ok=True)
     stem = ("heldout_draws"
             + ("" if args.filters_ratio is None else f"_filters{args.filters_ratio:g}")
             + ("" if args.learning_rate is None else f"_lr{args.learning_rate:g}")
             + ("" if args.zoom_factor == DEFAULT_ZOOM_FACTOR else f"_zoom{args.zoom_factor:g}"))
-    (RESULTS / f"{stem}.md").write_text(text + "\n")
-    (RESULTS / f"{stem}.json").write_text(json.dumps(
-        {"args": vars(args), "cpu": cpu, "results": results}, indent=2) + "\n")
+    write_results(stem, text, {"args": vars(args), "cpu": cpu, "results": results})
 
 
 if __name__ == "__main__":

@@ -20,18 +20,17 @@ Usage::
         [--seed 0] [--threads N] [--quick] [--output NAME]
 
 ``--quick`` (32 training and 32 held-out videos of 32x32 frames) runs in under a minute: a smoke
-test of the script, not a result. Prints a markdown table and writes ``benchmarks/results/histogram.md`` and
-``histogram.json`` (``histogram_quick`` with ``--quick``; or ``--output``). Times are wall-clock
+test of the script, not a result, whose files go to a temporary folder. Prints a markdown table
+and writes ``benchmarks/results/histogram.md`` and ``histogram.json`` (or ``--output``), stamped
+by ``_common.write_results``. Times are wall-clock
 seconds on the machine that runs it; its CPU (``lscpu``) and load average are recorded.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-from pathlib import Path
 
 # Training never compiles (TVNet needs a gradient); at this frame size compiling the frozen
 # TVNet's iterations costs more than it saves.
@@ -45,9 +44,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sktvnet import FlowHistogram, TVNetActionClassifier, TVNetFlow  # noqa: E402
 from sktvnet.datasets import make_motion_videos  # noqa: E402
 
-from _common import cpu_name, fit_and_score  # noqa: E402
-
-RESULTS = Path(__file__).parent / "results"
+from _common import cpu_name, divert_results, fit_and_score, write_results  # noqa: E402
 
 
 def seeded(estimator, seed: int):
@@ -82,7 +79,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         args.train, args.test, args.size = 32, 32, 32
-    output = args.output or ("histogram_quick" if args.quick else "histogram")
+    if args.quick:
+        divert_results()
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -117,10 +115,8 @@ def main(argv=None):
         + [f"--classes {args.classes}", f"--seed {args.seed}"])
     text = "\n".join([header, "", *table, "", f"Command: `{command}`", ""])
     print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{output}.md").write_text(text)
-    (RESULTS / f"{output}.json").write_text(json.dumps(
-        {"args": vars(args), "machine": machine, "rows": rows}, indent=2) + "\n")
+    write_results(args.output or "histogram", text,
+                  {"args": vars(args), "machine": machine, "rows": rows}, command=command)
 
 
 if __name__ == "__main__":

@@ -12,15 +12,14 @@ Usage (on an otherwise idle machine)::
 
     python benchmarks/bench_interpolation.py
 
-Prints a markdown table and writes ``benchmarks/results/interpolation.md`` and ``.json``.
+Prints a markdown table and writes ``benchmarks/results/interpolation.md`` and ``.json``, stamped
+by ``_common.write_results``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,9 +29,8 @@ from sktvnet._validation import INTERPOLATIONS
 from sktvnet.datasets import make_flow_pairs
 from sktvnet.pretrained import RECOMMENDED, WEIGHTS
 
-from _common import cpu_name
+from _common import cpu_name, write_results
 
-RESULTS = Path(__file__).parent / "results"
 STRUCTURES = {
     "TVNet-3-3-10": dict(n_scales=3, n_warps=3, n_iters=10, zoom_factor=0.5),
     "TVNet-4-3-10": dict(n_scales=4, n_warps=3, n_iters=10, zoom_factor=0.5),
@@ -86,11 +84,9 @@ def main() -> None:
     table = render(rows, reference, threads, cpu)
     print()
     print(table)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "interpolation.md").write_text(table + "\n")
-    (RESULTS / "interpolation.json").write_text(json.dumps(
-        {"cpu": cpu, "cpu_count": os.cpu_count(), "load_average": os.getloadavg(),
-         "reference": reference, "rows": rows}, indent=2) + "\n")
+    write_results("interpolation", table,
+                  {"cpu": cpu, "cpu_count": os.cpu_count(), "load_average": os.getloadavg(),
+                   "reference": reference, "rows": rows})
 
 
 def render(rows, reference, threads, cpu) -> str:

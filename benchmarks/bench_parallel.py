@@ -10,22 +10,22 @@ Usage::
 
     python benchmarks/bench_parallel.py [--videos 64] [--frames 16]
 
-Prints a markdown table and writes ``benchmarks/results/parallel.md`` and ``parallel.json``.
+Prints a markdown table and writes ``benchmarks/results/parallel.md`` and ``parallel.json``,
+stamped by ``_common.write_results``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import joblib
 import numpy as np
 
 from sktvnet import TVNetFlow, make_synthetic_pair
 
-RESULTS = Path(__file__).parent / "results"
+from _common import write_results
+
 IMAGES = ["camera", "astronaut", "coffee", "chelsea", "rocket", "moon", "brick", "grass"]
 
 
@@ -81,9 +81,7 @@ def main(argv=None):
     table = "\n".join(lines)
     print()
     print(table)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "parallel.md").write_text(table + "\n")
-    (RESULTS / "parallel.json").write_text(json.dumps(rows, indent=2) + "\n")
+    write_results("parallel", table, {"args": vars(args), "rows": rows})
 
 
 if __name__ == "__main__":

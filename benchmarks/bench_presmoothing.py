@@ -14,16 +14,15 @@ Usage::
 
     python benchmarks/bench_presmoothing.py
 
-Prints a markdown table and writes ``benchmarks/results/presmoothing.md`` and ``.json``. Only
+Prints a markdown table and writes ``benchmarks/results/presmoothing.md`` and ``.json`` (stamped
+by ``_common.write_results``). Only
 EPEs: nothing is timed, so other work on the machine does not change the figures.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -32,10 +31,9 @@ from sktvnet._core import PRESMOOTHING_SIGMA
 from sktvnet.datasets import make_flow_pairs
 from sktvnet.network import TVNet
 
-from _common import cpu_name
+from _common import cpu_name, write_results
 from bench_table1 import epe
 
-RESULTS = Path(__file__).parent / "results"
 SIGMAS = [0.8, 1.2, 1.6, 2.0, 2.5, 3.0]
 STRUCTURES = ["1-1-50", "3-1-10", "3-3-10"]
 
@@ -83,10 +81,8 @@ def main(argv=None) -> None:
         lines.append("")
     text = "\n".join(lines)
     print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "presmoothing.md").write_text(text + "\n")
-    (RESULTS / "presmoothing.json").write_text(json.dumps(
-        {"args": vars(args), "cpu": cpu_name(), "results": results}, indent=2) + "\n")
+    write_results("presmoothing", text,
+                  {"args": vars(args), "cpu": cpu_name(), "results": results})
 
 
 if __name__ == "__main__":

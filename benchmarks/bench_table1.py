@@ -17,13 +17,13 @@ Usage::
     python benchmarks/bench_table1.py --retime   # the time column again, EPEs kept (minutes)
 
 Prints a markdown table and writes ``benchmarks/results/table1.md`` and ``table1.json``
-(``table1_quick.*`` with ``--quick``, ``table1_bicubic.*`` with ``--interpolation bicubic``).
+(``table1_bicubic.*`` with ``--interpolation bicubic``), stamped by ``_common.write_results``;
+``--quick`` is a smoke run whose files go to a temporary folder.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from pathlib import Path
@@ -36,9 +36,8 @@ from sktvnet import TVNetFlow, tvl1_optical_flow
 from sktvnet._core import PRESMOOTHING_SIGMA
 from sktvnet.datasets import make_flow_pairs
 
-from _common import cpu_name, timed
+from _common import cpu_name, divert_results, read_results, results_dir, timed, write_results
 
-RESULTS = Path(__file__).parent / "results"
 STRUCTURES = ["1-1-50", "3-1-10", "3-3-10", "4-3-10", "3-5-10"]
 COLUMNS = [None, "u0", "filters", "steps", "all"]
 
@@ -78,7 +77,7 @@ def reusable(args, columns: list) -> dict:
     if args.reuse is None:
         raise SystemExit(f"--columns leaves {', '.join(map(str, columns))} unfitted: give "
                          "--reuse with an earlier table1.json that has them")
-    earlier = json.loads(args.reuse.read_text())
+    earlier = read_results(args.reuse)
     earlier["args"].setdefault("zoom_factor", EARLIER_ZOOM_FACTOR)
     earlier["args"].setdefault("interpolation", "bilinear")
     differ = [key for key in SAME_DATA if earlier["args"].get(key) != getattr(args, key)]
@@ -154,14 +153,15 @@ def main(argv=None):
                              "(default 1: in this process, torch's default threads)")
     parser.add_argument("--retime", action="store_true",
                         help="re-measure only the time column of the table already written "
-                             "for --interpolation (and --quick), keeping its EPEs: see retime()")
+                             "for --interpolation, keeping its EPEs: see retime()")
     args = parser.parse_args(argv)
     if args.retime:
-        return retime(RESULTS / f"{stem_of(args)}.json")
+        return retime(results_dir() / f"{stem_of(args)}.json")
     columns = COLUMNS
     if args.quick:
         args.structures, args.sizes = ["1-1-50", "3-3-10"], ["128x128"]
         columns = [None, "steps", "all"]
+        divert_results()
     sizes = [tuple(int(n) for n in s.split("x")) for s in args.sizes]
     torch.manual_seed(args.seed)
 
@@ -186,7 +186,7 @@ def main(argv=None):
     if args.reuse is None:
         columns = fitted  # a table of the columns fitted now
     else:  # the columns fitted now and those the earlier run has
-        earlier = json.loads(args.reuse.read_text())["rows"][0]["columns"]
+        earlier = read_results(args.reuse)["rows"][0]["columns"]
         columns = [c for c in columns if c in fitted or str(c) in earlier]
     reused = reusable(args, [c for c in columns if c not in fitted])
     cells = [(structure, train) for structure in args.structures for train in fitted]
@@ -208,17 +208,13 @@ def main(argv=None):
     table = render(rows, columns, ipol, args, cpu)
     print()
     print(table)
-    RESULTS.mkdir(exist_ok=True)
-    stem = stem_of(args)
-    (RESULTS / f"{stem}.md").write_text(table + "\n")
-    (RESULTS / f"{stem}.json").write_text(json.dumps(
-        {"args": vars(args), "cpu": cpu, "threads": threads_used(args),
-         "reference_ipol_defaults": ipol, "rows": rows}, indent=2, default=str) + "\n")
+    write_results(stem_of(args), table,
+                  {"args": vars(args), "cpu": cpu, "threads": threads_used(args),
+                   "reference_ipol_defaults": ipol, "rows": rows})
 
 
 def stem_of(args) -> str:
-    stem = "table1_quick" if args.quick else "table1"
-    return stem if args.interpolation == "bilinear" else f"{stem}_{args.interpolation}"
+    return "table1" if args.interpolation == "bilinear" else f"table1_{args.interpolation}"
 
 
 def retime(path: Path) -> None:
@@ -232,7 +228,7 @@ def retime(path: Path) -> None:
     (medians of 3 calls after the one that compiles), beside the reference's time per pair in
     the same run.
     """
-    table = json.loads(path.read_text())
+    table = read_results(path)
     table["args"].setdefault("zoom_factor", EARLIER_ZOOM_FACTOR)
     table["args"].setdefault("interpolation", "bilinear")
     args = argparse.Namespace(**table["args"])
@@ -267,8 +263,7 @@ def retime(path: Path) -> None:
     text = render(table["rows"], columns, table["reference_ipol_defaults"], args,
                   table["cpu"], retimed)
     print(text)
-    path.with_suffix(".md").write_text(text + "\n")
-    path.write_text(json.dumps(table, indent=2, default=str) + "\n")
+    write_results(path.stem, text, table)
 
 
 def render(rows, columns, ipol, args, cpu, retimed=None) -> str:

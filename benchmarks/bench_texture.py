@@ -22,7 +22,8 @@ Usage::
 
     python benchmarks/bench_texture.py
 
-Prints a markdown table and writes ``benchmarks/results/texture.md`` and ``.json``. Only EPEs:
+Prints a markdown table and writes ``benchmarks/results/texture.md`` and ``.json`` (stamped by
+``_common.write_results``). Only EPEs:
 nothing is timed, so other work on the machine does not change the figures (about 8 minutes on
 two cores, most of it the reference's).
 """
@@ -31,8 +32,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
-from pathlib import Path
 
 import numpy as np
 
@@ -41,9 +40,8 @@ from sktvnet.datasets import load_stereo_motorcycle, make_flow_pairs
 from sktvnet.metrics import endpoint_error
 from sktvnet.pretrained import WEIGHTS
 
-from _common import cpu_name
+from _common import cpu_name, write_results
 
-RESULTS = Path(__file__).parent / "results"
 # Shares of the structure subtracted: one for every level, or one per level (finest first, the
 # last for the coarser levels).
 WEIGHTS_OF_TEXTURE = ["0", "0.3", "0.5", "0.7", "0.9", "1", "(0, 1)", "(0, 0.5, 1)"]
@@ -113,11 +111,8 @@ def main(argv=None) -> None:
             f"{row[c]:.3f}" if c == "motorcycle" else f"{row[c]:.4f}" for c in columns) + " |")
     text = "\n".join(lines)
     print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "texture.md").write_text(text + "\n")
-    (RESULTS / "texture.json").write_text(json.dumps(
-        {"args": vars(args), "cpu": cpu_name(), "tests": TESTS, "results": rows}, indent=2)
-        + "\n")
+    write_results("texture", text,
+                  {"args": vars(args), "cpu": cpu_name(), "tests": TESTS, "results": rows})
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ Usage::
         [--repeat 3] [--no-fused]
 
 Prints markdown tables and writes ``benchmarks/results/tvnet.md`` and ``tvnet.json`` (on CUDA,
-``tvnet_cuda.md`` and ``tvnet_cuda.json``, so that the CPU's figures stay beside them).
+``tvnet_cuda.md`` and ``tvnet_cuda.json``, so that the CPU's figures stay beside them), stamped by
+``_common.write_results``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -35,9 +35,7 @@ from bench_extract import current_rss
 
 from sktvnet import TVNet, make_synthetic_pair
 
-from _common import cpu_name, epe, timed
-
-RESULTS = Path(__file__).parent / "results"
+from _common import cpu_name, epe, timed, write_results
 
 
 def bench_tvnet(structure, batch, fused, device, image0, image1, truth, repeat):
@@ -177,11 +175,8 @@ def main(argv=None):
     table = "\n".join(lines)
     print()
     print(table)
-    RESULTS.mkdir(exist_ok=True)
     stem = "tvnet" if device.type == "cpu" else f"tvnet_{device.type}"
-    (RESULTS / f"{stem}.md").write_text(table + "\n")
-    (RESULTS / f"{stem}.json").write_text(
-        json.dumps({"device": where, "rows": rows, "memory": memory}, indent=2) + "\n")
+    write_results(stem, table, {"device": where, "rows": rows, "memory": memory})
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ Usage::
 
     python benchmarks/fuzz_inputs.py [--examples 500]   # per entry point (4 entry points)
 
-Prints a table of outcomes per entry point and writes ``benchmarks/results/fuzz.md``.
+Prints a table of outcomes per entry point and writes ``benchmarks/results/fuzz.md`` and ``.json``,
+stamped by ``_common.write_results``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import collections
 import os
 import tempfile
 import traceback
-from pathlib import Path
 
 os.environ.setdefault("SKTVNET_COMPILE", "0")
 
@@ -31,7 +31,8 @@ from hypothesis.extra.numpy import array_shapes, arrays  # noqa: E402
 
 from sktvnet import TVNet, TVNetFlow, read_flo, tvl1_optical_flow  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
+from _common import write_results  # noqa: E402
+
 DOCUMENTED = (ValueError, TypeError)
 DTYPES = st.sampled_from(["float32", "float64", "uint8", "int64", "bool", "complex64", "float16"])
 outcomes: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
@@ -132,8 +133,10 @@ def main(argv=None):
     print(table)
     for failure in failures[:20]:
         print(failure)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "fuzz.md").write_text(table + "\n")
+    write_results("fuzz", table, {"args": vars(args),
+                                  "outcomes": {entry: dict(counts)
+                                               for entry, counts in outcomes.items()},
+                                  "failures": failures[:20]})
     return 1 if failures else 0
 
 

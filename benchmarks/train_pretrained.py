@@ -44,16 +44,17 @@ Usage (one command per entry, deterministic for a seed; run it on an otherwise i
 
 (about 5 to 8 minutes of training on a 2-core CPU, and as much again to measure).
 
-``--quick`` trains a few steps on small frames and writes nothing into the package (a check that
-the script runs); ``--evaluate-only`` measures the file already written. Writes
-``sktvnet/weights/<name>.safetensors`` and ``benchmarks/results/pretrained.md`` and ``.json``
-(``pretrained_<name>.md`` and ``.json`` for an entry other than the recommended one).
+``--quick`` trains a few steps on small frames and writes nothing into the package or
+``benchmarks/results/`` (a check that the script runs); ``--evaluate-only`` measures the file
+already written. Writes ``sktvnet/weights/<name>.safetensors`` and
+``benchmarks/results/pretrained_<name>.md`` and ``.json`` for every entry, stamped by
+``_common.write_results``; the JSON's ``metrics`` are the registry's
+(``WEIGHTS[name].metrics``, which a test compares with them).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from functools import partial
@@ -68,10 +69,8 @@ from sktvnet.datasets import load_stereo_motorcycle, make_flow_pairs
 from sktvnet.metrics import endpoint_error
 from sktvnet.pretrained import RECOMMENDED, WEIGHTS, load_weights, save_weights
 
-from _common import cpu_name
+from _common import cpu_name, divert_results, write_results
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
 # Brightness change and noise of every training pair of tvnet-8-2-15-texture, and of the held-out
 # pairs that measure every entry under such changes (make_flow_pairs' parameters). That entry
 # solves on the texture of each level (texture=True), which a brightness change barely touches;
@@ -163,6 +162,8 @@ def main() -> None:
     parser.add_argument("--evaluate-only", action="store_true",
                         help="measure the weights file already written, without training")
     args = parser.parse_args()
+    if args.quick:
+        divert_results()
     torch.manual_seed(args.seed)
     started = time.perf_counter()
 
@@ -283,11 +284,8 @@ def main() -> None:
               "weights_bytes": output.stat().st_size}
     text = render(report, test_size)
     print(text)
-    if not args.quick:
-        RESULTS.mkdir(exist_ok=True)
-        stem = "pretrained" if args.name == RECOMMENDED else f"pretrained_{args.name}"
-        (RESULTS / f"{stem}.md").write_text(text)
-        (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2))
+    # "metrics" carries the registry's key names: WEIGHTS[name].metrics is checked against it.
+    write_results(f"pretrained_{args.name}", text, report)
 
 
 def _transform_with(model, X, *, fused, n_threads):
