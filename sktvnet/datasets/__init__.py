@@ -10,6 +10,8 @@
   ``difficulty="hard"`` preset adds sub-pixel motion, a panning camera, noise and flicker.
 * :func:`load_video_folder` lists an action dataset stored as one folder of videos per class
   (the UCF101 and HMDB51 layout), for the estimators to decode lazily.
+* :func:`load_rawframes_folder` loads flows stored once in the rawframes layout of two-stream
+  models (``sktvnet extract``'s output) as (X, y) for :class:`sktvnet.FlowHistogram`.
 """
 
 from ._folders import VIDEO_EXTENSIONS, load_video_folder
@@ -23,8 +25,9 @@ from ._pairs import (
     make_flow_pairs,
     make_synthetic_pair,
 )
+from ._rawframes import load_rawframes_folder
 
 # The constants above are importable from here too (the image lists, the motion classes), but the
 # documented API is these functions.
-__all__ = ["load_stereo_motorcycle", "load_video_folder", "make_flow_pairs", "make_motion_videos",
-           "make_synthetic_pair"]
+__all__ = ["load_rawframes_folder", "load_stereo_motorcycle", "load_video_folder",
+           "make_flow_pairs", "make_motion_videos", "make_synthetic_pair"]
