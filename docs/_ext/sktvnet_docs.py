@@ -6,7 +6,8 @@ At ``builder-inited`` (before any page is read) it writes into ``docs/_generated
   reference follows the code without a hand-kept list;
 - ``help_<command>.txt``: the ``--help`` text of each ``sktvnet`` subcommand;
 - ``results_<name>.rst``: the markdown tables of ``benchmarks/results/`` as reST tables (or a note
-  saying which script produces a missing one), and ``table1.png``, a chart of Table 1's EPEs;
+  saying which command writes a missing one; the list is the index in ``benchmarks/run_all.py``),
+  and ``table1.png``, a chart of Table 1's EPEs;
 - ``flow_pictures.png``, ``color_wheel.png`` and ``structures.rst``: flow pictures and a structure
   comparison computed at build time on small synthetic pairs (a few seconds on one CPU thread).
 """
@@ -15,10 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import inspect
 import io
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -42,36 +45,24 @@ API_MODULES = {
     "sktvnet.metrics": "Metrics",
     "sktvnet.datasets": "Datasets",
 }
-# Benchmark results shown in the docs, and the script that writes each.
-RESULT_TABLES = {
-    "table1": "benchmarks/bench_table1.py",
-    "table1_bicubic": ("benchmarks/bench_table1.py --interpolation bicubic "
-                       "--columns None steps all"),
-    "heldout_draws": "benchmarks/bench_heldout_draws.py",
-    "heldout_draws_filters0.001": "benchmarks/bench_heldout_draws.py --filters-ratio 0.001",
-    "heldout_draws_lr0.05": ("benchmarks/bench_heldout_draws.py --learning-rate 0.05 --cells "
-                             "1-1-50:all 3-1-10:all 10-1-50:all 3-3-10:all 4-3-10:all "
-                             "3-5-10:all"),
-    "heldout_draws_lr0.02": ("benchmarks/bench_heldout_draws.py --learning-rate 0.02 --cells "
-                             "10-1-50:all 3-1-10:all 1-1-50:all"),
-    "heldout_draws_zoom0.7": ("benchmarks/bench_heldout_draws.py --zoom-factor 0.7 --cells "
-                              "10-1-50:all"),
-    "heldout_draws_lr0.05_zoom0.7": ("benchmarks/bench_heldout_draws.py --zoom-factor 0.7 "
-                                     "--learning-rate 0.05 --cells 10-1-50:all"),
-    "pretrained": "benchmarks/train_pretrained.py",
-    "pretrained_tvnet-8-2-15-texture": ("benchmarks/train_pretrained.py --name "
-                                        "tvnet-8-2-15-texture"),
-    "pretrained_tvnet-8-2-15": "benchmarks/train_pretrained.py --name tvnet-8-2-15",
-    "presmoothing": "benchmarks/bench_presmoothing.py",
-    "texture": "benchmarks/bench_texture.py",
-    "interpolation": "benchmarks/bench_interpolation.py",
-    "defaults": "benchmarks/bench_defaults.py",
-    "reference": "benchmarks/bench_reference.py",
-    "cli_memory": "benchmarks/bench_cli_memory.py",
-    "export": "benchmarks/bench_export.py",
-    "action_hard": "benchmarks/bench_action_hard.py",
-    "tvnet_cuda": "benchmarks/bench_tvnet.py --device cuda",
-}
+
+
+def _benchmark_index():
+    """``benchmarks/run_all.py``, which holds the index of the benchmarks (standard library
+    only), loaded by path: ``benchmarks/`` is no package."""
+    key = "sktvnet_benchmarks_run_all"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, ROOT / "benchmarks" / "run_all.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key].INDEX
+
+
+# Benchmark results shown in the docs (those the index gives a page), and the command that
+# writes each.
+RESULT_TABLES = {name: run.command for run in _benchmark_index() if run.docs
+                 for name in run.results}
 PICTURE_SHAPE = (96, 128)
 STRUCTURES = ["1-1-50", "3-1-50", "6-1-50", "6-3-30", "6-5-50"]
 
@@ -187,18 +178,18 @@ def _markdown_to_rst(markdown: str) -> tuple[str, list[list[str]]]:
 
 
 def _results(out: Path) -> None:
-    for name, script in RESULT_TABLES.items():
+    for name, command in RESULT_TABLES.items():
         source = RESULTS / f"{name}.md"
         if source.exists():
             text, rows = _markdown_to_rst(source.read_text())
-            text += f"\n*Written by* ``python {script}`` *into* ``benchmarks/results/{name}.md``.\n"
+            text += f"\n*Written by* ``{command}`` *into* ``benchmarks/results/{name}.md``.\n"
             if name == "table1":
                 _table1_chart(rows, out / "table1.png")
                 text = (".. figure:: /_generated/table1.png\n   :width: 90%\n\n"
                         "   Held-out EPE of each structure: frozen TVNet (TV-L1) and trained.\n\n"
                         + text)
         else:
-            text = (f".. note::\n\n   ``python {script}`` writes this table into "
+            text = (f".. note::\n\n   ``{command}`` writes this table into "
                     f"``benchmarks/results/{name}.md``; it was not there when these pages "
                     "were built.\n")
         _write_if_changed(out / f"results_{name}.rst", text)
