@@ -196,3 +196,26 @@ def test_empty_valid_set(metric):
         metric(flow, truth)
     # The per-pixel map needs no valid pixel: it is all NaN.
     assert np.isnan(metric(flow, truth, reduce=False)).all()
+
+
+def test_warp_error_is_zero_for_the_true_shift_and_counts_only_pixels_inside():
+    from sktvnet.metrics import warp_error
+
+    rng = np.random.default_rng(0)
+    image1 = rng.random((12, 15))
+    image0 = np.roll(image1, -2, axis=1)          # I0(x) = I1(x + 2) away from the wrap
+    flow = np.stack([np.full((12, 15), 2.0), np.zeros((12, 15))])
+    # The last two columns move outside the frame and do not count; the wrapped ones would.
+    assert warp_error(image0[:, :-2], image1[:, :-2], flow[:, :, :-2]) == 0.0
+    assert warp_error(image0, image1, np.zeros_like(flow)) > 0.1
+    assert warp_error(255 * image0, 255 * image1, np.zeros_like(flow)) == pytest.approx(
+        255 * warp_error(image0, image1, np.zeros_like(flow)))
+
+
+def test_warp_error_refuses_mismatched_shapes():
+    from sktvnet.metrics import warp_error
+
+    with pytest.raises(ValueError, match=r"got \(4, 5\), \(4, 5\) and \(2, 4, 6\)"):
+        warp_error(np.zeros((4, 5)), np.zeros((4, 5)), np.zeros((2, 4, 6)))
+    with pytest.raises(ValueError, match="no pixel"):
+        warp_error(np.zeros((4, 5)), np.zeros((4, 5)), np.full((2, 4, 5), 100.0))

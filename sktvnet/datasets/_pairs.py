@@ -340,7 +340,6 @@ def make_flow_pairs(
     True
     """
     from sklearn.utils import check_random_state
-    from skimage.transform import resize
 
     n_pairs = check_int("n_pairs", n_pairs)
     height, width = check_size(size, "size")
@@ -362,20 +361,32 @@ def make_flow_pairs(
         raise TypeError(f"images must be 'train', 'test' or a non-empty list of names, got "
                         f"{images!r}")
     rng = check_random_state(random_state)
-
-    # Cubic interpolation reads 2 px beyond x + w: the margin keeps every read inside the image.
-    margin = int(np.ceil(max_displacement)) + 2
-    window = (height + 2 * margin, width + 2 * margin)
-    loaded = {}
     for name in images:
         if not isinstance(name, str):
             raise TypeError(f"images must hold image names, got {type(name).__name__} {name!r}")
-        grey = _load_grey(name)
+    return _warped_pairs({name: _load_grey(name) for name in images}, n_pairs, (height, width),
+                         (0.0, max_displacement), motion, brightness, noise, rng)
+
+
+def _warped_pairs(greys: dict, n_pairs: int, size: tuple[int, int],
+                  displacement: tuple[float, float], motion: str, brightness: float,
+                  noise: float, rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of :func:`make_flow_pairs` cut from ``greys`` (name to grey image), the largest
+    flow magnitude of each drawn uniformly in ``displacement = (low, high)``."""
+    from skimage.transform import resize
+
+    height, width = size
+    # Cubic interpolation reads 2 px beyond x + w: the margin keeps every read inside the image.
+    margin = int(np.ceil(displacement[1])) + 2
+    window = (height + 2 * margin, width + 2 * margin)
+    loaded = {}
+    for name, grey in greys.items():
         scale = max(window[0] / grey.shape[0], window[1] / grey.shape[1])
         if scale > 1:
             shape = tuple(int(np.ceil(n * scale)) for n in grey.shape)
             grey = resize(grey, shape, order=1, anti_aliasing=False, mode="reflect")
         loaded[name] = grey
+    images = list(loaded)
 
     X = np.empty((n_pairs, 2, height, width), dtype=np.float32)
     y = np.empty((n_pairs, 1, 2, height, width), dtype=np.float32)
@@ -389,7 +400,7 @@ def make_flow_pairs(
             if crop[inner].std() >= MIN_TEXTURE_STD:
                 break
         kind = FLOW_MOTIONS[rng.randint(len(FLOW_MOTIONS))] if motion == "mixed" else motion
-        field = _unit_field(kind, *window, rng) * rng.uniform(0.0, max_displacement)
+        field = _unit_field(kind, *window, rng) * rng.uniform(*displacement)
         image0, image1, field = make_synthetic_pair(crop, None, flow=field)
         image0 = image0[inner]
         if brightness:
