@@ -60,7 +60,7 @@ class PretrainedWeights:
         The command that reproduces the file, and its training data.
     metrics : dict
         What the state measured when it was made (end-point errors in pixels; see
-        ``benchmarks/results/pretrained.md``).
+        ``benchmarks/results/pretrained_<name>.md``).
     description : str
         One sentence for humans.
     """
@@ -105,7 +105,8 @@ WEIGHTS: dict[str, PretrainedWeights] = {
                    "384x512 (up to 12 px) so that all eight levels learn, half of each exact "
                    "warps and half with brightness changes up to 0.005 and noise 0.002; a fifth "
                    "held out, the best state kept",
-            # benchmarks/results/pretrained.md, one run on a 2-core AMD EPYC (AVX-512): the
+            # benchmarks/results/pretrained_tvnet-8-2-15-coarse-texture.md, one run on a 2-core
+            # AMD EPYC (AVX-512): the
             # reference TV-L1 at its defaults measured 0.0239 (exact warps), 0.2145 (0.5%
             # brightness and noise 0.002), 1.6133 (2% and 0.005) and 3.781 px (motorcycle), and
             # 4.28 pairs/s; with the same texture 0.0250, 0.1276, 0.7157 and 3.329 px. Frozen
