@@ -1,8 +1,8 @@
 """The ``sktvnet`` command (also ``python -m sktvnet`` and ``python -m sktvnet.cli``).
 
 Each subcommand is a module with ``add_parser(subparsers)``, which declares its arguments and
-sets ``handler`` to its ``run(args) -> int``: :mod:`~sktvnet.cli.demo`, :mod:`~sktvnet.cli.flow`
-and :mod:`~sktvnet.cli.export`. :data:`_SUBCOMMANDS` lists them; a new subcommand is one more
+sets ``handler`` to its ``run(args) -> int``: :mod:`~sktvnet.cli.demo`, :mod:`~sktvnet.cli.flow`,
+:mod:`~sktvnet.cli.extract` and :mod:`~sktvnet.cli.export`. :data:`_SUBCOMMANDS` lists them; a new subcommand is one more
 module and one more entry there. Parsing imports nothing heavy (torch, scikit-learn, SciPy load
 inside the handlers), so that ``sktvnet --help`` answers at once, and so that the command can set
 ``OMP_WAIT_POLICY=PASSIVE`` (unless the user set a value) before torch loads.
@@ -17,12 +17,12 @@ import time
 from collections.abc import Sequence
 
 from .._version import __version__
-from . import demo, export, flow
+from . import demo, export, extract, flow
 from ._common import PROG
 
 __all__ = ["main"]
 
-_SUBCOMMANDS = (demo.add_parser, flow.add_parser, export.add_parser)
+_SUBCOMMANDS = (demo.add_parser, flow.add_parser, extract.add_parser, export.add_parser)
 
 
 # Cores' worth of other work from which the machine counts as busy. Measured on a 2-core CPU
