@@ -92,6 +92,35 @@ def mirror_indices(n: int, radius: int) -> np.ndarray:
     return np.where(idx >= n, period - idx, idx)
 
 
+# Brightness compensation (``compensate_brightness``): the residuals |I1w - I0| of a warp are
+# weighted by 1 / (1 + (r / s)^2) with s this many times their mean, so that the pixels that the
+# current flow does not align yet (large residuals) barely move the fitted gain and offset.
+# Held-out trials (frozen TVNet-8-2-15, scikit-image test images): 2 and 4 fitted a 2% change
+# less well (0.20 and 0.13 px against 0.115), plain moments (no weights) cost 16% on large
+# motions; 8 left exact warps and large motions within 5% of no compensation.
+BRIGHTNESS_RESIDUAL_SCALE = 8.0
+# The fitted gain is kept in this range, so that a flat or saturated level cannot blow up.
+BRIGHTNESS_GAIN_RANGE = (0.5, 2.0)
+
+
+def brightness_fit(i0: np.ndarray, i1w: np.ndarray, inside: np.ndarray):
+    """Gain ``a`` and offset ``b`` with ``a * i1w + b ~= i0`` on the pixels ``inside``: weighted
+    least squares that discount large residuals (see ``BRIGHTNESS_RESIDUAL_SCALE``)."""
+    w = inside.astype(i0.dtype)
+    count = max(w.sum(), 1.0)
+    r = (i1w - i0) * w
+    scale = max(BRIGHTNESS_RESIDUAL_SCALE * np.abs(r).sum() / count, 1e-6)
+    w = w / (1.0 + (r / scale) ** 2)
+    total = max(w.sum(), 1e-12)
+    m0 = (w * i0).sum() / total
+    m1 = (w * i1w).sum() / total
+    cov = (w * (i0 - m0) * (i1w - m1)).sum() / total
+    var = (w * (i1w - m1) ** 2).sum() / total
+    gain = cov / var if var > 1e-12 else 1.0
+    gain = min(max(gain, BRIGHTNESS_GAIN_RANGE[0]), BRIGHTNESS_GAIN_RANGE[1])
+    return gain, m0 - gain * m1
+
+
 def normalize_pair(image0: np.ndarray, image1: np.ndarray):
     """Scale two frames jointly to [0, 255] (min and max taken over both); constant pairs give 0."""
     low = min(image0.min(), image1.min())

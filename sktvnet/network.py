@@ -188,15 +188,18 @@ def _padded_step_inplace(u, px, py, u_out, px_out, py_out, rho_c, grad, denom, m
         torch.addcmul(_padded_views(p, shape, 0), grad_u, taut, out=out).div_(norm)
 
 
-def _linearize(i0, stack, flow, eps, bicubic=False):
+def _linearize(i0, stack, flow, eps, bicubic=False, compensate=False):
     """The data term of one warp: ``I1`` and its gradient warped by ``flow`` (the channels of
-    ``stack``; bilinear, or bicubic when ``bicubic``), then ``rho_c = I1w - grad . w - I0`` and
+    ``stack``; bilinear, or bicubic when ``bicubic``), with the gain and offset that map them to
+    ``I0`` applied when ``compensate``, then ``rho_c = I1w - grad . w - I0`` and
     ``|grad|^2 + eps`` (Eq. 10-11).
 
     Outside the image there is no data: I1w and its gradient are zero there, so that the
     threshold step keeps v = u. ``eps`` is a 0-d tensor (one graph for every constant).
     """
     warped, outside = tvf._warp(stack, flow, bicubic)
+    if compensate:
+        warped = tvf._compensate_brightness(i0, warped, outside)
     warped = warped.masked_fill(outside, 0.0)
     i1w, grad = warped[:, 0:1], warped[:, 1:3]
     gx, gy = grad[:, 0:1], grad[:, 1:2]
@@ -359,6 +362,13 @@ class TVNet(nn.Module):
         sequence gives each level its own share, finest first, the last one holding for every
         coarser level: ``(0, 1)`` solves the finest level on the frames, for their precision,
         and the coarser ones, which find the motion, on textures.
+    compensate_brightness : bool, default=False
+        At every warp, fit a gain and an offset from the warped second frame to the first and
+        apply them (:func:`sktvnet.functional.compensate_brightness`: robust least squares that
+        discount the pixels the current flow does not align), so that a change of brightness
+        between the frames (exposure, flicker) is not read as motion; as
+        ``tvl1_optical_flow(compensate_brightness=True)``. Unlike ``texture`` it keeps the low
+        frequencies that carry large motions on the coarse levels.
     interpolation : {"bilinear", "bicubic"}, default="bilinear"
         How the warps (and the pyramid's resampling) interpolate the frames between pixels.
         Bilinear is the paper's TVNet. Bicubic (Keys, a = -0.5: Catmull-Rom) is IPOL's TV-L1 and
@@ -454,6 +464,7 @@ class TVNet(nn.Module):
         train_filters: bool = False,
         train_steps: bool = False,
         texture: bool | float | Sequence[float] = False,
+        compensate_brightness: bool = False,
         interpolation: str = "bilinear",
         fused: bool | str = "auto",
         checkpoint: bool = False,
@@ -464,7 +475,8 @@ class TVNet(nn.Module):
             n_scales=n_scales, n_warps=n_warps, n_iters=n_iters, eps=eps,
         )
         for name, flag in (("train_u0", train_u0), ("train_filters", train_filters),
-                           ("train_steps", train_steps), ("checkpoint", checkpoint)):
+                           ("train_steps", train_steps), ("checkpoint", checkpoint),
+                           ("compensate_brightness", compensate_brightness)):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be a bool, got {type(flag).__name__} {flag!r}")
         if not (isinstance(fused, bool) or fused == "auto"):
@@ -482,6 +494,7 @@ class TVNet(nn.Module):
         self.train_steps = train_steps
         check_texture(texture, params["n_scales"])
         self.texture = texture
+        self.compensate_brightness = compensate_brightness
         self.interpolation = check_interpolation(interpolation)
         self.fused = fused
         self.checkpoint = checkpoint
@@ -514,7 +527,8 @@ class TVNet(nn.Module):
             f"tau={self.tau}, lmbda={self.lmbda}, theta={self.theta}, "
             f"zoom_factor={self.zoom_factor}, eps={self.eps}, train_u0={self.train_u0}, "
             f"train_filters={self.train_filters}, train_steps={self.train_steps}, "
-            f"texture={self.texture}, interpolation={self.interpolation!r}, "
+            f"texture={self.texture}, compensate_brightness={self.compensate_brightness}, "
+            f"interpolation={self.interpolation!r}, "
             f"fused={self.fused!r}, "
             f"checkpoint={self.checkpoint}"
         )
@@ -689,9 +703,11 @@ class TVNet(nn.Module):
         bicubic = self.interpolation == "bicubic"
         for warp_index in range(self.n_warps):
             if fused:
-                rho_c, grad, denom = _COMPILED("linearize", i0, stack, flow, eps, bicubic)
+                rho_c, grad, denom = _COMPILED("linearize", i0, stack, flow, eps, bicubic,
+                                               self.compensate_brightness)
             else:
-                rho_c, grad, denom = _linearize(i0, stack, flow, eps, bicubic)
+                rho_c, grad, denom = _linearize(i0, stack, flow, eps, bicubic,
+                                                self.compensate_brightness)
             start = warp_index * self.n_iters
             if not use_checkpoint:
                 flow, p = self._iterate(flow, p, rho_c, grad, denom, forward, div, steps,

@@ -136,7 +136,8 @@ def _zoom_in(field, shape, method):
 # --------------------------------------------------------------------------------------------
 # The solver
 # --------------------------------------------------------------------------------------------
-def _tvl1_single_scale(i0, i1, flow, *, tau, lmbda, theta, n_warps, n_iters, tol, method):
+def _tvl1_single_scale(i0, i1, flow, *, tau, lmbda, theta, n_warps, n_iters, tol, method,
+                       compensate=False):
     """TV-L1 at one scale (Algorithm 1): ``n_warps`` warps of at most ``n_iters`` iterations.
 
     ``flow`` ``(2, H, W)`` is the initial flow and is updated in place. The dual variable ``p`` starts
@@ -169,6 +170,10 @@ def _tvl1_single_scale(i0, i1, flow, *, tau, lmbda, theta, n_warps, n_iters, tol
         # Where the warp leaves the image there is no data: the data term is switched off there
         # (IPOL zeroes the warped values, so the threshold step leaves v = u).
         outside = (x < 0) | (x > width - 1) | (y < 0) | (y > height - 1)
+        if compensate:
+            gain, offset = _core.brightness_fit(i0, warped[0], ~outside)
+            warped[0] = gain * warped[0] + offset
+            warped[1:] *= gain
         warped[:, outside] = 0
         i1w, i1wx, i1wy = warped
         sq_grad = i1wx * i1wx + i1wy * i1wy
@@ -242,6 +247,7 @@ def tvl1_optical_flow(
     interpolation: str = "bicubic",
     flow0: np.ndarray | None = None,
     texture: bool | float | Sequence[float] = False,
+    compensate_brightness: bool = False,
 ) -> np.ndarray:
     """Coarse-to-fine TV-L1 optical flow between two frames (reference implementation).
 
@@ -286,6 +292,13 @@ def tvl1_optical_flow(
         number ``w`` subtracts ``w`` times the blur (True is 1, False 0); a sequence gives one
         share per level, finest first, the last holding for the coarser levels. Not part of
         IPOL's method.
+    compensate_brightness : bool, default=False
+        At every warp, fit a gain and an offset from the warped second frame to the first and
+        apply them (robust least squares that discount the pixels the current flow does not
+        align; :func:`sktvnet.functional.compensate_brightness`), so that a change of
+        brightness between the frames (exposure, flicker) is not read as motion; as
+        ``TVNet(compensate_brightness=True)``. Unlike ``texture`` it keeps the frames' low
+        frequencies, which carry large motions on the coarse levels. Not part of IPOL's method.
 
     Returns
     -------
@@ -323,6 +336,9 @@ def tvl1_optical_flow(
     tol = _validation.check_real("tol", tol, low=0.0, low_open=False)
     _validation.check_interpolation(interpolation)
     _validation.check_texture(texture, params["n_scales"])
+    if not isinstance(compensate_brightness, bool):
+        raise TypeError(f"compensate_brightness must be a bool, got "
+                        f"{type(compensate_brightness).__name__} {compensate_brightness!r}")
     i0 = _as_grey(image0, "image0")
     i1 = _as_grey(image1, "image1")
     if i0.shape != i1.shape:
@@ -367,6 +383,7 @@ def tvl1_optical_flow(
     solver = dict(
         tau=params["tau"], lmbda=params["lmbda"], theta=params["theta"],
         n_warps=params["n_warps"], n_iters=params["n_iters"], tol=tol, method=interpolation,
+        compensate=compensate_brightness,
     )
     for level in range(len(shapes) - 1, -1, -1):
         flow = _tvl1_single_scale(*levels[level], flow, **solver)

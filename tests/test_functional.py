@@ -606,3 +606,44 @@ def test_texture_weight_keeps_the_rest_of_the_structure(rng):
                                    weight * full + (1 - weight) * image)
     with pytest.raises(ValueError, match="weight must be <= 1.0, got 1.2"):
         tvf.texture(image, weight=1.2)
+
+
+def test_compensate_brightness_fits_a_gain_and_offset_and_discounts_misaligned_pixels():
+    rng = np.random.default_rng(0)
+    image0 = torch.from_numpy(rng.random((2, 1, 20, 24)))
+    grad = torch.from_numpy(rng.random((2, 2, 20, 24)))
+    warped = torch.cat([1.2 * image0 - 0.1, grad], 1)
+    outside = torch.zeros_like(image0, dtype=torch.bool)
+    out = tvf.compensate_brightness(image0, warped, outside)
+    np.testing.assert_allclose(out[:, :1], image0, atol=1e-10)
+    np.testing.assert_allclose(out[:, 1:], grad / 1.2, atol=1e-10)
+    # A block the flow does not align (10% of the pixels, far off) moves the fit half as much as
+    # it moves plain least squares.
+    bad = warped.clone()
+    bad[:, 0, :4, :12] += 3.0
+    out = tvf.compensate_brightness(image0, bad, outside)
+    robust = (out[:, 0, 4:] - image0[:, 0, 4:]).abs().mean()
+    i0, i1w = image0[0, 0].numpy(), bad[0, 0].numpy()
+    gain = np.cov(i0.ravel(), i1w.ravel(), bias=True)[0, 1] / i1w.var()
+    plain = np.abs(gain * (i1w[4:] - i1w.mean()) + i0.mean() - i0[4:]).mean()
+    assert robust < 0.6 * plain
+    # Pixels outside the frame do not count at all; NumPy's fit agrees with torch's.
+    bad_outside = torch.zeros_like(outside)
+    bad_outside[:, :, :4, :12] = True
+    out = tvf.compensate_brightness(image0, bad, bad_outside)
+    np.testing.assert_allclose(out[:, 0, 4:], image0[:, 0, 4:], atol=1e-10)
+    gain, offset = _core.brightness_fit(image0[0, 0].numpy(), bad[0, 0].numpy(),
+                                        ~bad_outside[0, 0].numpy())
+    np.testing.assert_allclose(gain * bad[0, 0].numpy() + offset, out[0, 0].numpy(), atol=1e-10)
+
+
+def test_compensate_brightness_keeps_a_flat_frame_and_refuses_bad_shapes():
+    flat = torch.full((1, 1, 8, 8), 2.0, dtype=torch.float64)
+    warped = torch.cat([torch.full_like(flat, 5.0), torch.zeros(1, 2, 8, 8, dtype=flat.dtype)], 1)
+    outside = torch.zeros_like(flat, dtype=torch.bool)
+    out = tvf.compensate_brightness(flat, warped, outside)
+    assert torch.isfinite(out).all() and torch.allclose(out[:, 0], flat[:, 0])
+    with pytest.raises(ValueError, match="outside must be a bool tensor"):
+        tvf.compensate_brightness(flat, warped, outside.double())
+    with pytest.raises(ValueError, match="warped must have image0's batch and size"):
+        tvf.compensate_brightness(flat, warped[..., :4], outside)

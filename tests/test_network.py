@@ -907,3 +907,40 @@ def test_subnormal_contrast_gives_finite_zero_flow():
     with torch.inference_mode():
         flow = network.TVNet(n_iters=5, fused=False)(image, image.clone())
     assert torch.isfinite(flow).all() and not flow.any()
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
+def test_brightness_compensation_is_the_reference_with_it(interpolation):
+    image0, image1, _ = _warped_pair("camera", (48, 64))
+    image0 = 1.04 * image0 - 0.02                      # a gain and an offset on frame t
+    kwargs = dict(n_scales=3, n_warps=2, n_iters=5, interpolation=interpolation)
+    net = TVNet(**kwargs, compensate_brightness=True)
+    flow = net(_to_torch(image0), _to_torch(image1))[0].numpy()
+    expected = tvl1_optical_flow(image0, image1, **kwargs, tol=0, compensate_brightness=True)
+    np.testing.assert_allclose(flow, expected, rtol=0, atol=1e-6)
+    plain = tvl1_optical_flow(image0, image1, **kwargs, tol=0)
+    assert np.abs(plain - expected).max() > 1e-2
+
+
+def test_brightness_compensation_removes_a_gain_and_offset_and_keeps_exact_pairs():
+    image0, image1, (u, v) = _warped_pair("astronaut", (64, 80))
+    image0, image1 = image0.mean(-1), image1.mean(-1)
+    truth = np.stack([u, v])
+    structure = dict(n_scales=3, n_warps=3, n_iters=20, interpolation="bicubic")
+    error = lambda net, i0: np.hypot(*(net(_to_torch(i0), _to_torch(image1))[0].numpy()
+                                      - truth)).mean()
+    plain, compensated = TVNet(**structure), TVNet(**structure, compensate_brightness=True)
+    changed = 1.05 * image0 + 0.02
+    assert error(compensated, changed) < 0.3 * error(plain, changed)
+    assert error(compensated, image0) < 1.1 * error(plain, image0)
+
+
+def test_brightness_compensation_passes_gradients_to_the_steps():
+    x0, x1 = _frames(batch=2)
+    net = TVNet(n_scales=2, n_warps=2, n_iters=3, train_steps=True, train_filters=True,
+                compensate_brightness=True).double()
+    net(x0 * 1.1, x1).abs().mean().backward()
+    for name, parameter in net.named_parameters():
+        if parameter.requires_grad:
+            assert torch.isfinite(parameter.grad).all(), name
+            assert parameter.grad.abs().sum() > 0, name

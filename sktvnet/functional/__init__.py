@@ -36,7 +36,7 @@ from ._image import (
 )
 from ._step import _tvl1_step, tvl1_iteration
 from ._taps import CENTERED_TAPS, DIVERGENCE_TAPS, FORWARD_TAPS
-from ._warp import _warp, warp
+from ._warp import _compensate_brightness, _warp, compensate_brightness, warp
 
 __all__ = [
     "to_grey",
@@ -47,6 +47,7 @@ __all__ = [
     "forward_gradient",
     "divergence",
     "warp",
+    "compensate_brightness",
     "zoom_out",
     "zoom_in",
     "pyramid",

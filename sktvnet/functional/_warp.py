@@ -120,3 +120,66 @@ def warp(
     _check_tensor(flow, "flow", channels=(2,))
     _check_like(flow, image, "flow", "image", spatial_only=True)
     return _warp(image, flow, check_interpolation(interpolation) == "bicubic")
+
+
+# --------------------------------------------------------------------------------------------
+# Brightness compensation
+# --------------------------------------------------------------------------------------------
+def _compensate_brightness(image0: Tensor, warped: Tensor, outside: Tensor) -> Tensor:
+    dims = (1, 2, 3)
+    i1w = warped[:, 0:1]
+    weight = (~outside).to(image0.dtype)
+    count = weight.sum(dims, keepdim=True).clamp_min(1.0)
+    residual = (i1w - image0) * weight
+    scale = (_core.BRIGHTNESS_RESIDUAL_SCALE * residual.abs().sum(dims, keepdim=True)
+             / count).clamp_min(1e-6)
+    weight = weight / (1.0 + (residual / scale) ** 2)
+    total = weight.sum(dims, keepdim=True).clamp_min(1e-12)
+    m0 = (weight * image0).sum(dims, keepdim=True) / total
+    m1 = (weight * i1w).sum(dims, keepdim=True) / total
+    d1 = i1w - m1
+    cov = (weight * (image0 - m0) * d1).sum(dims, keepdim=True) / total
+    var = (weight * d1 * d1).sum(dims, keepdim=True) / total
+    flat = var > 1e-12
+    gain = torch.where(flat, cov / torch.where(flat, var, torch.ones_like(var)),
+                       torch.ones_like(var)).clamp(*_core.BRIGHTNESS_GAIN_RANGE)
+    return torch.cat([gain * d1 + m0, gain * warped[:, 1:]], dim=1)
+
+
+def compensate_brightness(image0: Tensor, warped: Tensor, outside: Tensor) -> Tensor:
+    """Fit a gain and an offset from the warped second frame to the first, and apply them.
+
+    TV-L1 reads any change of brightness between the frames as motion. Where the change is a
+    gain and an offset over the whole frame (a camera's exposure, flicker), fitting them at each
+    warp removes it: ``a * I1(x + w) + b ~= I0(x)`` by least squares over the pixels inside the
+    frame, each weighted by ``1 / (1 + (r / s)^2)`` where ``r = I1(x + w) - I0(x)`` and ``s`` is
+    ``BRIGHTNESS_RESIDUAL_SCALE`` (8) times the mean ``|r|``, so that pixels the current flow does
+    not align yet barely count. The gain is kept in ``BRIGHTNESS_GAIN_RANGE`` (0.5 to 2). The
+    warped frame becomes ``a * I1w + b`` and its warped gradients ``a * grad``.
+
+    Shape:
+        - image0: ``(B, 1, H, W)``.
+        - warped: ``(B, C, H, W)``: the warped frame first, then its warped gradients (C = 3),
+          as :func:`warp` returns them for ``I1`` stacked with its gradient.
+        - outside: ``(B, 1, H, W)`` bool, ``True`` where ``x + w`` leaves the frame.
+        - output: ``(B, C, H, W)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktvnet.functional import compensate_brightness
+    >>> image0 = torch.rand(1, 1, 16, 16, dtype=torch.float64)
+    >>> warped = 1.1 * image0 - 0.05                      # a 10% gain and an offset
+    >>> outside = torch.zeros(1, 1, 16, 16, dtype=torch.bool)
+    >>> bool(torch.allclose(compensate_brightness(image0, warped, outside), image0))
+    True
+    """
+    _check_tensor(image0, "image0", channels=(1,))
+    _check_tensor(warped, "warped")
+    if warped.shape[0] != image0.shape[0] or warped.shape[-2:] != image0.shape[-2:]:
+        raise ValueError(f"warped must have image0's batch and size, got {tuple(warped.shape)} "
+                         f"and {tuple(image0.shape)}")
+    if outside.dtype != torch.bool or outside.shape != image0.shape:
+        raise ValueError(f"outside must be a bool tensor of image0's shape {tuple(image0.shape)}, "
+                         f"got {outside.dtype} {tuple(outside.shape)}")
+    return _compensate_brightness(image0, warped, outside)
