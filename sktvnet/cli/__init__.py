@@ -1,11 +1,12 @@
 """The ``sktvnet`` command (also ``python -m sktvnet`` and ``python -m sktvnet.cli``).
 
-Each subcommand is a module with ``add_parser(subparsers)``, which declares its arguments and
-sets ``handler`` to its ``run(args) -> int``: :mod:`~sktvnet.cli.demo`, :mod:`~sktvnet.cli.flow`,
-:mod:`~sktvnet.cli.extract` and :mod:`~sktvnet.cli.export`. :data:`_SUBCOMMANDS` lists them; a new subcommand is one more
-module and one more entry there. Parsing imports nothing heavy (torch, scikit-learn, SciPy load
-inside the handlers), so that ``sktvnet --help`` answers at once, and so that the command can set
-``OMP_WAIT_POLICY=PASSIVE`` (unless the user set a value) before torch loads.
+Each subcommand is a module with ``add_parser(subparsers)``, which declares its arguments and sets
+``handler`` to its ``run(args) -> int``: :mod:`~sktvnet.cli.demo`, :mod:`~sktvnet.cli.flow`,
+:mod:`~sktvnet.cli.extract` and :mod:`~sktvnet.cli.export`. :data:`_SUBCOMMANDS` lists them; a new
+subcommand is one more module and one more entry there. Parsing imports nothing heavy (torch,
+scikit-learn, SciPy load inside the handlers), so that ``sktvnet --help`` answers at once, and so
+that the command can set ``OMP_WAIT_POLICY=PASSIVE`` (unless the user set a value) before torch
+loads.
 """
 
 from __future__ import annotations

@@ -410,8 +410,9 @@ def _settings(args: argparse.Namespace) -> _Settings:
         raise ValueError("--weights is TVNet's: the reference has none (use --method tvnet)")
     if args.weights not in (None, "none") and args.weights not in pretrained.WEIGHTS \
             and not os.path.isfile(args.weights):
-        raise ValueError(f"--weights must be a bundled name ({', '.join(sorted(pretrained.WEIGHTS))}"
-                         f"), none or a weights file, got {args.weights!r}")
+        names = ", ".join(sorted(pretrained.WEIGHTS))
+        raise ValueError(f"--weights must be a bundled name ({names}), none or a weights file, "
+                         f"got {args.weights!r}")
     threads = None
     if args.jobs > 1:
         threads = max(1, (os.cpu_count() or 1) // args.jobs)
@@ -456,7 +457,7 @@ def run(args: argparse.Namespace) -> int:
     manifest = _Manifest(out)
     todo, pairs_before = _prepare(out, videos, settings, args.resume, manifest)
     if len(todo) < len(videos):
-        print(f"{_count(len(videos) - len(todo), 'video')} of {len(videos)} already extracted "
+        print(f"{len(videos) - len(todo)} of {_count(len(videos), 'video')} already extracted "
               f"in {out}, kept", file=sys.stderr)
 
     failed: list[dict] = []
