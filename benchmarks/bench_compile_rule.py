@@ -93,7 +93,7 @@ def child_first_call(mode: str) -> dict:
 
     X, _ = make_motion_videos(3, n_classes=3, n_frames=5, shape=(68, 160), random_state=0)
     seconds, flows = _timed(
-        lambda: TVNetFlow(n_scales=3, n_warps=3, n_iters=30).fit_transform(X))
+        lambda: TVNetFlow(n_scales=3, n_warps=3, n_iters=30, weights=None).fit_transform(X))
     return {"mode": mode, "seconds": seconds, "shape": list(flows.shape)}
 
 

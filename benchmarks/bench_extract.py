@@ -54,7 +54,8 @@ def child(n_frames, batch_size):
     from sktvnet import TVNetFlow
 
     video = make_video(n_frames)[None]
-    estimator = TVNetFlow(n_scales=1, n_warps=1, n_iters=50, batch_size=batch_size).fit(video)
+    estimator = TVNetFlow(n_scales=1, n_warps=1, n_iters=50, weights=None,
+                          batch_size=batch_size).fit(video)
     # Warm-up on a few frames (a full batch and a single pair): compilation, when enabled, happens
     # here and is not counted.
     estimator.transform(video[:, :batch_size + 2])

@@ -51,8 +51,8 @@ def estimator(structure: str, train, seed: int, zoom_factor: float = DEFAULT_ZOO
               **params) -> TVNetFlow:
     n_scales, n_warps, n_iters = map(int, structure.split("-"))
     return TVNetFlow(n_scales=n_scales, n_warps=n_warps, n_iters=n_iters,
-                     zoom_factor=zoom_factor, train=train, loss="epe", random_state=seed,
-                     **params)
+                     zoom_factor=zoom_factor, weights=None, train=train, loss="epe",
+                     random_state=seed, **params)
 
 
 def score_cell(cell: str, X_train, y_train, draws: dict, seed: int,

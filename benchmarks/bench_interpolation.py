@@ -61,8 +61,8 @@ def main() -> None:
     threads = sorted({1, os.cpu_count() or 1})
     rows = []
     for name, config in STRUCTURES.items():
-        models = {i: TVNetFlow(**config, interpolation=i, batch_size=len(X), device="cpu")
-                  .fit(X[:1]) for i in INTERPOLATIONS}
+        models = {i: TVNetFlow(**config, interpolation=i, weights=None,
+                            batch_size=len(X), device="cpu").fit(X[:1]) for i in INTERPOLATIONS}
         row = {"structure": name, "config": config}
         for interpolation, model in models.items():
             model.model_.fused = True

@@ -48,7 +48,7 @@ def main(argv=None):
     parser.add_argument("--frames", type=int, default=16)
     args = parser.parse_args(argv)
     X = make_videos(args.videos, args.frames)
-    estimator = TVNetFlow(n_scales=1, n_warps=1, n_iters=50).fit(X[:1])
+    estimator = TVNetFlow(n_scales=1, n_warps=1, n_iters=50, weights=None).fit(X[:1])
     rows, outputs = [], {}
 
     def run(name, fn):

@@ -108,8 +108,7 @@ def fit_cell(structure: str, train, X_train, y_train, tests: dict, args) -> dict
     n_scales, n_warps, n_iters = map(int, structure.split("-"))
     est = TVNetFlow(n_scales=n_scales, n_warps=n_warps, n_iters=n_iters,
                     zoom_factor=args.zoom_factor, interpolation=args.interpolation,
-                    train=train, loss="epe",
-                    random_state=args.seed)
+                    weights=None, train=train, loss="epe", random_state=args.seed)
     if args.max_iter is not None:
         est.set_params(max_iter=args.max_iter)
     start = time.perf_counter()
@@ -248,7 +247,7 @@ def retime(path: Path) -> None:
             n_scales, n_warps, n_iters = map(int, structure.split("-"))
             est = TVNetFlow(n_scales=n_scales, n_warps=n_warps, n_iters=n_iters,
                             zoom_factor=args.zoom_factor, interpolation=args.interpolation,
-                            batch_size=len(X)).fit(X[:1])
+                            weights=None, batch_size=len(X)).fit(X[:1])
             row = next(r for r in table["rows"] if r["structure"] == f"TVNet-{structure}")
             sigma = row["columns"].get("all", {}).get("presmoothing_sigma")
             if sigma is not None:

@@ -100,7 +100,7 @@ def main(argv=None):
     @given(st.one_of(any_array(min_dims=1, max_dims=6),
                      st.lists(any_array(min_dims=2, max_dims=4), max_size=3)))
     def fuzz_estimator(X):
-        est = TVNetFlow(n_iters=2)
+        est = TVNetFlow(n_iters=2, weights=None)
 
         def call():
             flows = est.fit(X).transform(X)
