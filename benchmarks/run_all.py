@@ -99,6 +99,7 @@ INDEX: tuple[Run, ...] = (
     Run("bench_cli_memory.py", (), ("cli_memory",),
         f"{RESULTS_PAGE}: Memory of ``sktvnet flow`` on long videos", ("--frames", "20", "40")),
     Run("bench_extract.py", (), ("extract",), "", ("--frames", "5", "10")),
+    Run("bench_extract_dataset.py", (), ("extract_dataset",), "", ("--quick",)),
     Run("bench_parallel.py", (), ("parallel",), "", ("--videos", "4", "--frames", "3")),
     Run("bench_histogram.py", (), ("histogram",), "", ("--quick",)),
     Run("bench_action.py", (), ("action",), ""),
