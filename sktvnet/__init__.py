@@ -22,7 +22,7 @@ _HOMES = {
     "flow_to_color": "visualization",
     "iter_video": "io",
     "load_stereo_motorcycle": "datasets",
-    "load_pretrained": "pretrained",
+    "load_pretrained": "estimators",
     "load_video_folder": "datasets",
     "make_flow_pairs": "datasets",
     "make_motion_videos": "datasets",

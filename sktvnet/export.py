@@ -26,7 +26,7 @@ from ._version import __version__
 from .io import atomic_write
 from .network import TVNet
 
-__all__ = ["EXPORT_FORMATS", "ONNX_OPSET", "export_tvnet"]
+__all__ = ["EXPORT_FORMATS", "ONNX_OPSET", "check_export_path", "export_tvnet"]
 
 #: File suffix -> format written by :func:`export_tvnet`.
 EXPORT_FORMATS = {".onnx": "ONNX", ".pt2": "torch.export"}
@@ -47,7 +47,9 @@ class _FramesToFlow(nn.Module):
         return self.tvnet(frame0, frame1)
 
 
-def _check_path(path) -> Path:
+def check_export_path(path) -> Path:
+    """``path`` as a Path, after checking that its suffix names a format of
+    :data:`EXPORT_FORMATS` (before anything slow happens)."""
     path = Path(path)
     if path.suffix.lower() not in EXPORT_FORMATS:
         known = ", ".join(f"{suffix} ({name})" for suffix, name in EXPORT_FORMATS.items())
@@ -151,7 +153,7 @@ def export_tvnet(
             f"model must be an sktvnet.TVNet, got {type(model).__name__}; for a fitted "
             "TVNetFlow call its export method or pass its model_"
         )
-    path = _check_path(path)
+    path = check_export_path(path)
     height, width = _validation.check_size(frame_shape, "frame_shape")
     if channels not in (1, 3) or isinstance(channels, bool):
         raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}")

@@ -5,16 +5,23 @@ trained state of TVNet together with the structure it belongs to, how it was mad
 that reproduces it) and what it measured. The files are safetensors (tensors and a JSON header,
 no code: loading one never runs anything), a few kilobytes each, in ``sktvnet/weights/``.
 
-* :func:`load_pretrained` returns a fitted :class:`sktvnet.TVNetFlow` holding a bundled state;
-* ``TVNetFlow(weights=...)`` starts from one (a name of :data:`WEIGHTS`, or a file written by
-  :func:`save_weights`), and ``fit`` trains on from there when ``train`` says so;
+* :func:`load_tvnet` is the one loader: it takes weights (``"DEFAULT"``, a name of
+  :data:`WEIGHTS` or a file) to a built :class:`sktvnet.TVNet` whose structure and constants are
+  the weights'; :class:`sktvnet.TVNetFlow`, ``sktvnet flow``, ``sktvnet demo`` and
+  ``sktvnet export`` all go through it;
+* ``TVNetFlow(weights=...)`` starts from such weights (``"DEFAULT"``, the default, is
+  :data:`RECOMMENDED`), and :func:`sktvnet.load_pretrained` returns one fitted;
 * :func:`save_weights` writes the state of a TVNet (or of a fitted estimator) to such a file and
   :func:`load_weights` reads it back, checking that it is one.
 
 A file records the structure and the TV-L1 constants of the network it was taken from, because
 the step sizes are stored relative to the constructor's ``tau``, ``lmbda`` and ``theta``
 (``lambda_t = lmbda exp(a_t)``, see :class:`sktvnet.TVNet`): loaded into a network with other
-constants they would mean other steps. Loading therefore refuses any difference, naming both.
+constants they would mean other steps. So the weights set the structure, as torchvision's
+builders take the architecture from theirs: a value left unset (None) follows the weights, and
+one set against them raises :class:`WeightsMismatch`, naming both.
+
+This module never imports the estimators (they import it).
 """
 
 from __future__ import annotations
@@ -23,11 +30,12 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from ._validation import canonical_texture
 
-__all__ = ["WEIGHTS", "RECOMMENDED", "PretrainedWeights", "load_pretrained", "load_weights",
-           "save_weights"]
+__all__ = ["WEIGHTS", "RECOMMENDED", "DEFAULT", "FROZEN_CONFIG", "PretrainedWeights",
+           "LoadedTVNet", "WeightsMismatch", "load_tvnet", "load_weights", "save_weights"]
 
 FORMAT = "sktvnet-weights"
 FORMAT_VERSION = 1
@@ -38,6 +46,16 @@ CONFIG_KEYS = ("n_scales", "n_warps", "n_iters", "tau", "lmbda", "theta", "zoom_
                "texture", "interpolation")
 # Values of the keys that files written before the key existed do not record.
 _CONFIG_DEFAULTS = {"texture": False, "interpolation": "bilinear"}
+#: The value of ``weights`` that means :data:`RECOMMENDED`, read when the weights are loaded
+#: (torchvision's ``weights="DEFAULT"``).
+DEFAULT = "DEFAULT"
+#: TVNet's structure and constants without weights (``weights=None``), where none is given:
+#: TVNet-10-1-50 with levels 0.7 apart, TV-L1's own steps. Ten levels see large motions (the
+#: motorcycle pair's 60 px) through a pyramid fine enough that a motion found at one level still
+#: fits the next, and one warp of 50 iterations per level keeps it fast.
+FROZEN_CONFIG = {"n_scales": 10, "n_warps": 1, "n_iters": 50, "tau": 0.25, "lmbda": 0.15,
+                 "theta": 0.3, "zoom_factor": 0.7, "eps": 1e-10, "texture": False,
+                 "interpolation": "bilinear"}
 
 
 @dataclass(frozen=True)
@@ -81,7 +99,7 @@ class PretrainedWeights:
     @property
     def structure(self) -> str:
         """The paper's name of the structure, ``TVNet-<n_scales>-<n_warps>-<n_iters>``."""
-        return _structure_name(self.config)
+        return structure_name(self.config)
 
 
 _TVL1_CONSTANTS = {"tau": 0.25, "lmbda": 0.15, "theta": 0.3, "eps": 1e-10}
@@ -196,43 +214,138 @@ WEIGHTS: dict[str, PretrainedWeights] = {
 RECOMMENDED = "tvnet-8-2-15-coarse-texture"
 
 
-def _structure_name(config: dict) -> str:
+def structure_name(config: dict) -> str:
+    """The paper's name of a structure, ``TVNet-<n_scales>-<n_warps>-<n_iters>``."""
     return "TVNet-{n_scales}-{n_warps}-{n_iters}".format(**config)
 
 
 def _describe(config: dict) -> str:
     constants = ", ".join(f"{key}={config[key]!r}" for key in CONFIG_KEYS[3:])
-    return f"{_structure_name(config)} ({constants})"
+    return f"{structure_name(config)} ({constants})"
 
 
 def network_config(network) -> dict:
-    """The structure and constants of a :class:`sktvnet.TVNet` (or of an estimator), as a
-    weights file records them."""
+    """The structure and constants of a :class:`sktvnet.TVNet`, as a weights file records
+    them."""
     config = {key: getattr(network, key) for key in CONFIG_KEYS}
     return config | {"texture": canonical_texture(config["texture"])}
 
 
-def auto_weights(config: dict) -> str | None:
-    """The name of the bundled weights made for exactly ``config`` (structure and constants, as
-    :func:`network_config` gives them), or None: what ``weights="auto"`` selects."""
-    config = {key: config[key] for key in CONFIG_KEYS}
-    config["texture"] = canonical_texture(config["texture"])
-    return next((name for name, entry in WEIGHTS.items() if entry.config == config), None)
+class WeightsMismatch(ValueError):
+    """A structure or constant set explicitly against the weights' own (the rule of torchvision's
+    ``_ovewrite_named_param``).
+
+    Attributes
+    ----------
+    key : str
+        The parameter (``"n_iters"``, ...).
+    given : object
+        The value that was set.
+    expected : object
+        The weights' value.
+    source : str
+        The weights, in words (``"weights 'tvnet-8-2-15'"``, ``"weights file 'mine.safetensors'"``).
+    """
+
+    def __init__(self, key: str, given, expected, source: str) -> None:
+        self.key, self.given, self.expected, self.source = key, given, expected, source
+        super().__init__(
+            f"{key}={given!r} contradicts the {source}, made for {key}={expected!r}; leave "
+            f"{key} unset (None) to follow the weights, or use weights=None for TV-L1 with a "
+            "structure of your own")
 
 
-def resolve(weights) -> tuple[str, Path]:
-    """``(description, file)`` of ``weights``: a name of :data:`WEIGHTS` or a path to a file."""
+class LoadedTVNet(NamedTuple):
+    """What :func:`load_tvnet` returns."""
+
+    #: The built network, in eval mode, on the CPU.
+    network: Any
+    #: Its structure and constants: every argument of TVNet the weights set.
+    config: dict
+    #: The weights that ran: a name of :data:`WEIGHTS`, a file path, or None (TV-L1).
+    weights: str | None
+    #: One line for humans: which weights, which structure.
+    description: str
+
+
+def _source(weights) -> tuple[str, str, Path, dict]:
+    """``(identity, words, file, registry config)`` of ``weights``: ``"DEFAULT"`` (read here),
+    a name of :data:`WEIGHTS` or a path to a file."""
+    if weights == DEFAULT:
+        weights = RECOMMENDED
     if isinstance(weights, str) and weights in WEIGHTS:
-        return f"weights {weights!r}", WEIGHTS[weights].path
+        entry = WEIGHTS[weights]
+        return weights, f"weights {weights!r}", entry.path, dict(entry.config)
     if not isinstance(weights, (str, os.PathLike)):
-        raise TypeError(f"weights must be None, a name of sktvnet.pretrained.WEIGHTS or a path, "
-                        f"got {type(weights).__name__} {weights!r}")
+        raise TypeError(f"weights must be None, 'DEFAULT', a name of sktvnet.pretrained.WEIGHTS "
+                        f"or a path, got {type(weights).__name__} {weights!r}")
     path = Path(weights)
     if not path.is_file():
-        raise ValueError(f"weights={os.fspath(weights)!r} is neither a bundled name "
+        raise ValueError(f"weights={os.fspath(weights)!r} is neither 'DEFAULT', a bundled name "
                          f"({', '.join(sorted(WEIGHTS))}) nor an existing file; write one with "
                          "sktvnet.pretrained.save_weights")
-    return f"weights file {os.fspath(path)!r}", path
+    return os.fspath(path), f"weights file {os.fspath(path)!r}", path, {}
+
+
+def check_against(params: dict, config: dict, source: str) -> None:
+    """Raise :class:`WeightsMismatch` for the first of ``params`` (None: unset) that differs from
+    the weights' ``config``; ``source`` names the weights."""
+    for key, value in params.items():
+        if value is None or key not in config:
+            continue
+        if key == "texture":
+            value = canonical_texture(value)
+        if value != config[key]:
+            raise WeightsMismatch(key, value, config[key], source)
+
+
+def load_tvnet(weights=DEFAULT, params: dict | None = None, **options) -> LoadedTVNet:
+    """The one loader: ``weights`` to a built :class:`sktvnet.TVNet` of their structure.
+
+    Parameters
+    ----------
+    weights : str, path or None, default="DEFAULT"
+        ``"DEFAULT"`` (:data:`RECOMMENDED`, read now), a name of :data:`WEIGHTS`, a file written
+        by :func:`save_weights`, or None for TV-L1's own filters and steps.
+    params : dict, optional
+        Structure and constants asked for (``n_iters``, ``texture``, ...; None: unset). With
+        weights, an unset value follows the weights and a set one must equal the weights' (else
+        :class:`WeightsMismatch`); without, unset values are :data:`FROZEN_CONFIG`'s.
+    **options
+        TVNet's other arguments (``train_u0``, ``fused``, ...), which weights do not set.
+
+    Returns
+    -------
+    loaded : LoadedTVNet
+        ``(network, config, weights, description)``. Every key of a registry entry's
+        ``config`` (and of a file's) reaches TVNet as it is.
+
+    Examples
+    --------
+    >>> from sktvnet.pretrained import load_tvnet
+    >>> loaded = load_tvnet("tvnet-8-2-15", {"n_warps": None})
+    >>> loaded.config["n_warps"], loaded.weights
+    (2, 'tvnet-8-2-15')
+    >>> print(load_tvnet(None, {"n_scales": 2}).description)
+    TV-L1 (no weights): TVNet-2-1-50 (tau=0.25, ...)
+    """
+    from .network import TVNet
+
+    params = {key: value for key, value in (params or {}).items() if value is not None}
+    if weights is None:
+        config = {**FROZEN_CONFIG, **params}
+        network = TVNet(**config, **options)
+        return LoadedTVNet(network, config, None,
+                           f"TV-L1 (no weights): {_describe(network_config(network))}")
+    identity, words, path, registered = _source(weights)
+    state, stored = load_weights(path)
+    stored.pop("metadata")
+    config = {**stored, **registered}
+    config["texture"] = canonical_texture(config["texture"])
+    check_against(params, config, words)
+    network = TVNet(**config, **options)
+    network.load_state_dict(state)
+    return LoadedTVNet(network, config, identity, f"{words}: {_describe(config)}")
 
 
 def save_weights(model, path, *, metadata: dict | None = None) -> None:
@@ -280,9 +393,11 @@ def load_weights(path) -> tuple[dict, dict]:
 
     ``config`` holds the structure and constants of the network the state belongs to
     (``n_scales``, ``n_warps``, ``n_iters``, ``tau``, ``lmbda``, ``theta``, ``zoom_factor``,
-    ``eps``, ``texture``, ``interpolation``; where a file predates a key, the value every file
-    had then: False, "bilinear") and
-    ``"metadata"``. Raises ``ValueError`` for a file that is not one.
+    ``eps``, ``texture``, ``interpolation``, and any other key the file records; where a file
+    predates a key, the value every file had then: False, "bilinear") and
+    ``"metadata"``. Raises ``ValueError`` for a file that is not one, one of a newer format,
+    and one holding a NaN or infinite value (naming the tensor): such weights would give
+    all-NaN flows without a word.
     """
     from safetensors import SafetensorError
     from safetensors.torch import load
@@ -293,70 +408,26 @@ def load_weights(path) -> tuple[dict, dict]:
         header = json.loads(data[8:8 + int.from_bytes(data[:8], "little")])["__metadata__"]
         if header["format"] != FORMAT:
             raise ValueError(f"format {header['format']!r}")
-        if int(header["format_version"]) > FORMAT_VERSION:
-            raise ValueError(f"format version {header['format_version']} is newer than this "
-                             f"sktvnet's ({FORMAT_VERSION}); upgrade sktvnet")
-        config = json.loads(header["config"])
-        config = {key: config[key] if key in config else _CONFIG_DEFAULTS[key]
-                  for key in CONFIG_KEYS} | {
-            "metadata": json.loads(header.get("metadata", "{}"))}
+        version = header["format_version"]
+        if not version.isdigit():
+            raise ValueError(f"format_version must be a whole number, got {version!r}")
+        if int(version) > FORMAT_VERSION:
+            raise ValueError(f"its format version is {version}, newer than this sktvnet reads "
+                             f"({FORMAT_VERSION}): it needs a newer sktvnet")
+        stored = json.loads(header["config"])
+        missing = [key for key in CONFIG_KEYS if key not in stored and key not in _CONFIG_DEFAULTS]
+        if missing:
+            raise ValueError(f"its config lacks {', '.join(missing)}")
+        config = {**_CONFIG_DEFAULTS, **stored,
+                  "metadata": json.loads(header.get("metadata", "{}"))}
         config["texture"] = canonical_texture(config["texture"])
-    except (SafetensorError, KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{os.fspath(path)} is not an sktvnet weights file: {exc}") from exc
+    except (SafetensorError, KeyError, TypeError, ValueError, UnicodeDecodeError,
+            AttributeError) as exc:
+        raise ValueError(f"{os.fspath(path)} is not a readable sktvnet weights file: {exc}"
+                         ) from exc
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
+            raise ValueError(f"{os.fspath(path)}: tensor {name!r} holds NaN or infinite values "
+                             "(weights of a diverged training?); refusing them, since they "
+                             "would give non-finite flows")
     return state, config
-
-
-def load_into(network, weights) -> None:
-    """Load ``weights`` (a name or a path) into ``network`` after checking they were made for
-    its structure and constants."""
-    what, path = resolve(weights)
-    state, config = load_weights(path)
-    wanted = network_config(network)
-    if any(config[key] != wanted[key] for key in CONFIG_KEYS):
-        raise ValueError(
-            f"{what} belong to {_describe(config)}, but the network is {_describe(wanted)}; "
-            "set the estimator's structure and constants to the weights' (load_pretrained "
-            "does), or use weights=None for TV-L1's own filters and steps")
-    network.load_state_dict(state)
-
-
-def load_pretrained(name: str | None = None, **params):
-    """A fitted :class:`sktvnet.TVNetFlow` holding the bundled weights ``name``.
-
-    Parameters
-    ----------
-    name : str, optional
-        A name of :data:`WEIGHTS`; None (the default) is :data:`RECOMMENDED`.
-    **params
-        Other parameters of the estimator (``device``, ``batch_size``, ``n_jobs``, ...); the
-        structure and constants are the weights'.
-
-    Returns
-    -------
-    estimator : sktvnet.TVNetFlow
-        Ready to ``transform`` (it needs no ``fit``); ``fit`` trains on from the weights when
-        ``train`` is set.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sktvnet import load_pretrained
-    >>> flow = load_pretrained()
-    >>> flow.weights, flow.n_scales, flow.n_warps, flow.n_iters
-    ('tvnet-8-2-15-coarse-texture', 8, 2, 15)
-    >>> rng = np.random.default_rng(0)
-    >>> flow.transform(rng.random((1, 2, 32, 32))).shape
-    (1, 1, 2, 32, 32)
-    """
-    from .estimators import TVNetFlow
-
-    name = RECOMMENDED if name is None else name
-    if name not in WEIGHTS:
-        raise ValueError(f"no bundled weights are named {name!r}; the names are "
-                         f"{', '.join(sorted(WEIGHTS))}")
-    fixed = set(params) & set(CONFIG_KEYS) | {"weights"} & set(params)
-    if fixed:
-        raise TypeError(f"load_pretrained sets {', '.join(sorted(fixed))} from the weights; "
-                        "build TVNetFlow(weights=...) yourself to change the structure")
-    estimator = TVNetFlow(**WEIGHTS[name].config, weights=name, **params)
-    return estimator._initialize()

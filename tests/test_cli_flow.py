@@ -16,8 +16,9 @@ from sktvnet import cli, io
 
 pytest.importorskip("av")
 
-# TVNet with very few iterations: these tests check plumbing, not accuracy.
-FAST = ["--n-scales", "1", "--n-warps", "1", "--n-iters", "3", "--no-compile", "-q"]
+# Frozen TVNet with very few iterations: these tests check plumbing, not accuracy.
+FAST = ["--weights", "none", "--n-scales", "1", "--n-warps", "1", "--n-iters", "3",
+        "--no-compile", "-q"]
 T, H, W = 8, 32, 48
 
 
@@ -80,8 +81,9 @@ def test_every_format_gives_one_flow_per_pair(media, tmp_path, capsys):
 
 def test_flows_are_right_and_u_comes_first(media, tmp_path, capsys):
     """The texture moves 1 px right per frame: u = 1, v = 0 away from the uncovered border."""
-    status, _, err = run([media["mkv"], "-o", tmp_path, "--format", "npz", "--n-scales", "2",
-                          "--n-warps", "2", "--n-iters", "20", "--no-compile", "-q"], capsys)
+    status, _, err = run([media["mkv"], "-o", tmp_path, "--format", "npz", "--weights", "none",
+                          "--n-scales", "2", "--n-warps", "2", "--n-iters", "20", "--no-compile",
+                          "-q"], capsys)
     assert status == 0, err
     with np.load(tmp_path / "lossless.npz") as archive:
         interior = archive["flow"][:, :, 4:-4, 4:-4]
@@ -112,18 +114,20 @@ def test_progress_lines_through_a_pipe_arrive_before_the_run_ends(tmp_path):
     n_frames = 24
     video = write_video(tmp_path / "long.mp4", moving_texture(n_frames, 64, 64, dx=1))
     argv = [sys.executable, "-m", "sktvnet", "flow", str(video), "-o", str(tmp_path / "out"),
-            "--batch-size", "1", "--n-scales", "1", "--n-warps", "1", "--n-iters", "100",
-            "--no-compile"]
+            "--batch-size", "1", "--weights", "none", "--n-scales", "1", "--n-warps", "1",
+            "--n-iters", "100", "--no-compile"]
     env = dict(os.environ, SKTVNET_COMPILE="0", SKTVNET_PROGRESS_INTERVAL="0")
     process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     try:
+        model = process.stderr.readline()  # the command says first which model it runs
         first = process.stderr.readline()
         running_when_read = process.poll() is None
         _, rest = process.communicate(timeout=120)
     finally:
         process.kill()
     assert process.returncode == 0, first + rest
+    assert model.startswith("sktvnet flow: TVNet, TV-L1 (no weights): TVNet-1-1-100")
     assert first.startswith(f"long: 1/{n_frames - 1} pairs (4%), ")
     assert "pairs/s, ETA " in first
     assert running_when_read, "the first progress line came only when the run had ended"
@@ -201,8 +205,8 @@ def test_killed_run_then_resume_completes_every_output(tmp_path):
     out_dir = tmp_path / "out"
     # Slow enough per pair (one pair per call, many iterations) to be caught mid-run.
     argv = [sys.executable, "-m", "sktvnet", "flow", str(video), "-o", str(out_dir),
-            "--format", "flo,npz", "--batch-size", "1", "--n-scales", "1", "--n-warps", "1",
-            "--n-iters", "40", "--no-compile", "-q"]
+            "--format", "flo,npz", "--batch-size", "1", "--weights", "none", "--n-scales", "1",
+            "--n-warps", "1", "--n-iters", "40", "--no-compile", "-q"]
     env = dict(os.environ, SKTVNET_COMPILE="0")
     process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     folder = out_dir / "long"
@@ -257,6 +261,17 @@ def test_truncated_video_is_reported(tmp_path, capsys):
     assert listing(tmp_path / "out") == []  # the stack of a failed input is not published
 
 
+def test_truncated_video_summary_counts_the_flows_written(tmp_path, capsys):
+    path = write_video(tmp_path / "cut.mkv", moving_texture(30, 32, 48))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    status, out, err = run([path, "-o", tmp_path / "out", *FAST], capsys)
+    assert status == 1 and "is truncated or corrupt" in err
+    written = len(listing(tmp_path / "out" / "cut"))
+    assert written > 0
+    assert f"0 of 1 input done, {written} flows computed" in out
+
+
 def test_single_frame_video(tmp_path, capsys):
     path = write_video(tmp_path / "one.mkv", moving_texture(1, 32, 48))
     status, _, err = run([path, "-o", tmp_path / "out", *FAST], capsys)
@@ -306,13 +321,13 @@ def test_bad_input_lists_fail_before_any_work(tmp_path, capsys, inputs, message)
     (["--tau", "0.5"], "tau must be <= 0.25, got 0.5"),
     (["--method", "reference", "--tol", "-1"], "tol must be >= 0.0, got -1.0"),
     (["--device", "nonsense"], "--device must be auto, cpu, cuda or cuda:N, got 'nonsense'"),
-    (["--weights", "tvnet-8-2-15-texture", "--n-iters", "10"], "belong to TVNet-8-2-15"),
-    (["--weights", "nope"], "neither a bundled name"),
+    (["--weights", "nope"], "neither 'DEFAULT', a bundled name"),
     pytest.param(["--device", "cuda:0"], "CUDA is not available here", marks=pytest.mark.skipif(
         torch.cuda.is_available(), reason="CUDA is available on this machine")),
 ])
 def test_bad_solver_options_fail_with_a_message(media, tmp_path, capsys, option, message):
-    status, _, err = run([media["mp4"], "-o", tmp_path, *FAST, *option], capsys)
+    fast = FAST[2:] if "--weights" in option else FAST
+    status, _, err = run([media["mp4"], "-o", tmp_path, *fast, *option], capsys)
     assert status == 1 and message in err
     assert listing(tmp_path) == []
 
@@ -364,14 +379,14 @@ def test_weights_file_sets_the_steps(media, tmp_path, capsys):
         net.log_lmbda.fill_(1.0)  # a data term e times heavier
     save_weights(net, tmp_path / "w.safetensors")
     flows = {}
-    for weights in ("none", "auto", tmp_path / "w.safetensors"):
+    for weights in ("none", tmp_path / "w.safetensors"):
         out = tmp_path / str(len(flows))
-        status, _, err = run([media["mkv"], "-o", out, "--format", "npz", *FAST,
+        # The file's structure is TVNet-1-1-3 too: FAST's options agree with it.
+        status, _, err = run([media["mkv"], "-o", out, "--format", "npz", *FAST[2:],
                               "--weights", weights], capsys)
         assert status == 0, err
         with np.load(out / "lossless.npz") as archive:
             flows[str(weights)] = archive["flow"]
-    np.testing.assert_array_equal(flows["auto"], flows["none"])  # no bundled TVNet-1-1-3
     assert np.abs(flows[str(tmp_path / "w.safetensors")] - flows["none"]).max() > 1e-3
 
 
@@ -393,10 +408,10 @@ def test_texture_and_interpolation_options_reach_the_network(media, tmp_path, ca
 @pytest.mark.parametrize("options, recommended", [
     ([], True),  # the default: the recommended weights, with their structure
     (["--weights", "RECOMMENDED"], True),
-    (["--n-iters", "3"], False),  # another structure: frozen TV-L1
-    (["--lmbda", "0.1"], False),  # other constants too
+    (["--n-iters", "15", "--lmbda", "0.15"], True),  # the weights' own values: no conflict
+    (["--weights", "none"], False),  # frozen TV-L1, TVNetFlow(weights=None)'s structure
 ])
-def test_default_is_the_recommended_weights_unless_options_say_otherwise(
+def test_the_model_is_the_weights_and_the_command_says_which(
         media, tmp_path, capsys, monkeypatch, options, recommended):
     from sktvnet import pretrained
     from sktvnet.network import TVNet
@@ -418,7 +433,102 @@ def test_default_is_the_recommended_weights_unless_options_say_otherwise(
     net = built[-1]
     assert ({k: getattr(net, k) for k in config} == config) is recommended
     trained = pretrained.load_weights(pretrained.WEIGHTS[name].path)[0]["log_lmbda"]
+    said = [line for line in err.splitlines() if line.startswith("sktvnet flow: TVNet, ")]
+    assert len(said) == 1  # once
     if recommended:
         torch.testing.assert_close(net.log_lmbda.detach().cpu(), trained, rtol=0, atol=0)
+        assert f"weights {name!r}: TVNet-8-2-15" in said[0]
     else:
-        assert not net.log_lmbda.any() and net.texture is False and net.n_scales == 6
+        assert not net.log_lmbda.any() and net.texture is False and net.n_scales == 10
+        assert "TV-L1 (no weights): TVNet-10-1-50" in said[0]
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--n-iters", "20"], "--n-iters 20 contradicts the weights 'RECOMMENDED', made for "
+                          "--n-iters 15; drop --n-iters to follow the weights, or add "
+                          "--weights none"),
+    (["--weights", "tvnet-8-2-15", "--texture"], "--texture contradicts the weights "
+                                                 "'tvnet-8-2-15', made for --no-texture"),
+    (["--method", "reference", "--weights", "tvnet-8-2-15"],
+     "--weights applies to --method tvnet; the reference TV-L1 has no weights"),
+    (["--tol", "0.1"], "--tol applies to --method reference"),
+])
+def test_contradictory_options_are_errors_that_speak_cli(media, tmp_path, capsys, options,
+                                                         message):
+    from sktvnet import pretrained
+
+    message = message.replace("RECOMMENDED", pretrained.RECOMMENDED)
+    status, out, err = run([media["mkv"], "-o", tmp_path / "out", "--no-compile", *options],
+                           capsys)
+    assert status == 1 and message in err
+    assert "n_iters=" not in err and "weights=None" not in err  # no Python API advice
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_weights_file_needs_no_structure_repeated_and_one_contradicting_is_an_error(
+        media, tmp_path, capsys):
+    from sktvnet.network import TVNet
+    from sktvnet.pretrained import save_weights
+
+    save_weights(TVNet(n_scales=1, n_warps=1, n_iters=3), tmp_path / "w.safetensors")
+    status, _, err = run([media["mkv"], "-o", tmp_path / "a", "--no-compile", "-q",
+                          "--weights", tmp_path / "w.safetensors"], capsys)
+    assert status == 0, err
+    assert f"weights file {str(tmp_path / 'w.safetensors')!r}: TVNet-1-1-3" in err
+    status, _, err = run([media["mkv"], "-o", tmp_path / "b", "--no-compile", "-q",
+                          "--weights", tmp_path / "w.safetensors", "--n-iters", "20"], capsys)
+    assert status == 1 and "--n-iters 20 contradicts the weights file" in err
+    assert "made for --n-iters 3" in err
+
+
+def test_the_command_writes_what_tvnetflow_computes(media, tmp_path, capsys):
+    """`sktvnet flow` and TVNetFlow() run the same default model, and equal load_pretrained."""
+    from sktvnet import TVNetFlow, load_pretrained
+    from sktvnet.io import read_video
+
+    status, _, err = run([media["mkv"], "-o", tmp_path, "--format", "npz", "--resize", "24x32",
+                          "--no-compile", "-q"], capsys)
+    assert status == 0, err
+    with np.load(tmp_path / "lossless.npz") as archive:
+        written = archive["flow"]
+    video = read_video(media["mkv"], resize=(24, 32))[None]
+    expected = TVNetFlow(batch_size=8).fit_transform(video)[0]
+    np.testing.assert_array_equal(expected, load_pretrained().transform(video)[0])
+    np.testing.assert_allclose(written, expected, rtol=0, atol=1e-4)
+
+
+def test_a_saved_model_is_a_model_for_the_command(media, tmp_path, capsys):
+    from sktvnet import TVNetFlow
+    from sktvnet.io import read_video
+
+    video = read_video(media["mkv"], resize=(24, 32))[None]
+    est = TVNetFlow(weights=None, n_scales=1, n_iters=3).fit(video)
+    est.save(tmp_path / "model.zip")
+    status, _, err = run([media["mkv"], "-o", tmp_path / "out", "--format", "npz", "--resize",
+                          "24x32", "--no-compile", "-q", "--weights", tmp_path / "model.zip"],
+                         capsys)
+    assert status == 0, err
+    assert "model file" in err and "TVNet-1-1-3" in err
+    with np.load(tmp_path / "out" / "lossless.npz") as archive:
+        np.testing.assert_allclose(archive["flow"], est.transform(video)[0], rtol=0, atol=1e-4)
+
+
+def test_a_non_finite_flow_exits_non_zero_and_names_the_pair(media, tmp_path, capsys,
+                                                             monkeypatch):
+    from sktvnet.network import TVNet
+
+    original = TVNet.forward
+
+    def broken(self, x0, x1):
+        flow = original(self, x0, x1)
+        flow[-1, 0, 0, 0] = float("nan")  # the last pair of every batch
+        return flow
+
+    monkeypatch.setattr(TVNet, "forward", broken)
+    status, out, err = run([media["mkv"], "-o", tmp_path, *FAST, "--batch-size", "3"], capsys)
+    assert status == 1
+    assert (f"the flow of pair 2 of {str(media['mkv'])!r} (frames 2 and 3) is not finite"
+            in err)
+    # What was written before it is counted, and kept for --resume.
+    assert listing(tmp_path / "lossless") == flo_names(2)
+    assert "0 of 1 input done, 2 flows computed" in out

@@ -37,7 +37,7 @@ def test_frozen_tvnet_gives_the_same_flow_on_both_devices(pairs):
 
 def test_training_on_cuda_reaches_every_step_parameter_and_loads_on_the_cpu(pairs):
     X, y = pairs
-    est = TVNetFlow(train="all", loss="epe", device="cuda", validation_fraction=None,
+    est = TVNetFlow(weights=None, train="all", loss="epe", device="cuda", validation_fraction=None,
                     **SMALL).fit(X, y)
     assert est._device.type == "cuda"
     assert all(p.device.type == "cuda" for p in est.model_.parameters())
@@ -58,8 +58,8 @@ def test_cuda_and_cpu_training_agree_on_the_first_steps(pairs):
     """Same seed, same data: the devices differ only by float32 rounding in their kernels."""
     X, y = pairs
     params = dict(train="steps", loss="epe", validation_fraction=None, **{**SMALL, "max_iter": 2})
-    on_cpu = TVNetFlow(device="cpu", **params).fit(X, y)
-    on_gpu = TVNetFlow(device="cuda", **params).fit(X, y)
+    on_cpu = TVNetFlow(weights=None, device="cpu", **params).fit(X, y)
+    on_gpu = TVNetFlow(weights=None, device="cuda", **params).fit(X, y)
     np.testing.assert_allclose(on_gpu.loss_curve_, on_cpu.loss_curve_, rtol=1e-3)
 
 

@@ -48,7 +48,7 @@ def make_pairs(n, shape=(24, 28), seed=0, shift_range=2.0):
 # checks run on a subclass that claims 2-D input, with the table-fed ones as expected failures
 # (tests/_checks.py gives the reason of each).
 def test_true_tags_say_videos_and_sklearn_runs_only_the_clone_check():
-    assert_video_tags(TVNetFlow(n_iters=2))
+    assert_video_tags(TVNetFlow(weights=None, n_iters=2))
 
 
 @parametrize_with_checks([table_tagged(TVNetFlow)(n_iters=2)],
@@ -61,12 +61,24 @@ def test_sklearn_common_checks(estimator, check):
 # ------------------------------------------------------------------ behaviour
 def test_verbose_reports_fit_transform_and_score_in_lines_off_a_terminal(capsys):
     X, _ = make_pairs(3)  # capsys's stderr is not a terminal: lines, not redrawn bars
-    flow = TVNetFlow(**SMALL, train="u0", verbose=1, random_state=0).fit(X)
+    flow = TVNetFlow(weights=None, **SMALL, train="u0", verbose=1, random_state=0).fit(X)
     assert capsys.readouterr().err.startswith("TVNetFlow.fit: 3/3 steps (100%), ")
     flow.transform(X)
-    assert capsys.readouterr().err.startswith("TVNetFlow.transform: 3/3 videos (100%), ")
+    assert capsys.readouterr().err.startswith("TVNetFlow.transform: 3/3 pairs (100%), ")
     flow.score(X)
-    assert capsys.readouterr().err.startswith("TVNetFlow.score: 3/3 videos (100%), ")
+    assert capsys.readouterr().err.startswith("TVNetFlow.score: 3/3 pairs (100%), ")
+
+
+def test_progress_counts_pairs_not_videos(capsys, monkeypatch):
+    """One long video is many pairs: a line per batch of them, with a rate and an ETA."""
+    monkeypatch.setenv("SKTVNET_PROGRESS_INTERVAL", "0")
+    video = np.random.default_rng(0).random((1, 7, 16, 16)).astype(np.float32)
+    TVNetFlow(weights=None, **SMALL, verbose=1).fit(video).transform(video)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(",")[0] for line in lines] == [
+        "TVNetFlow.transform: 2/6 pairs (33%)", "TVNetFlow.transform: 4/6 pairs (67%)",
+        "TVNetFlow.transform: 6/6 pairs (100%)"]
+    assert all("pairs/s" in line and "ETA" in line for line in lines)
 
 
 @pytest.mark.parametrize("n_frames, compiles", [(5, False), (9, True)])
@@ -83,7 +95,7 @@ def test_transform_weighs_compiling_against_the_whole_video(monkeypatch, n_frame
     # 24x28 frames, TVNet-1-1-5: 3360 pixel-iterations a pair; 6 pairs or more repay compiling.
     monkeypatch.setattr(network, "COMPILE_MIN_WORK", 6 * 3360)
     video = np.random.default_rng(0).random((1, n_frames, 24, 28)).astype(np.float32)
-    TVNetFlow(n_scales=1, n_iters=5, batch_size=2).fit(video).transform(video)
+    TVNetFlow(weights=None, n_scales=1, n_iters=5, batch_size=2).fit(video).transform(video)
     assert calls == ([{"dynamic": True}] if compiles else [])
     # Compiled from the first batch on (no batch ran eagerly), or eager to the end.
     assert network._eager_work == (0 if compiles else (n_frames - 1) * 3360)
@@ -92,7 +104,7 @@ def test_transform_weighs_compiling_against_the_whole_video(monkeypatch, n_frame
 @pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
 def test_frozen_transform_matches_reference(interpolation):
     X, _ = make_pairs(2, shape=(32, 40))
-    flows = TVNetFlow(n_scales=2, n_iters=20, interpolation=interpolation).fit(X).transform(X)
+    flows = TVNetFlow(weights=None, n_scales=2, n_iters=20, interpolation=interpolation).fit(X).transform(X)
     assert flows.shape == (2, 1, 2, 32, 40)
     assert flows.dtype == np.float32
     for video, flow in zip(X, flows):
@@ -106,7 +118,7 @@ def test_transform_ragged_list_and_colour():
     rng = np.random.default_rng(1)
     videos = [rng.random((3, 20, 24, 3)).astype(np.float32),
               (rng.random((4, 16, 18)) * 255).astype(np.uint8)]
-    est = TVNetFlow(n_iters=3).fit(videos)
+    est = TVNetFlow(weights=None, n_iters=3).fit(videos)
     flows = est.transform(videos)
     assert isinstance(flows, list)
     assert [f.shape for f in flows] == [(2, 2, 20, 24), (3, 2, 16, 18)]
@@ -117,12 +129,12 @@ def test_identical_frames_give_zero_features():
     rng = np.random.default_rng(2)
     frame = _texture(rng, (20, 24)).astype(np.float32)
     X = np.stack([np.stack([frame, frame, frame])])
-    assert not TVNetFlow(n_iters=5).fit_transform(X).any()
+    assert not TVNetFlow(weights=None, n_iters=5).fit_transform(X).any()
 
 
 def test_fit_with_train_none_does_not_change_the_network():
     X, _ = make_pairs(2)
-    est = TVNetFlow(**SMALL).fit(X)
+    est = TVNetFlow(weights=None, **SMALL).fit(X)
     assert est.loss_curve_ == []
     assert not any(p.requires_grad for p in est.model_.parameters())
 
@@ -131,9 +143,9 @@ def test_fit_with_train_none_does_not_change_the_network():
 def test_training_changes_only_what_it_trains(train):
     X, y = make_pairs(4)
     # Without validation: the last state is kept, however it scores.
-    est = TVNetFlow(train=train, loss="epe", validation_fraction=None, random_state=0,
+    est = TVNetFlow(weights=None, train=train, loss="epe", validation_fraction=None, random_state=0,
                     **SMALL).fit(X, y)
-    frozen = TVNetFlow(**SMALL).fit(X)
+    frozen = TVNetFlow(weights=None, **SMALL).fit(X)
     assert len(est.loss_curve_) == SMALL["max_iter"]
     changed = {name for name, p in est.model_.named_parameters()
                if not torch.equal(p, dict(frozen.model_.named_parameters())[name])}
@@ -144,8 +156,8 @@ def test_training_changes_only_what_it_trains(train):
 
 def test_training_lowers_the_loss_and_the_epe():
     X, y = make_pairs(8, shape=(24, 24), shift_range=1.5)
-    frozen = TVNetFlow(n_iters=10).fit(X)
-    trained = TVNetFlow(n_iters=10, train="all", loss="epe", max_iter=40, batch_size=4,
+    frozen = TVNetFlow(weights=None, n_iters=10).fit(X)
+    trained = TVNetFlow(weights=None, n_iters=10, train="all", loss="epe", max_iter=40, batch_size=4,
                         random_state=0).fit(X, y)
     assert np.mean(trained.loss_curve_[-5:]) < np.mean(trained.loss_curve_[:5])
     assert trained.score(X, y) > frozen.score(X, y)
@@ -153,15 +165,15 @@ def test_training_lowers_the_loss_and_the_epe():
 
 def test_energy_training_lowers_the_energy():
     X, _ = make_pairs(6)
-    frozen = TVNetFlow(n_iters=5).fit(X)
-    trained = TVNetFlow(n_iters=5, train="all", max_iter=30, batch_size=3, random_state=0).fit(X)
+    frozen = TVNetFlow(weights=None, n_iters=5).fit(X)
+    trained = TVNetFlow(weights=None, n_iters=5, train="all", max_iter=30, batch_size=3, random_state=0).fit(X)
     assert trained.score(X) > frozen.score(X)
 
 
 def test_score_orders_a_better_flow_above_a_worse_one():
     X, y = make_pairs(3, shape=(32, 32))
-    good = TVNetFlow(n_iters=50).fit(X)
-    poor = TVNetFlow(n_iters=1).fit(X)
+    good = TVNetFlow(weights=None, n_iters=50).fit(X)
+    poor = TVNetFlow(weights=None, n_iters=1).fit(X)
     assert good.score(X, y) > poor.score(X, y)
     assert good.score(X) > poor.score(X)  # lower TV-L1 energy after more iterations
     assert good.score(X, y) == pytest.approx(
@@ -170,8 +182,8 @@ def test_score_orders_a_better_flow_above_a_worse_one():
 
 def test_random_state_makes_fit_reproducible():
     X, y = make_pairs(4)
-    a = TVNetFlow(train="all", loss="epe", random_state=3, **SMALL).fit(X, y)
-    b = TVNetFlow(train="all", loss="epe", random_state=3, **SMALL).fit(X, y)
+    a = TVNetFlow(weights=None, train="all", loss="epe", random_state=3, **SMALL).fit(X, y)
+    b = TVNetFlow(weights=None, train="all", loss="epe", random_state=3, **SMALL).fit(X, y)
     assert a.loss_curve_ == b.loss_curve_
     np.testing.assert_array_equal(a.transform(X), b.transform(X))
 
@@ -201,27 +213,27 @@ def test_not_fitted():
 )
 def test_bad_videos(X, error, match):
     with pytest.raises(error, match=match):
-        TVNetFlow(n_iters=1).fit(X)
+        TVNetFlow(weights=None, n_iters=1).fit(X)
 
 
 def test_bad_parameters_and_missing_y():
     X, _ = make_pairs(1)
     with pytest.raises(ValueError, match="tau"):
-        TVNetFlow(tau=0.5).fit(X)
+        TVNetFlow(weights=None, tau=0.5).fit(X)
     with pytest.raises(ValueError, match="train"):
-        TVNetFlow(train="everything").fit(X)
+        TVNetFlow(weights=None, train="everything").fit(X)
     with pytest.raises(ValueError, match=r"'interpolation' parameter .* Got 'cubic'"):
-        TVNetFlow(interpolation="cubic").fit(X)
+        TVNetFlow(weights=None, interpolation="cubic").fit(X)
     with pytest.raises(ValueError, match="pass them as y"):
-        TVNetFlow(train="all", loss="epe").fit(X)
+        TVNetFlow(weights=None, train="all", loss="epe").fit(X)
     with pytest.raises(ValueError, match=r"y\[0\] must have shape"):
-        TVNetFlow(train="all", loss="epe", **SMALL).fit(X, np.zeros((1, 1, 2, 5, 5)))
+        TVNetFlow(weights=None, train="all", loss="epe", **SMALL).fit(X, np.zeros((1, 1, 2, 5, 5)))
 
 
 def test_score_without_y_goes_batch_by_batch():
     X, _ = make_pairs(1, shape=(16, 20))
     video = np.concatenate([X[0], X[0][::-1], X[0]])[None]  # 6 frames, 5 pairs
-    est = TVNetFlow(n_iters=5, batch_size=2).fit(video)
+    est = TVNetFlow(weights=None, n_iters=5, batch_size=2).fit(video)
     seen = []
     as_frames = _videos.as_frames
 
@@ -238,7 +250,7 @@ def test_score_without_y_goes_batch_by_batch():
 
 def test_score_with_y_is_the_metric_and_skips_unknown_ground_truth():
     X, y = make_pairs(2)
-    est = TVNetFlow(n_iters=5).fit(X)
+    est = TVNetFlow(weights=None, n_iters=5).fit(X)
     flows = est.transform(X)
     y = y.copy()
     y[0, 0, 0, 3, 4] = np.nan  # unknown ground truth at one pixel
@@ -267,7 +279,7 @@ def _labelled_videos(n=12):
 
 def test_pipeline_with_a_classifier():
     X, labels = _labelled_videos()
-    pipe = make_pipeline(TVNetFlow(n_iters=20), FunctionTransformer(_pool), LogisticRegression())
+    pipe = make_pipeline(TVNetFlow(weights=None, n_iters=20), FunctionTransformer(_pool), LogisticRegression())
     pipe.fit(X, labels)
     assert pipe.score(X, labels) == 1.0
     assert cross_val_score(pipe, X, labels, cv=2).min() >= 0.8
@@ -277,7 +289,7 @@ def test_pipeline_with_a_classifier():
 def test_grid_search_over_training_options(n_jobs):
     X, y = make_pairs(4, shape=(20, 20))
     grid = GridSearchCV(
-        TVNetFlow(max_iter=3, batch_size=2, loss="epe", random_state=0),
+        TVNetFlow(weights=None, max_iter=3, batch_size=2, loss="epe", random_state=0),
         {"train": [None, "u0", "all"], "n_iters": [2, 10]}, cv=2, n_jobs=n_jobs,
     )
     grid.fit(X, y)
@@ -289,7 +301,7 @@ def test_grid_search_over_training_options(n_jobs):
 def test_grid_search_over_train_parts():
     X, y = make_pairs(4, shape=(16, 16))
     parts = [None, "steps", "filters+steps", "all"]
-    grid = GridSearchCV(TVNetFlow(n_iters=3, max_iter=2, batch_size=2, loss="epe",
+    grid = GridSearchCV(TVNetFlow(weights=None, n_iters=3, max_iter=2, batch_size=2, loss="epe",
                                   random_state=0), {"train": parts}, cv=2)
     grid.fit(X, y)
     assert list(grid.cv_results_["param_train"]) == parts
@@ -300,7 +312,7 @@ def test_grid_search_over_train_parts():
 
 
 def test_clone_and_params():
-    est = TVNetFlow(n_iters=7, train="u0+steps", validation_fraction=0.3)
+    est = TVNetFlow(weights=None, n_iters=7, train="u0+steps", validation_fraction=0.3)
     copy = clone(est)
     assert copy.get_params() == est.get_params()
     assert (copy.train, copy.validation_fraction) == ("u0+steps", 0.3)
@@ -310,12 +322,12 @@ def test_clone_and_params():
 # ------------------------------------------------------------------ persistence
 def _fitted(train="all"):
     X, y = make_pairs(3)
-    return TVNetFlow(train=train, loss="epe", random_state=0, **SMALL).fit(X, y), X
+    return TVNetFlow(weights=None, train=train, loss="epe", random_state=0, **SMALL).fit(X, y), X
 
 
 def test_round_trips_keep_trained_steps(tmp_path):
     X, y = make_pairs(3)
-    est = TVNetFlow(train="steps", loss="epe", validation_fraction=None, random_state=0,
+    est = TVNetFlow(weights=None, train="steps", loss="epe", validation_fraction=None, random_state=0,
                     **SMALL).fit(X, y)
     assert est.model_.log_lmbda.abs().max() > 0  # the steps moved
     est.save(tmp_path / "model.sktvnet")
@@ -373,6 +385,50 @@ def test_load_rejects_foreign_and_truncated_files(tmp_path):
         TVNetFlow.load(tmp_path / "pickle.joblib")
 
 
+@pytest.mark.parametrize("version, message", [
+    (2, r"has format version 2, newer than this sktvnet \(.*\) reads \(1\) \(it was written by "
+        r"sktvnet 9.9\): it needs a newer sktvnet"),
+    ("2", "its format_version must be a whole number, got '2'"),
+])
+def test_load_names_the_file_version_it_cannot_read(tmp_path, version, message):
+    import json
+    import zipfile
+
+    est, _ = _fitted()
+    est.save(tmp_path / "model.sktvnet")
+    with zipfile.ZipFile(tmp_path / "model.sktvnet") as source, \
+            zipfile.ZipFile(tmp_path / "newer.sktvnet", "w") as target:
+        for name in source.namelist():
+            data = source.read(name)
+            if name == "meta.json":
+                meta = json.loads(data)
+                data = json.dumps({**meta, "format_version": version, "sktvnet": "9.9"})
+            target.writestr(name, data)
+    with pytest.raises(ValueError, match=message):
+        TVNetFlow.load(tmp_path / "newer.sktvnet")
+
+
+def test_n_jobs_zero_is_refused_at_fit():
+    X, _ = make_pairs(1)
+    with pytest.raises(ValueError, match="'n_jobs' parameter of TVNetFlow must be"):
+        TVNetFlow(weights=None, n_jobs=0).fit(X)
+    assert TVNetFlow(weights=None, n_iters=2, n_jobs=-1).fit(X).n_jobs == -1
+
+
+def test_set_output_pandas_on_a_pipeline_keeps_flows_and_makes_histograms_a_frame():
+    pd = pytest.importorskip("pandas")
+    from sktvnet import FlowHistogram
+
+    X, _ = make_pairs(2)
+    pipe = make_pipeline(TVNetFlow(weights=None, n_iters=3), FlowHistogram())
+    pipe.set_output(transform="pandas")
+    features = pipe.fit_transform(X)
+    assert isinstance(features, pd.DataFrame) and len(features) == 2
+    assert isinstance(pipe[0].transform(X), np.ndarray)
+    # The default pipeline of the issue, as written.
+    make_pipeline(TVNetFlow(), FlowHistogram()).set_output(transform="pandas")
+
+
 def test_save_leaves_no_partial_file_on_failure(tmp_path):
     est, _ = _fitted()
     with mock.patch("zipfile.ZipFile.writestr", side_effect=OSError("disk full")):
@@ -385,12 +441,12 @@ def test_no_warnings_in_plain_use():
     X, _ = make_pairs(2)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        TVNetFlow(n_iters=3).fit_transform(X)
+        TVNetFlow(weights=None, n_iters=3).fit_transform(X)
 
 
 def test_read_only_non_contiguous_and_extreme_inputs():
     X, _ = make_pairs(2, shape=(24, 32))
-    est = TVNetFlow(n_iters=5).fit(X)
+    est = TVNetFlow(weights=None, n_iters=5).fit(X)
     expected = est.transform(X)
     read_only = X.copy()
     read_only.flags.writeable = False
@@ -412,7 +468,7 @@ def _per_video(est, videos):
 
 def test_transform_batches_pairs_across_videos():
     X, _ = make_pairs(7)
-    est = TVNetFlow(n_scales=2, n_iters=5, batch_size=3).fit(X)
+    est = TVNetFlow(weights=None, n_scales=2, n_iters=5, batch_size=3).fit(X)
     calls = []
     forward = est.model_.forward
     with mock.patch.object(est.model_, "forward",
@@ -427,7 +483,7 @@ def test_batched_transform_of_ragged_videos_equals_the_per_video_one(n_jobs):
     rng = np.random.default_rng(1)
     videos = [_texture(rng, shape).astype(np.float32) for shape in
               [(3, 20, 24), (2, 20, 24), (6, 16, 20), (2, 20, 24), (4, 20, 24), (2, 16, 20)]]
-    est = TVNetFlow(n_scales=2, n_iters=5, batch_size=4, n_jobs=n_jobs).fit(videos)
+    est = TVNetFlow(weights=None, n_scales=2, n_iters=5, batch_size=4, n_jobs=n_jobs).fit(videos)
     flows = est.transform(videos)
     assert [f.shape for f in flows] == [(len(v) - 1, 2) + v.shape[1:] for v in videos]
     for got, expected in zip(flows, _per_video(est.set_params(n_jobs=None), videos)):

@@ -46,12 +46,12 @@ def rgb_videos():
 
 @pytest.fixture(scope="module")
 def frozen(grey_videos):
-    return TVNetFlow(**STRUCTURE).fit(grey_videos)
+    return TVNetFlow(weights=None, **STRUCTURE).fit(grey_videos)
 
 
 @pytest.fixture(scope="module")
 def bicubic(grey_videos):
-    return TVNetFlow(**STRUCTURE, interpolation="bicubic").fit(grey_videos)
+    return TVNetFlow(weights=None, **STRUCTURE, interpolation="bicubic").fit(grey_videos)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def trained(grey_videos):
     """u0, filters and step sizes trained for a few steps (no validation, which could rightly
     keep the untrained state), then the step sizes and the pre-smoothing moved further by hand
     (a traced graph must take the learned sigma's window as a constant)."""
-    estimator = TVNetFlow(**STRUCTURE, train="all", max_iter=3, crop_size=None, random_state=0,
+    estimator = TVNetFlow(weights=None, **STRUCTURE, train="all", max_iter=3, crop_size=None, random_state=0,
                           validation_fraction=None)
     estimator.fit(grey_videos)
     generator = torch.Generator().manual_seed(0)
@@ -156,7 +156,8 @@ def test_cli_exports_a_saved_model(trained, tmp_path, grey_videos, capsys):
     model_path = tmp_path / "model.zip"
     trained.save(model_path)
     out = tmp_path / "tvnet.pt2"
-    status = main(["export", str(model_path), "-o", str(out), "--frame-shape", "48", "64"])
+    status = main(["export", "--weights", str(model_path), "-o", str(out),
+                   "--frame-shape", "48", "64"])
     assert status == 0
     printed = capsys.readouterr().out
     assert f"TVNet-2-1-3 to {out} (torch.export), frames (B, 1, 48, 64) -> flow (B, 2, 48, 64)" \
@@ -168,8 +169,12 @@ def test_cli_exports_a_saved_model(trained, tmp_path, grey_videos, capsys):
     assert np.abs(flow - trained.transform(grey_videos)[:, 0]).mean() < MEAN_TOL
 
 
-def test_cli_pretrained_exports_the_bundled_network(tmp_path, monkeypatch, capsys):
-    from sktvnet.pretrained import RECOMMENDED, load_pretrained
+@pytest.mark.parametrize("weights", [None, "RECOMMENDED", "file"])
+def test_cli_exports_what_sktvnet_flow_runs(tmp_path, monkeypatch, capsys, weights):
+    """Nothing (the recommended weights), a bundled name or a weights file: the same loader as
+    `sktvnet flow`'s."""
+    from sktvnet import load_pretrained
+    from sktvnet.pretrained import RECOMMENDED, WEIGHTS
 
     exported = []
 
@@ -181,16 +186,20 @@ def test_cli_pretrained_exports_the_bundled_network(tmp_path, monkeypatch, capsy
     # bundled network.
     monkeypatch.setattr(sktvnet.export, "export_tvnet", fake_export)
     out = tmp_path / "tvnet.pt2"
-    status = main(["export", "--pretrained", RECOMMENDED, "-o", str(out),
+    option = {None: [], "RECOMMENDED": ["--weights", RECOMMENDED],
+              "file": ["--weights", str(WEIGHTS[RECOMMENDED].path)]}[weights]
+    status = main(["export", *option, "-o", str(out),
                    "--frame-shape", "48", "64", "--batch-size", "1"])
     assert status == 0, capsys.readouterr().err
     [(model, kwargs)] = exported
     assert kwargs == dict(frame_shape=(48, 64), channels=1, batch_size=1, optimize=True)
     expected = load_pretrained(RECOMMENDED).model_.state_dict()
     assert all(torch.equal(value, expected[key]) for key, value in model.state_dict().items())
-    assert "frames (1, 1, 48, 64)" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "TVNet-8-2-15 to" in captured.out and "frames (1, 1, 48, 64)" in captured.out
+    assert "TVNet-8-2-15" in captured.err  # which model, as `sktvnet flow` says it
     # --no-optimize skips the ONNX optimizer, the slow part for large structures.
-    status = main(["export", "--pretrained", RECOMMENDED, "-o", str(tmp_path / "tvnet.onnx"),
+    status = main(["export", *option, "-o", str(tmp_path / "tvnet.onnx"),
                    "--frame-shape", "48", "64", "--no-optimize"])
     assert status == 0, capsys.readouterr().err
     assert exported[-1][1] == dict(frame_shape=(48, 64), channels=1, batch_size=None,
@@ -198,15 +207,15 @@ def test_cli_pretrained_exports_the_bundled_network(tmp_path, monkeypatch, capsy
 
 
 def test_cli_pretrained_unknown_name(tmp_path, capsys):
-    status = main(["export", "--pretrained", "no-such-weights", "-o", str(tmp_path / "a.onnx"),
+    status = main(["export", "--weights", "no-such-weights", "-o", str(tmp_path / "a.onnx"),
                    "--frame-shape", "48", "64"])
     assert status == 1
     assert "no-such-weights" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["m.zip", "-o", "tvnet.tflite"], "the export format follows the file suffix"),
-    (["missing.zip", "-o", "tvnet.onnx"], "missing.zip"),
+    (["--weights", "m.zip", "-o", "tvnet.tflite"], "the export format follows the file suffix"),
+    (["--weights", "missing.zip", "-o", "tvnet.onnx"], "missing.zip"),
 ])
 def test_cli_errors(tmp_path, capsys, argv, message):
     argv = [str(tmp_path / a) if a.endswith((".zip", ".onnx", ".tflite")) else a for a in argv]
@@ -218,17 +227,17 @@ def test_cli_errors(tmp_path, capsys, argv, message):
 def test_cli_unfitted_model(tmp_path, capsys):
     path = tmp_path / "model.zip"
     TVNetFlow().save(path)
-    assert main(["export", str(path), "-o", str(tmp_path / "a.onnx"), "--frame-shape", "8", "8"]) == 1
+    assert main(["export", "--weights", str(path), "-o", str(tmp_path / "a.onnx"),
+                 "--frame-shape", "8", "8"]) == 1
     assert "never fitted" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["m.zip", "--frame-shape", "3", "64"], "a frame side must be >= 4 pixels, got 3"),
-    (["m.zip", "--frame-shape", "48", "64", "--batch-size", "0"],
-     "the batch size must be >= 1, got 0"),
-    (["m.zip", "--frame-shape", "48", "64", "--channels", "2"], "invalid choice: 2"),
-    (["m.zip", "--pretrained", "x", "--frame-shape", "48", "64"], "not allowed with argument"),
-    (["--frame-shape", "48", "64"], "one of the arguments MODEL --pretrained is required"),
+    (["--frame-shape", "3", "64"], "a frame side must be >= 4 pixels, got 3"),
+    (["--frame-shape", "48", "64", "--batch-size", "0"], "the batch size must be >= 1, got 0"),
+    (["--frame-shape", "48", "64", "--channels", "2"], "invalid choice: 2"),
+    (["m.zip", "--frame-shape", "48", "64"], "unrecognized arguments: m.zip"),
+    (["--pretrained", "x", "--frame-shape", "48", "64"], "unrecognized arguments: --pretrained"),
 ])
 def test_cli_usage_errors(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:

@@ -93,7 +93,7 @@ def test_estimator_save_honours_the_umask(tmp_path):
     path = tmp_path / "model.sktvnet"
     old = os.umask(0o022)
     try:
-        TVNetFlow(n_scales=2).save(path)
+        TVNetFlow(weights=None, n_scales=2).save(path)
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644

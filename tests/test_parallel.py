@@ -23,7 +23,7 @@ def _videos(n=4, shape=(24, 32), frames=3, seed=0):
 
 def test_n_jobs_equals_sequential():
     X = _videos()
-    est = TVNetFlow(n_iters=10).fit(X)
+    est = TVNetFlow(weights=None, n_iters=10).fit(X)
     expected = est.transform(X)
     np.testing.assert_array_equal(est.set_params(n_jobs=2).transform(X), expected)
     assert est.set_params(n_jobs=2).score(X) == est.set_params(n_jobs=None).score(X)
@@ -31,7 +31,7 @@ def test_n_jobs_equals_sequential():
 
 def test_ragged_videos_in_parallel_keep_their_order():
     X = [_videos(1, (20, 24))[0], _videos(1, (16, 28), frames=4, seed=1)[0]]
-    est = TVNetFlow(n_iters=5).fit(X)
+    est = TVNetFlow(weights=None, n_iters=5).fit(X)
     sequential = est.transform(X)
     parallel = est.set_params(n_jobs=2).transform(X)
     assert [f.shape for f in parallel] == [(2, 2, 20, 24), (3, 2, 16, 28)]
@@ -52,7 +52,7 @@ def dask_client():
 
 def test_dask_cluster_extraction_equals_single_process(dask_client):
     X = _videos()
-    est = TVNetFlow(n_iters=10).fit(X)
+    est = TVNetFlow(weights=None, n_iters=10).fit(X)
     expected = est.transform(X)
     with joblib.parallel_backend("dask"):
         distributed_flows = est.set_params(n_jobs=-1).transform(X)
@@ -62,9 +62,9 @@ def test_dask_cluster_extraction_equals_single_process(dask_client):
 def test_dask_cluster_grid_search(dask_client):
     X = _videos(4, (20, 20), frames=2)
     grid = {"train": [None, "u0"], "n_iters": [2, 8]}
-    local = GridSearchCV(TVNetFlow(max_iter=2, batch_size=2, random_state=0), grid, cv=2).fit(X)
+    local = GridSearchCV(TVNetFlow(weights=None, max_iter=2, batch_size=2, random_state=0), grid, cv=2).fit(X)
     with joblib.parallel_backend("dask"):
-        remote = GridSearchCV(TVNetFlow(max_iter=2, batch_size=2, random_state=0), grid, cv=2,
+        remote = GridSearchCV(TVNetFlow(weights=None, max_iter=2, batch_size=2, random_state=0), grid, cv=2,
                               n_jobs=-1).fit(X)
     assert remote.best_params_ == local.best_params_
     np.testing.assert_allclose(remote.cv_results_["mean_test_score"],

@@ -1,4 +1,5 @@
-"""Tests of the pretrained weights: registry, safe files, TVNetFlow's ``weights``, defaults."""
+"""Tests of the pretrained weights: registry, safe files, the one loader, TVNetFlow's ``weights``
+and its default model."""
 
 import os
 
@@ -11,7 +12,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from sktvnet import TVNetFlow, load_pretrained
 from sktvnet.network import TVNet
-from sktvnet.pretrained import RECOMMENDED, WEIGHTS, auto_weights, load_weights, save_weights
+from sktvnet.pretrained import (FROZEN_CONFIG, RECOMMENDED, WEIGHTS, WeightsMismatch, load_tvnet,
+                                load_weights, save_weights)
 
 STRUCTURE = dict(n_scales=2, n_warps=1, n_iters=5, zoom_factor=0.5)
 
@@ -51,13 +53,41 @@ def test_registry_files_ship_small_and_describe_their_structure():
         assert entry.recipe.startswith(config["metadata"]["command"])
 
 
-def test_every_entry_is_what_auto_selects_for_its_own_structure():
-    """Entries differ in their configuration (the two TVNet-8-2-15 by texture alone), so that
-    ``weights="auto"`` never has to choose between two files."""
+def test_the_loader_builds_every_entry_with_its_structure():
     for name, entry in WEIGHTS.items():
-        assert auto_weights(entry.config) == name
-    configs = [tuple(sorted(entry.config.items())) for entry in WEIGHTS.values()]
-    assert len(set(configs)) == len(configs)
+        loaded = load_tvnet(name)
+        assert loaded.weights == name
+        # The entry's keys as it gives them; keys a file predates take the defaults.
+        assert {key: loaded.config[key] for key in entry.config} == entry.config
+        assert all(getattr(loaded.network, key) == value for key, value in entry.config.items()
+                   if key != "texture")
+        assert name in loaded.description and entry.structure in loaded.description
+    assert load_tvnet().weights == load_tvnet("DEFAULT").weights == RECOMMENDED
+
+
+def test_the_loader_passes_every_key_of_an_entry_config_to_tvnet(monkeypatch):
+    """A constructor option the lead adds to TVNet and to an entry reaches TVNet untouched."""
+    import sktvnet.network
+
+    seen = {}
+
+    class Recording(TVNet):
+        def __init__(self, *, new_option=None, **kwargs):
+            seen["new_option"] = new_option
+            super().__init__(**kwargs)
+
+    monkeypatch.setattr(sktvnet.network, "TVNet", Recording)
+    entry = WEIGHTS[RECOMMENDED]
+    monkeypatch.setitem(WEIGHTS, RECOMMENDED, type(entry)(
+        **{**entry.__dict__, "config": {**entry.config, "new_option": 7}}))
+    assert load_tvnet().config["new_option"] == 7 and seen == {"new_option": 7}
+
+
+def test_the_loader_without_weights_is_frozen_tvl1():
+    loaded = load_tvnet(None, {"n_scales": 2, "n_iters": None})
+    assert loaded.weights is None
+    assert loaded.config == {**FROZEN_CONFIG, "n_scales": 2}
+    assert not loaded.network.log_lmbda.any()
 
 
 def test_save_and_load_weights_round_trip(weights_file):
@@ -73,8 +103,9 @@ def test_save_and_load_weights_round_trip(weights_file):
 def test_estimator_starts_from_a_weights_file(weights_file):
     path, net = weights_file
     X = _pairs()
-    est = TVNetFlow(**STRUCTURE, weights=path).fit(X)
-    assert est.weights_ == str(path)
+    est = TVNetFlow(weights=path).fit(X)  # no structure repeated: the file's
+    assert est.weights_ == str(path) and est.structure_ == "TVNet-2-1-5"
+    assert {k: est.config_[k] for k in STRUCTURE} == STRUCTURE
     for key, value in net.state_dict().items():
         torch.testing.assert_close(est.model_.state_dict()[key].cpu(), value, rtol=0, atol=0)
     expected = net(torch.from_numpy(X[:, :1]), torch.from_numpy(X[:, 1:])).numpy()
@@ -87,25 +118,65 @@ def test_estimator_starts_from_a_weights_file(weights_file):
 def test_fit_trains_further_from_the_weights(weights_file):
     path, net = weights_file
     X = _pairs()
-    est = TVNetFlow(**STRUCTURE, weights=path, train="u0", max_iter=2, batch_size=2,
+    est = TVNetFlow(weights=path, train="u0", max_iter=2, batch_size=2,
                     random_state=0).fit(X)
     state = {key: value.cpu() for key, value in est.model_.state_dict().items()}
     torch.testing.assert_close(state["log_lmbda"], net.log_lmbda.detach(), rtol=0, atol=0)
     assert not torch.equal(state["u0"], net.u0.detach())
 
 
-@pytest.mark.parametrize("change, wanted", [
-    (dict(n_scales=3), "TVNet-3-1-5"),
-    (dict(n_iters=6), "TVNet-2-1-6"),
-    (dict(lmbda=0.2), "lmbda=0.2"),
-    (dict(texture=True), "texture=True"),
-    (dict(interpolation="bicubic"), "interpolation='bicubic'"),
+@pytest.mark.parametrize("change, given, made_for", [
+    (dict(n_scales=3), "n_scales=3", "n_scales=2"),
+    (dict(n_iters=6), "n_iters=6", "n_iters=5"),
+    (dict(lmbda=0.2), "lmbda=0.2", "lmbda=0.15"),
+    (dict(texture=True), "texture=True", "texture=False"),
+    (dict(interpolation="bicubic"), "interpolation='bicubic'", "interpolation='bilinear'"),
 ])
-def test_weights_of_another_structure_or_constants_are_refused(weights_file, change, wanted):
+def test_a_structure_set_against_the_weights_raises_naming_both(weights_file, change, given,
+                                                                made_for):
     path, _ = weights_file
-    with pytest.raises(ValueError, match="TVNet-2-1-5") as info:
+    with pytest.raises(WeightsMismatch) as info:
         TVNetFlow(**{**STRUCTURE, **change}, weights=path).fit(_pairs(1))
-    assert wanted in str(info.value) and str(path) in str(info.value)
+    message = str(info.value)
+    assert f"{given} contradicts the weights file {str(path)!r}, made for {made_for}" in message
+    # The same values as the weights' are no contradiction.
+    assert TVNetFlow(**STRUCTURE, weights=path).fit(_pairs(1)).structure_ == "TVNet-2-1-5"
+
+
+def test_the_default_weights_contradicted_raise():
+    with pytest.raises(ValueError, match=f"n_iters=20 contradicts the weights '{RECOMMENDED}', "
+                                         "made for n_iters=15"):
+        TVNetFlow(n_iters=20).fit(_pairs(1))
+
+
+def test_non_finite_weights_are_refused_naming_the_tensor(weights_file, tmp_path):
+    path, net = weights_file
+    with torch.no_grad():
+        net.log_lmbda[0] = float("nan")
+    save_weights(net, tmp_path / "nan.safetensors")
+    with pytest.raises(ValueError, match="tensor 'log_lmbda' holds NaN or infinite values"):
+        TVNetFlow(weights=tmp_path / "nan.safetensors").fit(_pairs(1))
+
+
+@pytest.mark.parametrize("version, message", [
+    ("2", "its format version is 2, newer than this sktvnet reads \\(1\\): it needs a newer"),
+    ("two", "format_version must be a whole number, got 'two'"),
+])
+def test_weights_of_a_newer_or_unreadable_format_version(weights_file, tmp_path, version,
+                                                         message):
+    import json
+
+    from safetensors.torch import save
+
+    path, _ = weights_file
+    state, config = load_weights(path)
+    config.pop("metadata")
+    header = {"format": "sktvnet-weights", "format_version": version,
+              "config": json.dumps(config)}
+    newer = tmp_path / "newer.safetensors"
+    newer.write_bytes(save(state, metadata=header))
+    with pytest.raises(ValueError, match=message):
+        load_weights(newer)
 
 
 def test_files_without_texture_load_as_tvl1_input(weights_file, tmp_path):
@@ -123,7 +194,7 @@ def test_files_without_texture_load_as_tvl1_input(weights_file, tmp_path):
     older.write_bytes(save(state, metadata=header))
     assert load_weights(older)[1]["texture"] is False
     assert load_weights(older)[1]["interpolation"] == "bilinear"
-    est = TVNetFlow(**STRUCTURE, weights=older).fit(_pairs(1))
+    est = TVNetFlow(weights=older).fit(_pairs(1))
     assert est.model_.texture is False and est.model_.interpolation == "bilinear"
     with pytest.raises(ValueError, match="texture=False"):
         TVNetFlow(**STRUCTURE, texture=True, weights=older).fit(_pairs(1))
@@ -136,8 +207,7 @@ def test_texture_and_interpolation_are_recorded_and_restored(tmp_path):
     save_weights(net, tmp_path / "n.safetensors")
     config = load_weights(tmp_path / "n.safetensors")[1]
     assert config["texture"] is True and config["interpolation"] == "bicubic"
-    est = TVNetFlow(**STRUCTURE, texture=True, interpolation="bicubic",
-                    weights=tmp_path / "n.safetensors").fit(_pairs(1))
+    est = TVNetFlow(weights=tmp_path / "n.safetensors").fit(_pairs(1))
     assert est.model_.texture is True and est.model_.interpolation == "bicubic"
 
 
@@ -152,7 +222,8 @@ def test_a_texture_weight_is_recorded_and_refused_when_it_differs(tmp_path, text
     same = tuple(texture) if isinstance(texture, list) else texture
     est = TVNetFlow(**STRUCTURE, texture=same, weights=tmp_path / "n.safetensors").fit(_pairs(1))
     np.testing.assert_allclose(est.transform(_pairs(2)),
-                               TVNetFlow(**STRUCTURE, texture=texture).fit(_pairs(1)).transform(
+                               TVNetFlow(**STRUCTURE, texture=texture, weights=None).fit(
+                                   _pairs(1)).transform(
                                    _pairs(2)), atol=1e-6)
     with pytest.raises(ValueError, match=described):
         TVNetFlow(**STRUCTURE, texture=True, weights=tmp_path / "n.safetensors").fit(_pairs(1))
@@ -161,11 +232,11 @@ def test_a_texture_weight_is_recorded_and_refused_when_it_differs(tmp_path, text
 
 
 def test_bad_weights_values(tmp_path):
-    with pytest.raises(ValueError, match="neither a bundled name .* nor an existing file"):
+    with pytest.raises(ValueError, match="neither .DEFAULT., a bundled name .* nor an existing file"):
         TVNetFlow(weights="no-such-weights").fit(_pairs(1))
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00not a header at all")
-    with pytest.raises(ValueError, match="not an sktvnet weights file"):
+    with pytest.raises(ValueError, match="not a readable sktvnet weights file"):
         TVNetFlow(weights=junk).fit(_pairs(1))
     with pytest.raises(TypeError, match="'weights' parameter"):
         TVNetFlow(weights=3).fit(_pairs(1))
@@ -173,24 +244,35 @@ def test_bad_weights_values(tmp_path):
         save_weights(object(), tmp_path / "x.safetensors")
 
 
-def test_auto_weights_follow_the_structure():
-    X = _pairs(1)
-    auto = TVNetFlow(**WEIGHTS[RECOMMENDED].config, weights="auto").fit(X)
-    assert auto.weights == "auto" and auto.weights_ == RECOMMENDED
-    state, _ = load_weights(WEIGHTS[RECOMMENDED].path)
-    torch.testing.assert_close(auto.model_.log_lmbda.cpu(), state["log_lmbda"], rtol=0, atol=0)
-    other = TVNetFlow(weights="auto").fit(X)  # the default structure has no bundled weights
-    assert other.weights_ is None and not other.model_.log_lmbda.any()
+def test_the_default_is_the_recommended_weights_resolved_in_fit():
+    X = _pairs(2, shape=(40, 48))
+    default = TVNetFlow()
+    assert default.get_params()["weights"] == "DEFAULT" and default.n_iters is None
+    default.fit(X)
+    assert default.weights == "DEFAULT" and default.n_iters is None  # get_params unchanged
+    assert default.weights_ == RECOMMENDED
+    assert default.structure_ == WEIGHTS[RECOMMENDED].structure
+    config = WEIGHTS[RECOMMENDED].config
+    assert {key: default.config_[key] for key in config} == config
+    np.testing.assert_array_equal(default.transform(X), load_pretrained().transform(X))
 
 
-def test_defaults_are_tvl1_and_tvnet50_is_one_argument_away():
+def test_default_follows_recommended_when_fit_runs(monkeypatch):
+    import sktvnet.pretrained
+
+    monkeypatch.setattr(sktvnet.pretrained, "RECOMMENDED", "tvnet-8-2-15")
+    assert TVNetFlow().fit(_pairs(1)).weights_ == "tvnet-8-2-15"
+
+
+def test_without_weights_frozen_tvl1_and_tvnet50_is_one_argument_away():
     X = _pairs(1)
-    default = TVNetFlow().fit(X)
-    assert default.weights is None and default.weights_ is None
-    net = default.model_
+    frozen = TVNetFlow(weights=None).fit(X)
+    assert frozen.weights_ is None and frozen.structure_ == "TVNet-10-1-50"
+    net = frozen.model_
     assert (net.n_scales, net.n_warps, net.n_iters, net.zoom_factor) == (10, 1, 50, 0.7)
     assert not net.log_lmbda.any()
-    tvnet50 = TVNetFlow(n_scales=1).fit(X)
+    tvnet50 = TVNetFlow(weights=None, n_scales=1).fit(X)
+    assert tvnet50.structure_ == "TVNet-1-1-50"
     assert (tvnet50.model_.n_scales, tvnet50.model_.n_warps, tvnet50.model_.n_iters) == (1, 1, 50)
 
 
@@ -198,25 +280,35 @@ def test_load_pretrained_is_fitted_and_equals_the_default():
     X = _pairs(2, shape=(40, 48))
     est = load_pretrained(batch_size=4)
     assert est.weights == RECOMMENDED and est.batch_size == 4
-    auto = TVNetFlow(**WEIGHTS[RECOMMENDED].config, weights="auto").fit(X)
-    np.testing.assert_array_equal(est.transform(X), auto.transform(X))
+    explicit = TVNetFlow(**WEIGHTS[RECOMMENDED].config).fit(X)  # the same values: no conflict
+    np.testing.assert_array_equal(est.transform(X), explicit.transform(X))
     with pytest.raises(ValueError, match="no bundled weights are named 'nope'"):
         load_pretrained("nope")
     with pytest.raises(TypeError, match="sets n_scales from the weights"):
         load_pretrained(n_scales=2)
 
 
+def test_pretrained_does_not_import_the_estimators():
+    import subprocess
+    import sys
+
+    code = "import sys, sktvnet.pretrained; print('sktvnet.estimators' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "False"
+
+
 def test_clone_keeps_weights(weights_file):
     path, _ = weights_file
-    est = TVNetFlow(**STRUCTURE, weights=path)
+    est = TVNetFlow(weights=path)
     assert clone(est).weights == path
-    assert clone(TVNetFlow(weights="auto")).weights == "auto"
+    assert clone(TVNetFlow()).weights == "DEFAULT"
 
 
 def test_save_load_and_joblib_keep_the_weights(weights_file, tmp_path):
     path, _ = weights_file
     X = _pairs()
-    est = TVNetFlow(**STRUCTURE, weights=path).fit(X)
+    est = TVNetFlow(weights=path).fit(X)
     expected = est.transform(X)
     est.save(tmp_path / "model.sktvnet")
     joblib.dump(est, tmp_path / "model.joblib")
@@ -224,4 +316,5 @@ def test_save_load_and_joblib_keep_the_weights(weights_file, tmp_path):
     for loaded in (TVNetFlow.load(tmp_path / "model.sktvnet"),
                    joblib.load(tmp_path / "model.joblib")):
         assert os.fspath(loaded.weights) == str(path) and loaded.weights_ == str(path)
+        assert loaded.structure_ == "TVNet-2-1-5" and loaded.config_ == est.config_
         np.testing.assert_array_equal(loaded.transform(X), expected)

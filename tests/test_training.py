@@ -8,7 +8,7 @@ import torch
 
 from sktvnet import TVNetFlow
 from sktvnet.estimators._training import (PART_PARAMETERS, TRAIN_PARTS, CentredTapSums,
-                                          build_tvnet, parse_train, split_validation)
+                                          parse_train, split_validation)
 from sktvnet.network import TVNet
 
 
@@ -35,7 +35,7 @@ def _flow_pairs(n=4, shape=(20, 24), seed=0):
 def test_parse_train_gives_the_flags_of_the_parts(train, parts):
     flags = parse_train(train)
     assert flags == {f"train_{part}": part in parts for part in ("u0", "filters", "steps")}
-    net = build_tvnet(TVNetFlow(train=train))
+    net = TVNetFlow(weights=None, train=train)._initialize().model_
     trained = {name for name, p in net.named_parameters() if p.requires_grad}
     assert trained == {name for part in parts for name in PART_PARAMETERS[part]}
 
@@ -45,14 +45,14 @@ def test_parse_train_rejects_other_spellings(train):
     with pytest.raises(ValueError, match=r"train must be one of .*'filters\+steps'.*got"):
         parse_train(train)
     with pytest.raises(ValueError, match="'train' parameter"):
-        TVNetFlow(train=train).fit(_pairs())
+        TVNetFlow(weights=None, train=train).fit(_pairs())
 
 
 def test_a_diverging_run_is_restored_to_its_starting_state():
     X, y = _flow_pairs()
-    est = TVNetFlow(n_iters=5, train="all", loss="epe", max_iter=6, batch_size=2,
+    est = TVNetFlow(weights=None, n_iters=5, train="all", loss="epe", max_iter=6, batch_size=2,
                     learning_rate=1e4, validation_fraction=0.5, random_state=0).fit(X, y)
-    frozen = TVNetFlow(n_iters=5).fit(X)
+    frozen = TVNetFlow(weights=None, n_iters=5).fit(X)
     scores = np.array(est.validation_scores_)
     assert len(scores) == est.max_iter + 1  # the untrained state, then every step (max_iter < 10)
     assert not (scores[1:] >= scores[0]).any()  # worse or NaN after every step
@@ -63,7 +63,7 @@ def test_a_diverging_run_is_restored_to_its_starting_state():
 @pytest.mark.parametrize("max_iter, expected", [(1, 2), (9, 10), (20, 11), (25, 11)])
 def test_validation_scores_once_before_and_ten_times_along_training(max_iter, expected):
     X, y = _flow_pairs(3, shape=(12, 12))
-    est = TVNetFlow(n_iters=2, train="steps", loss="epe", max_iter=max_iter, batch_size=2,
+    est = TVNetFlow(weights=None, n_iters=2, train="steps", loss="epe", max_iter=max_iter, batch_size=2,
                     random_state=0).fit(X, y)
     assert len(est.validation_scores_) == expected
     assert est.best_validation_score_ == max(est.validation_scores_)
@@ -71,7 +71,7 @@ def test_validation_scores_once_before_and_ten_times_along_training(max_iter, ex
 
 def test_a_single_pair_is_trained_and_validated_on():
     X, y = _flow_pairs(1)
-    est = TVNetFlow(n_iters=5, train="steps", loss="epe", max_iter=3, random_state=0).fit(X, y)
+    est = TVNetFlow(weights=None, n_iters=5, train="steps", loss="epe", max_iter=3, random_state=0).fit(X, y)
     assert len(est.validation_scores_) == 4
     assert est.best_validation_score_ == pytest.approx(est.score(X, y), rel=1e-5)
 
@@ -79,7 +79,7 @@ def test_a_single_pair_is_trained_and_validated_on():
 @pytest.mark.parametrize("fraction", [0, 1.0, -0.1, "half"])
 def test_validation_fraction_is_checked(fraction):
     with pytest.raises(ValueError, match="'validation_fraction' parameter"):
-        TVNetFlow(train="steps", validation_fraction=fraction).fit(_pairs())
+        TVNetFlow(weights=None, train="steps", validation_fraction=fraction).fit(_pairs())
 
 
 def test_split_validation_holds_out_at_least_one_and_never_everything():
@@ -94,17 +94,17 @@ def test_split_validation_holds_out_at_least_one_and_never_everything():
 
 def test_without_validation_the_last_state_is_kept():
     X = _pairs()
-    est = TVNetFlow(n_iters=5, train="filters", max_iter=3, batch_size=2,
+    est = TVNetFlow(weights=None, n_iters=5, train="filters", max_iter=3, batch_size=2,
                     validation_fraction=None, random_state=0).fit(X)
-    assert not torch.equal(est.model_.forward_weight.cpu(), build_tvnet(est).forward_weight)
+    assert not torch.equal(est.model_.forward_weight.cpu(), est._make_network().forward_weight)
     assert est.n_iter_ == 3 and len(est.loss_curve_) == 3
     assert est.validation_scores_ == [] and est.best_validation_score_ is None
 
 
 @pytest.mark.parametrize("train", list(TRAIN_PARTS))
 def test_one_parameter_group_per_trained_part(train):
-    est = TVNetFlow(train=train, learning_rate=0.5)
-    est.model_ = build_tvnet(est)
+    est = TVNetFlow(weights=None, train=train, learning_rate=0.5)
+    est._initialize()
     groups = est._parameter_groups()
     # The filters' part has two groups: the taps, and the pre-smoothing at the steps' rate.
     parts = TRAIN_PARTS[train]
@@ -119,8 +119,8 @@ def test_one_parameter_group_per_trained_part(train):
 
 
 def test_cosine_schedule_decays_to_zero():
-    est = TVNetFlow(train="steps", learning_rate=1.0)
-    est.model_ = build_tvnet(est)
+    est = TVNetFlow(weights=None, train="steps", learning_rate=1.0)
+    est._initialize()
     optimizer = est._initialize_optimizer()
     schedule = est._initialize_schedule(optimizer, 4)
     rates = []
@@ -144,15 +144,15 @@ def test_flow_gradients_are_clipped(monkeypatch):
             [torch.linalg.vector_norm(p.grad) for p in params]))))
 
     monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
-    TVNetFlow(n_iters=5, train="all", max_iter=2, batch_size=2, random_state=0).fit(_pairs())
+    TVNetFlow(weights=None, n_iters=5, train="all", max_iter=2, batch_size=2, random_state=0).fit(_pairs())
     assert len(norms) == 2 and max(norms) <= 1.0 + 1e-5
 
 
 def test_training_the_filters_keeps_the_sum_of_each_set_of_centred_taps():
     X, y = _flow_pairs()
-    est = TVNetFlow(n_scales=2, n_iters=5, train="filters", loss="epe", max_iter=3, batch_size=2,
+    est = TVNetFlow(weights=None, n_scales=2, n_iters=5, train="filters", loss="epe", max_iter=3, batch_size=2,
                     learning_rate=50.0, validation_fraction=None, random_state=0).fit(X, y)
-    start = build_tvnet(est)
+    start = est._make_network()
     trained = est.model_.centered_weight.detach().cpu()
     assert (trained - start.centered_weight).abs().min() > 1e-3  # every tap has learned
     torch.testing.assert_close(trained.sum(-1), start.centered_weight.sum(-1),
@@ -195,8 +195,8 @@ def test_one_warp_learns_a_wider_presmoothing_on_large_motion():
                            random_state=0)
     params = dict(n_scales=1, n_warps=1, n_iters=20, loss="epe", batch_size=3, crop_size=None,
                   validation_fraction=None, random_state=0)
-    frozen = TVNetFlow(**params).fit(X, y)
-    est = TVNetFlow(**params, train="filters", max_iter=30).fit(X, y)
+    frozen = TVNetFlow(weights=None, **params).fit(X, y)
+    est = TVNetFlow(weights=None, **params, train="filters", max_iter=30).fit(X, y)
     # At the taps' hundredth of the rate it could reach 0.8 * exp(0.006): 0.805.
     assert float(est.model_.presmoothing_sigma().detach()) > 1.0
     assert est.score(X, y) > frozen.score(X, y)

@@ -48,16 +48,19 @@ def _constraints_accept(estimator, name, value):
 @pytest.mark.parametrize("name", list(TVNET_SPECS))
 def test_estimator_constraints_accept_what_tvnet_accepts(estimator, name):
     spec = TVNET_SPECS[name]
+    # TVNetFlow's None is "follow the weights" (or the frozen default), resolved before TVNet.
+    follows = estimator is TVNetFlow
     disagreements = [(value, _constraints_accept(estimator, name, value))
                      for value in _interval_ends(spec)
-                     if _constraints_accept(estimator, name, value) != _tvnet_accepts(name, value)]
+                     if _constraints_accept(estimator, name, value)
+                     != (_tvnet_accepts(name, value) or follows and value is None)]
     assert disagreements == []
 
 
 def test_eps_zero_is_refused_by_the_estimator_before_training():
     videos = np.random.default_rng(0).random((1, 2, 8, 8))
     with pytest.raises(InvalidParameterError, match="'eps' parameter of TVNetFlow must be"):
-        TVNetFlow(eps=0).fit(videos)
+        TVNetFlow(weights=None, eps=0).fit(videos)
     with pytest.raises(ValueError, match="eps must be > 0.0, got 0.0"):
         TVNet(eps=0)
 
@@ -66,7 +69,10 @@ def test_n_scales_none_is_refused_by_tvnet_and_the_estimators():
     # The reference takes None (as many levels as the image allows); TVNet owns filters per
     # level and needs the number.
     assert not _tvnet_accepts("n_scales", None)
-    assert not _constraints_accept(TVNetFlow, "n_scales", None)
+    assert not _constraints_accept(TVNetActionClassifier, "n_scales", None)
+    # TVNetFlow's None follows the weights, or the frozen default: a number reaches TVNet.
+    videos = np.random.default_rng(0).random((1, 2, 8, 8))
+    assert TVNetFlow(weights=None, n_scales=None, n_iters=2).fit(videos).model_.n_scales == 10
 
 
 def test_validation_module_never_imports_torch_or_sklearn_at_module_level():

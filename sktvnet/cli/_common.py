@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import zipfile
+
+from ..pretrained import FROZEN_CONFIG
 
 PROG = "sktvnet"
 
@@ -21,11 +24,62 @@ def make_output_folder(path: str) -> bool:
     return not existed
 
 
-# Frozen TVNet structure of the demo and of `sktvnet flow --weights none` (the command's default
-# is the recommended bundled weights, with their own structure): IPOL's pyramid (capped per
-# input so the coarsest level keeps ~16 px) with 3 warps of 30 iterations instead of 5 of up to
-# 300. On the demo pairs its EPE is within 12% of the reference's (0.128 vs 0.114 px on the
-# camera warp, 4.06 vs 3.78 px on the motorcycle) for 36% of the iterations of 5 warps x 50;
-# one warp misses large motions (18.5 px on the motorcycle). See docs/user_guide.rst.
-FLOW_STRUCTURE = {"n_scales": 6, "n_warps": 3, "n_iters": 30, "zoom_factor": 0.5, "texture": False,
-                  "interpolation": "bilinear"}
+# Kept for benchmarks/bench_defaults.py: the structure of `--weights none` where no option sets
+# one, which is TVNetFlow(weights=None)'s, through the one loader.
+FLOW_STRUCTURE = {key: value for key, value in FROZEN_CONFIG.items()
+                  if key in ("n_scales", "n_warps", "n_iters", "zoom_factor", "texture",
+                             "interpolation")}
+
+
+def option_name(key: str) -> str:
+    """The command's spelling of a parameter: ``n_iters`` -> ``--n-iters``."""
+    return "--" + key.replace("_", "-")
+
+
+def _option(key: str, value) -> str:
+    if isinstance(value, bool):
+        return option_name(key) if value else "--no-" + key.replace("_", "-")
+    if isinstance(value, tuple):
+        value = ",".join(f"{share:g}" for share in value)
+    return f"{option_name(key)} {value}"
+
+
+def load_network(weights: str | None, params: dict | None = None, **options):
+    """``--weights`` to a built TVNet, through :func:`sktvnet.pretrained.load_tvnet`, as a
+    :class:`~sktvnet.pretrained.LoadedTVNet`.
+
+    ``weights`` is None (the recommended weights), ``"none"`` (TV-L1's own steps), a bundled
+    name, a weights file, or a model file written by ``TVNetFlow.save`` (whose fitted network
+    and structure are taken). ``params`` are the structure options given (None: unset); one that
+    contradicts the weights is an error that names the options.
+    """
+    from .. import pretrained
+
+    weights = pretrained.DEFAULT if weights is None else None if weights == "none" else weights
+    try:
+        if weights is not None and os.path.isfile(weights) and zipfile.is_zipfile(weights):
+            return _load_model_file(weights, params or {}, **options)
+        return pretrained.load_tvnet(weights, params, **options)
+    except pretrained.WeightsMismatch as exc:
+        raise ValueError(
+            f"{_option(exc.key, exc.given)} contradicts the {exc.source}, made for "
+            f"{_option(exc.key, exc.expected)}; drop {option_name(exc.key)} to follow the "
+            "weights, or add --weights none for TV-L1 with a structure of your own") from None
+
+
+def _load_model_file(path: str, params: dict, **options):
+    """The fitted TVNet of a ``TVNetFlow.save`` file, as :func:`load_network` returns it."""
+    from .. import pretrained
+    from ..estimators import TVNetFlow
+
+    estimator = TVNetFlow.load(path)
+    if not hasattr(estimator, "model_"):
+        raise ValueError(f"{path} holds a TVNetFlow that was never fitted: fit it first")
+    words = f"model file {path!r}"
+    pretrained.check_against(params, estimator.config_, words)
+    network = estimator.model_.cpu().eval()
+    for name, value in options.items():
+        setattr(network, name, value)  # run-time options (fused) only
+    return pretrained.LoadedTVNet(network, estimator.config_, path,
+                                  f"{words} ({estimator.weights_ or 'TV-L1'} fitted): "
+                                  f"{estimator.structure_}")

@@ -19,7 +19,8 @@ from .._validation import known_flow
 from ..io import save_png
 from ..metrics import angular_error, endpoint_error
 from ..visualization import flow_to_color
-from ._common import FLOW_STRUCTURE, make_output_folder
+from ..pretrained import FROZEN_CONFIG, structure_name
+from ._common import make_output_folder
 
 
 @dataclass(frozen=True)
@@ -47,22 +48,16 @@ def _as_batch(image: np.ndarray):
     return torch.from_numpy(np.ascontiguousarray(channels_first, dtype=np.float32))[None]
 
 
-def _tvnet(image0: np.ndarray, image1: np.ndarray) -> np.ndarray:
-    from ..network import TVNet
+def _tvnet(weights: str | None, image0: np.ndarray, image1: np.ndarray) -> np.ndarray:
+    """TVNet with the bundled ``weights`` (a name), or frozen (None), through the one loader."""
+    import torch
+
+    from ..pretrained import load_tvnet
 
     # Eager: two pairs do not repay torch.compile's start-up.
-    net = TVNet(**FLOW_STRUCTURE, fused=False)
-    return net(_as_batch(image0), _as_batch(image1))[0].numpy()
-
-
-def _tvnet_pretrained(name: str, image0: np.ndarray, image1: np.ndarray) -> np.ndarray:
-    """The bundled weights ``name``."""
-    from .. import pretrained
-    from ..network import TVNet
-
-    net = TVNet(**pretrained.WEIGHTS[name].config, fused=False)
-    pretrained.load_into(net, name)
-    return net(_as_batch(image0), _as_batch(image1))[0].detach().numpy()
+    net = load_tvnet(weights, fused=False).network
+    with torch.inference_mode():
+        return net(_as_batch(image0), _as_batch(image1))[0].numpy()
 
 
 def _pretrained_methods() -> list[tuple[str, str, Callable[[np.ndarray, np.ndarray], np.ndarray]]]:
@@ -72,13 +67,13 @@ def _pretrained_methods() -> list[tuple[str, str, Callable[[np.ndarray, np.ndarr
 
     names = [pretrained.RECOMMENDED] + sorted(set(pretrained.WEIGHTS) - {pretrained.RECOMMENDED})
     return [("pretrained" if name == pretrained.RECOMMENDED else name, f"pretrained {name}",
-             partial(_tvnet_pretrained, name)) for name in names]
+             partial(_tvnet, name)) for name in names]
 
 
 # (short name used in file names, label printed in the table, function (image0, image1) -> flow)
 _DEMO_METHODS: list[tuple[str, str, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = [
     ("tvl1", "TV-L1 reference", _tvl1_reference),
-    ("tvnet", "TVNet-{n_scales}-{n_warps}-{n_iters}".format(**FLOW_STRUCTURE), _tvnet),
+    ("tvnet", structure_name(FROZEN_CONFIG), partial(_tvnet, None)),
     *_pretrained_methods(),
 ]
 

@@ -1,12 +1,14 @@
-"""``sktvnet export``: a saved or pretrained TVNet to an ONNX file or a ``torch.export`` program."""
+"""``sktvnet export``: the TVNet of ``--weights`` (what ``sktvnet flow`` runs for the same option)
+to an ONNX file or a ``torch.export`` program."""
 
 from __future__ import annotations
 
 import argparse
-import os
+import sys
 import time
 
-from ._common import PROG
+from ..pretrained import structure_name
+from ._common import PROG, load_network
 
 
 def _frame_side(text: str) -> int:
@@ -29,9 +31,11 @@ def add_parser(subparsers) -> None:
         "export",
         help="export a fitted TVNet to ONNX (.onnx) or torch.export (.pt2)",
         description=(
-            "Export the TVNet of a TVNetFlow saved with save() (MODEL), or of pretrained "
-            "weights (--pretrained NAME), to OUTPUT: ONNX (opset 18) for a .onnx suffix, a "
-            "torch.export program for .pt2. The graph takes frame0 and frame1 (B, C, H, W) "
+            "Export a TVNet to OUTPUT: ONNX (opset 18) for a .onnx suffix, a torch.export "
+            "program for .pt2. The model is what `sktvnet flow` runs for the same --weights: "
+            "the recommended bundled weights by default, a bundled name, a weights file "
+            "(sktvnet.pretrained.save_weights), a TVNetFlow saved with save(), or none (frozen "
+            "TV-L1). The graph takes frame0 and frame1 (B, C, H, W) "
             "float32 in any range and returns flow (B, 2, H, W), u then v in pixels; grey "
             "conversion, scaling and smoothing are inside. H and W are fixed to --frame-shape "
             "(the pyramid is built for that size); the batch is dynamic unless --batch-size is "
@@ -39,11 +43,10 @@ def add_parser(subparsers) -> None:
             "iteration."
         ),
     )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("model", nargs="?", metavar="MODEL",
-                        help="a TVNetFlow file written by TVNetFlow.save()")
-    source.add_argument("--pretrained", metavar="NAME",
-                        help="export the pretrained weights NAME (see sktvnet.load_pretrained)")
+    parser.add_argument("--weights", metavar="NAME|PATH",
+                        help="the model: a bundled name, a weights file, a model file written "
+                             "by TVNetFlow.save, or none (default: the recommended weights, as "
+                             "`sktvnet flow`)")
     parser.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                         help="destination file, .onnx or .pt2")
     parser.add_argument("--frame-shape", required=True, nargs=2, type=_frame_side,
@@ -59,26 +62,14 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(handler=run)
 
 
-def _load_network(args: argparse.Namespace):
-    """The TVNet to export: from the model file, or from the pretrained weights."""
-    if args.pretrained is None:
-        from ..estimators import TVNetFlow
-
-        estimator = TVNetFlow.load(os.fspath(args.model))
-        if not hasattr(estimator, "model_"):
-            raise ValueError(f"{args.model} holds a TVNetFlow that was never fitted: fit it first")
-        return estimator.model_
-    from ..pretrained import load_pretrained
-
-    return load_pretrained(args.pretrained).model_
-
-
 def run(args: argparse.Namespace) -> int:
     """Run ``sktvnet export``: load the network, export it, say what was written."""
-    from ..export import EXPORT_FORMATS, _check_path, export_tvnet
+    from ..export import EXPORT_FORMATS, check_export_path, export_tvnet
 
-    output = _check_path(args.output)  # a wrong suffix fails before the model is loaded
-    network = _load_network(args)
+    output = check_export_path(args.output)  # a wrong suffix fails before the model is loaded
+    loaded = load_network(args.weights)
+    network = loaded.network
+    print(f"{PROG} export: {loaded.description}", file=sys.stderr, flush=True)
     start = time.perf_counter()
     path = export_tvnet(network, output, frame_shape=tuple(args.frame_shape),
                         channels=args.channels, batch_size=args.batch_size,
@@ -86,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     batch = "B" if args.batch_size is None else str(args.batch_size)
     height, width = args.frame_shape
-    structure = f"TVNet-{network.n_scales}-{network.n_warps}-{network.n_iters}"
+    structure = structure_name(loaded.config)
     print(f"{PROG} export: {structure} to {path} ({EXPORT_FORMATS[path.suffix.lower()]}), "
           f"frames ({batch}, {args.channels}, {height}, {width}) -> flow "
           f"({batch}, 2, {height}, {width}), in {seconds:.1f} s")

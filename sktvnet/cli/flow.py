@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import os
 import re
 import sys
@@ -32,7 +33,7 @@ from ..io import (
     write_flo,
 )
 from ..visualization import flow_to_color
-from ._common import FLOW_STRUCTURE, PROG, make_output_folder
+from ._common import PROG, load_network, make_output_folder, option_name
 
 _FLOW_FORMATS = ("flo", "npz", "png", "mp4")
 # Per-pair outputs: OUTDIR/<name>/<t:06d>.<ext>. Per-input outputs: OUTDIR/<name>.<ext>.
@@ -172,51 +173,31 @@ class _Outputs:
                 os.rmdir(self.folder)
 
 
-def _flow_estimator(args: argparse.Namespace) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """The solver as ``f(frames0, frames1) -> flows``: uint8 ``(B, H, W, 3)`` -> float32
-    ``(B, 2, H, W)``. Its parameters are checked here, before any input is read."""
-    # Options left unset take the structure of the weights named by --weights (a bundled name
-    # or a file), else FLOW_STRUCTURE's.
-    given = {key: getattr(args, key) for key in FLOW_STRUCTURE}
-    weights = args.weights
-    if weights is None:
-        # The recommended weights, unless an option asks for what they were not made for.
-        config = pretrained.WEIGHTS[pretrained.RECOMMENDED].config
-        options = {**given, "tau": args.tau, "lmbda": args.lmbda, "theta": args.theta,
-                   "eps": args.eps}
-        fits = all(value is None or value == config[key] for key, value in options.items())
-        weights = pretrained.RECOMMENDED if args.method == "tvnet" and fits else "auto"
-    defaults = dict(FLOW_STRUCTURE)
-    if args.method == "tvnet" and weights not in ("auto", "none"):
-        _, path = pretrained.resolve(weights)
-        defaults = {key: pretrained.load_weights(path)[1][key] for key in FLOW_STRUCTURE}
-    chosen = {key: defaults[key] if value is None else value for key, value in given.items()}
-    texture = chosen.pop("texture")
-    interpolation = chosen.pop("interpolation")
-    structure = {key: chosen[key] for key in ("n_scales", "n_warps", "n_iters")}
-    constants = {"tau": args.tau, "lmbda": args.lmbda, "theta": args.theta,
-                 "zoom_factor": chosen["zoom_factor"]}
+# The options that set TVNet's structure and constants, as TVNet's parameters are named.
+_STRUCTURE_OPTIONS = ("n_scales", "n_warps", "n_iters", "tau", "lmbda", "theta", "zoom_factor",
+                      "eps", "texture", "interpolation")
+
+
+def _flow_estimator(args: argparse.Namespace) -> tuple[str, Callable[[np.ndarray, np.ndarray],
+                                                                     np.ndarray]]:
+    """``(model, f)``: the model in words, and the solver as ``f(frames0, frames1) -> flows``,
+    uint8 ``(B, H, W, 3)`` -> float32 ``(B, 2, H, W)``. Its parameters are checked here, before
+    any input is read.
+
+    TVNet's model is ``--weights`` (the recommended weights when not given), whose structure
+    the options left unset follow: an option never changes the model, and one that contradicts
+    the weights is an error. The reference takes the options given and its own (IPOL's)
+    defaults for the others.
+    """
+    given = {key: getattr(args, key) for key in _STRUCTURE_OPTIONS}
     if args.method == "reference":
-        from .. import _validation
-        from ..reference import tvl1_optical_flow
-
-        _validation.check_solver_params(**structure, **constants)
-        tol = _validation.check_real("tol", args.tol, low=0.0, low_open=False)
-
-        def reference(frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
-            return np.stack([
-                tvl1_optical_flow(f0, f1, **structure, **constants, tol=tol, texture=texture,
-                                  interpolation=args.interpolation or "bicubic"
-                                  ).astype(np.float32)
-                for f0, f1 in zip(frames0, frames1)
-            ])
-
-        return reference
-
+        return _reference(args, given)
+    if args.tol is not None:
+        raise ValueError("--tol applies to --method reference (TVNet runs a fixed number of "
+                         "iterations, --n-iters)")
     import torch
 
     from ..estimators._base import resolve_device
-    from ..network import TVNet
 
     try:
         device = resolve_device(args.device)
@@ -224,13 +205,8 @@ def _flow_estimator(args: argparse.Namespace) -> Callable[[np.ndarray, np.ndarra
         raise ValueError(
             f"--device must be auto, cpu, cuda or cuda:N, got {args.device!r}"
         ) from exc
-    net = TVNet(**structure, **constants, eps=args.eps, texture=texture,
-                interpolation=interpolation, fused=False if args.no_compile else "auto")
-    weights = {"none": None, "auto": pretrained.auto_weights(pretrained.network_config(net))
-               }.get(weights, weights)
-    if weights is not None:
-        pretrained.load_into(net, weights)
-    net = net.to(device).eval()
+    loaded = load_network(args.weights, given, fused=False if args.no_compile else "auto")
+    net = loaded.network.to(device).eval()
 
     def tvnet(frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
         # uint8 crosses to the device (a quarter of float32's bytes) and is converted there.
@@ -239,19 +215,60 @@ def _flow_estimator(args: argparse.Namespace) -> Callable[[np.ndarray, np.ndarra
         with torch.inference_mode():
             return net(x0, x1).float().cpu().numpy()
 
-    return tvnet
+    return f"TVNet, {loaded.description}", tvnet
 
 
-def _flow_one(item: _FlowInput, args, estimate, pair_bar) -> tuple[int, int]:
-    """Compute and write the flows of one input; returns (pairs computed, pairs skipped)."""
+def _reference(args: argparse.Namespace, given: dict):
+    """``(model, f)`` of :func:`_flow_estimator` for ``--method reference``."""
+    from .. import _validation
+    from ..reference import tvl1_optical_flow
+
+    for option in ("weights", "eps"):
+        if getattr(args, option) not in (None, "none"):
+            raise ValueError(f"{option_name(option)} applies to --method tvnet; the reference "
+                             "TV-L1 has no weights and no eps")
+    options = {key: value for key, value in given.items()
+               if value is not None and key != "eps"}
+    defaults = {name: parameter.default for name, parameter in
+                inspect.signature(tvl1_optical_flow).parameters.items()
+                if name in _STRUCTURE_OPTIONS or name == "tol"}
+    options = {**{k: v for k, v in defaults.items() if k != "tol"}, **options}
+    _validation.check_solver_params(**{key: options[key] for key in (
+        "tau", "lmbda", "theta", "zoom_factor", "n_scales", "n_warps", "n_iters")})
+    tol = _validation.check_real("tol", defaults["tol"] if args.tol is None else args.tol,
+                                 low=0.0, low_open=False)
+
+    def reference(frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
+        return np.stack([tvl1_optical_flow(f0, f1, **options, tol=tol).astype(np.float32)
+                         for f0, f1 in zip(frames0, frames1)])
+
+    levels = "as many as fit" if options["n_scales"] is None else options["n_scales"]
+    described = ", ".join(f"{key}={value!r}" for key, value in options.items()
+                          if key not in ("n_scales", "n_warps", "n_iters"))
+    return (f"the reference TV-L1 (NumPy), {levels} levels, {options['n_warps']} warps of up to "
+            f"{options['n_iters']} iterations, tol={tol:g}, {described}"), reference
+
+
+@dataclass
+class _Tally:
+    """Pairs computed and pairs skipped (already complete), counted as they are written: an
+    input that fails half-way still counts what it wrote."""
+
+    computed: int = 0
+    skipped: int = 0
+
+
+def _flow_one(item: _FlowInput, args, estimate, pair_bar, tally: _Tally) -> None:
+    """Compute and write the flows of one input, counting them in ``tally``."""
     info = item.probe()
     outputs = _Outputs(args, item.name, args.fps or info.fps or _DEFAULT_FPS)
     n_pairs = None if info.n_frames is None else max(info.n_frames - 1, 0)
     pair_bar.reset(total=n_pairs)
     pair_bar.set_description(item.name)
     if outputs.complete():
-        return 0, n_pairs or 0
-    computed = skipped = t = 0
+        tally.skipped += n_pairs or 0
+        return
+    t = 0
     try:
         with contextlib.ExitStack() as job:
             for chunk in item.chunks(args.batch_size + 1, args.resize):
@@ -265,9 +282,14 @@ def _flow_one(item: _FlowInput, args, estimate, pair_bar) -> tuple[int, int]:
                 if todo:
                     flows = estimate(chunk[todo], chunk[[k + 1 for k in todo]])
                     for k, flow in zip(todo, flows):
+                        if not np.isfinite(flow).all():
+                            raise ValueError(
+                                f"the flow of pair {t + k} of {item.label!r} (frames {t + k} and "
+                                f"{t + k + 1}) is not finite (NaN or infinite values); it was "
+                                "not written")
                         outputs.write(t + k, flow)
-                computed += len(todo)
-                skipped += n - len(todo)
+                        tally.computed += 1
+                tally.skipped += n - len(todo)
                 t += n
                 pair_bar.update(n)
         if t == 0:
@@ -276,7 +298,6 @@ def _flow_one(item: _FlowInput, args, estimate, pair_bar) -> tuple[int, int]:
     except BaseException:
         outputs.abort()
         raise
-    return computed, skipped
 
 
 def _resize_arg(text: str) -> tuple[int | None, int | None]:
@@ -352,58 +373,45 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="keep outputs that already exist and compute only the missing ones")
     solver = parser.add_argument_group(
-        "solver", "TV-L1 structure TVNet-S-W-N and constants (names as in the Python API)"
+        "solver", "TVNet's model is --weights: the recommended bundled weights unless another "
+        "is given, whose structure TVNet-S-W-N and constants the options left unset follow; an "
+        "option that contradicts the weights is an error (--weights none: frozen TV-L1, "
+        "TVNet-10-1-50 at --zoom-factor 0.7 unless options say otherwise). The reference takes "
+        "IPOL's defaults. Names as in the Python API."
     )
     solver.add_argument("--method", choices=("tvnet", "reference"), default="tvnet",
                         help="TVNet in torch (default), or the NumPy reference TV-L1 "
                              "(bicubic warps, early stop at --tol; CPU, one pair at a time)")
-    recommended = pretrained.WEIGHTS[pretrained.RECOMMENDED].config
-
-    def default(key):
-        return (f"default: the weights', {recommended[key]} for the recommended ones; "
-                f"{FLOW_STRUCTURE[key]} with --weights auto or none")
-
-    solver.add_argument("--n-scales", type=_positive(int), metavar="S",
-                        help="pyramid levels, capped per input so that the coarsest keeps ~16 px "
-                             f"({default('n_scales')})")
-    solver.add_argument("--n-warps", type=_positive(int), metavar="W",
-                        help=f"warps per level ({default('n_warps')})")
-    solver.add_argument("--n-iters", type=_positive(int), metavar="N",
-                        help=f"iterations per warp; a maximum for the reference "
-                             f"({default('n_iters')})")
     solver.add_argument("--weights", metavar="NAME|PATH",
-                        help="TVNet only: the state it starts from: auto (the bundled weights "
-                             "made for this structure and these constants, if any), none "
-                             "(TV-L1's own steps and filters), a bundled name ("
-                             + ", ".join(sorted(pretrained.WEIGHTS)) + ") or a file written by "
-                             "sktvnet.pretrained.save_weights, whose structure, texture and "
-                             "interpolation the "
-                             "options left unset take (default: the recommended "
-                             f"{pretrained.RECOMMENDED}, or auto when options ask for another "
-                             "structure or other constants)")
+                        help="TVNet only: the model: a bundled name ("
+                             + ", ".join(sorted(pretrained.WEIGHTS)) + "), a file written by "
+                             "sktvnet.pretrained.save_weights, a model written by "
+                             "TVNetFlow.save, or none (TV-L1's own steps and filters); default: "
+                             f"the recommended {pretrained.RECOMMENDED}")
+    solver.add_argument("--n-scales", type=_positive(int), metavar="S",
+                        help="pyramid levels, capped per input so that the coarsest keeps ~16 px")
+    solver.add_argument("--n-warps", type=_positive(int), metavar="W", help="warps per level")
+    solver.add_argument("--n-iters", type=_positive(int), metavar="N",
+                        help="iterations per warp; a maximum for the reference")
     solver.add_argument("--texture", action=argparse.BooleanOptionalAction,
                         help="solve on the texture of every pyramid level (the level minus its "
                              "Gaussian blur of sigma 2), so that changes of brightness between "
-                             "frames (exposure, flicker) are not read as motion "
-                             f"({default('texture')})")
+                             "frames (exposure, flicker) are not read as motion")
     solver.add_argument("--interpolation", choices=("bilinear", "bicubic"),
                         help="how warps and the pyramid interpolate between pixels: bilinear "
                              "(the paper's TVNet) or bicubic (IPOL's TV-L1, more precise for the "
-                             f"same iterations) (TVNet: {default('interpolation')}; the "
-                             "reference: bicubic)")
-    solver.add_argument("--tau", type=float, default=0.25,
-                        help="time step of the dual update, in (0, 0.25] (default: %(default)s)")
-    solver.add_argument("--lmbda", type=float, default=0.15,
-                        help="weight of the data term; smaller is smoother (default: %(default)s)")
-    solver.add_argument("--theta", type=float, default=0.3,
-                        help="tightness of the coupling (default: %(default)s)")
-    solver.add_argument("--zoom-factor", type=float,
-                        help=f"size ratio between pyramid levels ({default('zoom_factor')})")
-    solver.add_argument("--eps", type=float, default=1e-10,
-                        help="TVNet only: constant added where it divides (default: %(default)s)")
-    solver.add_argument("--tol", type=float, default=0.01,
+                             "same iterations)")
+    solver.add_argument("--tau", type=float,
+                        help="time step of the dual update, in (0, 0.25]")
+    solver.add_argument("--lmbda", type=float,
+                        help="weight of the data term; smaller is smoother")
+    solver.add_argument("--theta", type=float, help="tightness of the coupling")
+    solver.add_argument("--zoom-factor", type=float, help="size ratio between pyramid levels")
+    solver.add_argument("--eps", type=float,
+                        help="TVNet only: constant added where it divides")
+    solver.add_argument("--tol", type=float,
                         help="reference only: stop a warp once the flow changes less "
-                             "(default: %(default)s; 0 runs every iteration)")
+                             "(default: 0.01; 0 runs every iteration)")
     computation = parser.add_argument_group("computation")
     computation.add_argument("--device", default="auto",
                      help="TVNet only: auto (CUDA if available, else CPU), cpu, cuda, cuda:1, ... "
@@ -442,12 +450,13 @@ def run(args: argparse.Namespace) -> int:
     formats = [f for group in (args.format or [["flo"]]) for f in group]
     args.format = list(dict.fromkeys(formats))  # once each, in the order given
     inputs = _flow_inputs([os.fspath(p) for p in args.inputs])
-    estimate = _flow_estimator(args)
+    model, estimate = _flow_estimator(args)
     # Made before the first input is read, so that an unusable OUTDIR fails at once.
     make_output_folder(args.output)
+    print(f"{PROG} flow: {model}", file=sys.stderr, flush=True)
 
     failed: list[str] = []
-    total_computed = total_skipped = 0
+    tally = _Tally()
     start = time.perf_counter()
     quiet = True if args.quiet else None  # None: bars only on a terminal
     # Off a terminal (a log, nohup, CI) the pairs are reported by a line every
@@ -457,14 +466,15 @@ def run(args: argparse.Namespace) -> int:
                      leave=False) as pair_bar:
         for item in input_bar:
             item_start = time.perf_counter()
+            before = _Tally(tally.computed, tally.skipped)
             try:
-                computed, skipped = _flow_one(item, args, estimate, pair_bar)
+                _flow_one(item, args, estimate, pair_bar, tally)
             except (OSError, ValueError, TypeError) as exc:
                 failed.append(item.label)
                 tqdm.write(f"{PROG} flow: error: {exc}; skipped", file=sys.stderr)
                 continue
-            total_computed += computed
-            total_skipped += skipped
+            computed = tally.computed - before.computed
+            skipped = tally.skipped - before.skipped
             seconds = time.perf_counter() - item_start
             rate = f", {computed / seconds:.1f} pairs/s" if computed else ""
             kept = f", {skipped} already complete" if skipped else ""
@@ -472,11 +482,11 @@ def run(args: argparse.Namespace) -> int:
                        file=sys.stdout)
     seconds = time.perf_counter() - start
     summary = (f"{len(inputs) - len(failed)} of {_count(len(inputs), 'input')} done, "
-               f"{_count(total_computed, 'flow')} computed in {seconds:.1f} s")
-    if total_computed:
-        summary += f" ({total_computed / seconds:.1f} pairs/s)"
-    if total_skipped:
-        summary += f", {total_skipped} already complete"
+               f"{_count(tally.computed, 'flow')} computed in {seconds:.1f} s")
+    if tally.computed:
+        summary += f" ({tally.computed / seconds:.1f} pairs/s)"
+    if tally.skipped:
+        summary += f", {tally.skipped} already complete"
     print(summary + f", outputs in {args.output}")
     if failed:
         print(f"{PROG} flow: {_count(len(failed), 'input')} failed: {', '.join(failed)}",

@@ -2,6 +2,6 @@
 
 from ._action import TVNetActionClassifier
 from ._histogram import FlowHistogram
-from ._flow import TVNetFlow
+from ._flow import TVNetFlow, load_pretrained
 
-__all__ = ["FlowHistogram", "TVNetActionClassifier", "TVNetFlow"]
+__all__ = ["FlowHistogram", "TVNetActionClassifier", "TVNetFlow", "load_pretrained"]

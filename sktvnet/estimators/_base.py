@@ -140,8 +140,15 @@ class TorchStateMixin:
             raise ValueError(f"{path} is not a readable sktvnet model file: {exc}") from exc
         if meta["class"] != cls.__name__:
             raise ValueError(f"{path} holds a {meta['class']}, not a {cls.__name__}")
-        if meta.get("format_version", 0) > FORMAT_VERSION:
-            raise ValueError(f"{path} was written by a newer sktvnet ({meta.get('sktvnet')})")
+        version = meta.get("format_version", 0)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ValueError(f"{path} is not a readable sktvnet model file: its format_version "
+                             f"must be a whole number, got {version!r}")
+        if version > FORMAT_VERSION:
+            writer = f" (it was written by sktvnet {meta['sktvnet']})" if "sktvnet" in meta else ""
+            raise ValueError(f"{path} has format version {version}, newer than this sktvnet "
+                             f"({__version__}) reads ({FORMAT_VERSION}){writer}: it needs a "
+                             "newer sktvnet")
         estimator = cls(**params)
         for key, value in fitted.items():
             setattr(estimator, key, _from_json(value))

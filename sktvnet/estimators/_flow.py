@@ -19,7 +19,7 @@ from .._validation import INTERPOLATIONS
 from ..network import TVNet, _job_of
 from . import _videos
 from ._base import TorchStateMixin, resolve_device, torch_generator, worker_threads
-from ._training import (PART_LR_RATIOS, TVNET_CONSTRAINTS, TrainingMixin, build_tvnet,
+from ._training import (PART_LR_RATIOS, TVNET_CONSTRAINTS, TrainingMixin, parse_train,
                         split_validation, tvnet_parameter_groups)
 
 
@@ -32,37 +32,43 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
     4.2), either without labels by minimising the TV-L1 energy (``loss="energy"``, Eq. 1) or
     against ground-truth flows (``loss="epe"``).
 
-    By default it is TVNet-10-1-50 with levels 0.7 apart and TV-L1's own steps: ten levels see
-    large motions (the motorcycle pair's 60 px) through a pyramid fine enough that a motion
-    found at one level still fits the next, and one warp of 50 iterations per level keeps it
-    fast. ``TVNetFlow(n_scales=1)`` is the paper's TVNet-50. ``weights`` starts it from bundled or
-    saved trained states instead (see :mod:`sktvnet.pretrained`).
+    By default (``weights="DEFAULT"``) it runs the recommended bundled weights,
+    :data:`sktvnet.pretrained.RECOMMENDED`, with the structure they were trained with.
+    ``weights=None`` is frozen TV-L1: TVNet-10-1-50 with levels 0.7 apart unless a structure is
+    given (:data:`sktvnet.pretrained.FROZEN_CONFIG`), and ``TVNetFlow(weights=None,
+    n_scales=1)`` is the paper's TVNet-50.
+
+    The structure and constants (``n_scales`` to ``interpolation``) default to None: "as the
+    weights were trained", or :data:`~sktvnet.pretrained.FROZEN_CONFIG`'s value with
+    ``weights=None``. Weights carry their structure, so ``TVNetFlow(weights="mine.safetensors")``
+    needs none repeated; a value set against the weights' raises a ``ValueError``
+    (:class:`sktvnet.pretrained.WeightsMismatch`) naming both, as torchvision's builders do.
+    ``structure_`` and ``config_`` say what ran.
 
     Parameters
     ----------
-    n_scales : int, default=10
-        Pyramid levels (capped per input so the coarsest keeps a diagonal of ~16 px). Ten levels
-        0.7 apart reach motions of about 60 px, as on the stereo motorcycle pair; ``n_scales=1``
-        is the paper's TVNet-50 (one level, one warp of 50 iterations), which sees motions of a
-        pixel or two only.
-    n_warps : int, default=1
-        Warps per level.
-    n_iters : int, default=50
-        Unrolled TV-L1 iterations per warp.
-    tau : float, default=0.25
-        Time step of the dual update, tau in Eq. 12.
-    lmbda : float, default=0.15
-        Weight of the data term, lambda in Eq. 1.
-    theta : float, default=0.3
-        Tightness of the coupling, theta in Eq. 2.
-    zoom_factor : float, default=0.7
-        Size ratio between pyramid levels. TV-L1's usual 0.5 leaves each level to double the
-        motion of the coarser one; with one warp per level the finer steps of 0.7 recover large
-        motions better (motorcycle pair: 3.97 px against 4.20 for TVNet-6-1-50 at 0.5, see the
-        user guide's "Choosing a structure").
-    eps : float, default=1e-10
-        Soft non-zero constant of the divisions in Eq. 11-12.
-    texture : bool, float in [0, 1] or sequence of them, default=False
+    n_scales : int or None, default=None
+        Pyramid levels (capped per input so the coarsest keeps a diagonal of ~16 px); without
+        weights, 10. Ten levels 0.7 apart reach motions of about 60 px, as on the stereo
+        motorcycle pair; ``n_scales=1`` is the paper's TVNet-50 (one level, one warp of 50
+        iterations), which sees motions of a pixel or two only.
+    n_warps : int or None, default=None
+        Warps per level; without weights, 1.
+    n_iters : int or None, default=None
+        Unrolled TV-L1 iterations per warp; without weights, 50.
+    tau : float or None, default=None
+        Time step of the dual update, tau in Eq. 12; without weights, 0.25.
+    lmbda : float or None, default=None
+        Weight of the data term, lambda in Eq. 1; without weights, 0.15.
+    theta : float or None, default=None
+        Tightness of the coupling, theta in Eq. 2; without weights, 0.3.
+    zoom_factor : float or None, default=None
+        Size ratio between pyramid levels; without weights, 0.7. TV-L1's usual 0.5 leaves each
+        level to double the motion of the coarser one; with one warp per level the finer steps
+        of 0.7 recover large motions better (see the user guide's "Choosing a structure").
+    eps : float or None, default=None
+        Soft non-zero constant of the divisions in Eq. 11-12; without weights, 1e-10.
+    texture : bool, float in [0, 1], sequence of them, or None, default=None
         Solve on the texture of every pyramid level (the level minus its Gaussian blur of sigma
         2, the structure-texture decomposition of Wedel et al. 2009) instead of the level, so
         that a change of brightness between them (automatic exposure, flicker) is not
@@ -74,20 +80,26 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         the blur and keeps the rest of the level: between the two in precision and in
         robustness (True is 1, False 0). A sequence gives one share per pyramid level, finest
         first, the last holding for every coarser level (``(0, 1)``: the finest level on the
-        frames, the others on textures).
-    interpolation : {"bilinear", "bicubic"}, default="bilinear"
-        How the warps and the pyramid interpolate between pixels: bilinear as the paper's TVNet,
+        frames, the others on textures). Without weights, False.
+    compensate_brightness : bool or None, default=None
+        At every warp, fit a gain and an offset from the warped second frame to the first and
+        apply them (robust least squares, :func:`sktvnet.functional.compensate_brightness`), so
+        that a change of brightness between the frames is not read as motion, while the frames'
+        low frequencies, which carry large motions, are kept (the texture removes them).
+        Without weights, False.
+    interpolation : {"bilinear", "bicubic"} or None, default=None
+        Without weights, bilinear. How the warps and the pyramid interpolate between pixels:
+        bilinear as the paper's TVNet,
         or bicubic as IPOL's TV-L1, markedly more precise for the same iterations (held-out
         240x320 warps, frozen TVNet-4-3-10: 0.095 against 0.070 px) at four times the reads
         once per warp (see the user guide, "Bicubic warps").
-    weights : str, path or None, default=None
-        The state TVNet starts from, as torchvision's ``weights``: ``None`` is TV-L1's own
-        filters and step sizes; a name of :data:`sktvnet.pretrained.WEIGHTS` a bundled trained
-        state; a path a file written by :func:`sktvnet.pretrained.save_weights`. ``"auto"``
-        takes the bundled weights made for exactly this structure and these constants if there
-        are some, else ``None``. Weights
-        made for another structure or other constants raise a ``ValueError`` naming both.
-        :meth:`fit` loads them, then trains further if ``train`` says so.
+    weights : str, path or None, default="DEFAULT"
+        The state TVNet starts from, and its structure, as torchvision's ``weights``:
+        ``"DEFAULT"`` is :data:`sktvnet.pretrained.RECOMMENDED` (read when :meth:`fit` runs);
+        a name of :data:`sktvnet.pretrained.WEIGHTS` a bundled trained state; a path a file
+        written by :func:`sktvnet.pretrained.save_weights`; ``None`` TV-L1's own filters and
+        step sizes. :meth:`fit` loads them (through :func:`sktvnet.pretrained.load_tvnet`), then
+        trains further if ``train`` says so.
     train : str or None, default=None
         What :meth:`fit` trains: ``None`` (nothing: TV-L1), or any combination of three parts,
         ``"u0"`` (the initial flow), ``"filters"`` (the difference filters of every iteration,
@@ -132,7 +144,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         Seed of the minibatch sampling.
     verbose : int, default=0
         With ``verbose >= 1``, progress over the training steps of :meth:`fit` and over the
-        videos of :meth:`transform` and :meth:`score`: a bar on a terminal or in a notebook, else a
+        frame pairs of :meth:`transform` and :meth:`score`: a bar on a terminal or in a notebook, else a
         line on stderr every ``SKTVNET_PROGRESS_INTERVAL`` seconds (10 by default) with the
         count, the rate and the time left, so that logs (``GridSearchCV``, ``nohup``, CI) show
         progress.
@@ -147,7 +159,13 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
     model_ : sktvnet.TVNet
         The fitted network.
     weights_ : str or None
-        The weights :meth:`fit` started from: a bundled name, a file path, or None (TV-L1).
+        The weights :meth:`fit` started from: a bundled name (``"DEFAULT"`` resolved), a file
+        path, or None (TV-L1).
+    structure_ : str
+        The paper's name of the structure that ran, ``TVNet-<n_scales>-<n_warps>-<n_iters>``.
+    config_ : dict
+        The structure and constants that ran (``n_scales``, ..., ``interpolation``): the
+        weights', or the parameters' and :data:`~sktvnet.pretrained.FROZEN_CONFIG`'s.
     loss_curve_ : list of float
         Training loss at every step (empty when ``train=None``).
     validation_scores_ : list of float
@@ -167,6 +185,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
     sktvnet.TVNet : The network itself.
     sktvnet.tvl1_optical_flow : The NumPy reference TV-L1.
     sktvnet.load_pretrained : A fitted TVNetFlow with bundled weights.
+    sktvnet.pretrained.load_tvnet : The loader that builds TVNet from weights.
 
     Notes
     -----
@@ -189,13 +208,17 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
     >>> from sktvnet import TVNetFlow
     >>> rng = np.random.default_rng(0)
     >>> videos = rng.random((2, 3, 32, 32)).astype(np.float32)  # 2 videos of 3 frames
-    >>> flows = TVNetFlow().fit_transform(videos)
+    >>> flow = TVNetFlow().fit(videos)  # the recommended weights
+    >>> flow.structure_
+    'TVNet-8-2-15'
+    >>> flows = flow.transform(videos)
     >>> flows.shape  # (n_videos, T - 1, 2, H, W)
     (2, 2, 2, 32, 32)
     """
 
     _parameter_constraints: dict = {
-        **TVNET_CONSTRAINTS,
+        # The structure and constants may be None: "follow the weights".
+        **{name: [*constraint, None] for name, constraint in TVNET_CONSTRAINTS.items()},
         "loss": [StrOptions({"energy", "epe"})],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -205,26 +228,29 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
-        "n_jobs": [Integral, None],
+        "n_jobs": [Interval(Integral, None, -1, closed="right"),
+                   Interval(Integral, 1, None, closed="left"), None],
         "weights": [str, os.PathLike, None],
-        "texture": ["boolean", Interval(Real, 0, 1, closed="both"), "array-like"],
-        "interpolation": [StrOptions(set(INTERPOLATIONS))],
+        "texture": ["boolean", Interval(Real, 0, 1, closed="both"), "array-like", None],
+        "compensate_brightness": ["boolean", None],
+        "interpolation": [StrOptions(set(INTERPOLATIONS)), None],
     }
 
     def __init__(
         self,
         *,
-        n_scales=10,
-        n_warps=1,
-        n_iters=50,
-        tau=0.25,
-        lmbda=0.15,
-        theta=0.3,
-        zoom_factor=0.7,
-        eps=1e-10,
-        texture=False,
-        interpolation="bilinear",
-        weights=None,
+        n_scales=None,
+        n_warps=None,
+        n_iters=None,
+        tau=None,
+        lmbda=None,
+        theta=None,
+        zoom_factor=None,
+        eps=None,
+        texture=None,
+        compensate_brightness=None,
+        interpolation=None,
+        weights="DEFAULT",
         train=None,
         loss="energy",
         learning_rate=0.02,
@@ -246,6 +272,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         self.zoom_factor = zoom_factor
         self.eps = eps
         self.texture = texture
+        self.compensate_brightness = compensate_brightness
         self.interpolation = interpolation
         self.weights = weights
         self.train = train
@@ -277,25 +304,20 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
     _max_grad_norm = 1.0
 
     def _make_network(self) -> TVNet:
-        return build_tvnet(self, texture=self.texture, interpolation=self.interpolation)
-
-    def _resolve_weights(self):
-        """``weights`` with ``"auto"`` resolved (never written back into the parameter)."""
-        if self.weights != "auto":
-            return self.weights
-        return pretrained.auto_weights(pretrained.network_config(self))
+        """The fitted network's shape, for unpickling and :meth:`load`: the structure that ran."""
+        return TVNet(**self.config_, **parse_train(self.train))
 
     def _initialize(self):
         """Build the network from ``weights`` on ``device``, untrained: what :meth:`fit` starts
         from, and what :func:`sktvnet.load_pretrained` returns."""
         self._device = resolve_device(self.device)
-        weights = self._resolve_weights()
-        network = self._make_network()
-        if weights is not None:
-            pretrained.load_into(network, weights)
-        self.weights_ = weights if weights is None or isinstance(weights, str) \
-            else os.fspath(weights)
-        self.model_ = network.to(self._device)
+        loaded = pretrained.load_tvnet(
+            self.weights, {key: getattr(self, key, None) for key in pretrained.CONFIG_KEYS},
+            **parse_train(self.train))
+        self.weights_ = loaded.weights
+        self.config_ = loaded.config
+        self.structure_ = pretrained.structure_name(loaded.config)
+        self.model_ = loaded.network.to(self._device)
         self.loss_curve_ = []
         self.validation_scores_ = []
         self.best_validation_score_ = None
@@ -399,7 +421,8 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         x0, x1, target = batch
         flow = self.model_(x0, x1)
         if target is None:
-            return losses.tvl1_energy(flow, x0, x1, lmbda=self.lmbda, eps=self.eps), {}
+            return losses.tvl1_energy(flow, x0, x1, lmbda=self.config_["lmbda"],
+                                      eps=self.config_["eps"]), {}
         return losses.endpoint_error(flow, target), {}
 
     def _crop_window(self, shape, generator):
@@ -415,14 +438,15 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         return torch.from_numpy(np.stack(frames)[:, None]).to(self._device)
 
     # ------------------------------------------------------------------ transform
-    def _batched_flows(self, sources, names):
+    def _batched_flows(self, sources, names, done=None):
         """Yield, per video in order, its decoded frames and its flows (T-1, 2, H, W) float32.
 
         Pairs are batched ``batch_size`` at a time across consecutive videos of one frame size,
         so that many short videos (``(n, 2, H, W)``: n pairs) run at batch speed. Videos are
         decoded one at a time, and a video is held only until its last pair has run: beyond the
         input and the output, memory holds at most ``batch_size`` pairs' frames. Frames become
-        float batch by batch, a run of consecutive pairs of one video at a time.
+        float batch by batch, a run of consecutive pairs of one video at a time. ``done(n)``, if
+        given, is called with the number of pairs of every batch once it has run (progress).
         """
         pending = []  # [video, flows, pairs not yet computed], oldest first
         runs = []  # (entry of pending, first pair, stop pair) of the next batch
@@ -433,6 +457,8 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
             x0 = self._to_tensor([f for run in frames for f in run[:-1]])
             x1 = self._to_tensor([f for run in frames for f in run[1:]])
             flows = self.model_(x0, x1).float().cpu().numpy()
+            if done is not None:
+                done(len(flows))
             offset = 0
             for entry, start, stop in runs:
                 entry[1][start:stop] = flows[offset:offset + stop - start]
@@ -483,16 +509,23 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         sources = _videos.check_videos(X)
         names = [f"X[{i}]" for i in range(len(sources))]
         self.model_.eval()
-        progress = dict(desc=desc, unit="video", total=len(sources), disable=not self.verbose)
+        # Pairs, not videos: one long video would show nothing for minutes, with a wrong ETA.
+        # The total is known when no video is a path (decoded later).
+        known = all(isinstance(s, np.ndarray) for s in sources)
+        total = sum(len(s) - 1 for s in sources) if known else None
         n_jobs = joblib.effective_n_jobs(self.n_jobs)
-        if n_jobs == 1:
-            yield from _progress.progress(self._batched_flows(sources, names), **progress)
-            return
-        tasks = (joblib.delayed(_video_flows_in_worker)(self, sources[chunk], names[chunk],
-                                                        worker_threads(n_jobs))
-                 for chunk in self._worker_chunks(sources))
-        results = joblib.Parallel(n_jobs=self.n_jobs, return_as="generator")(tasks)
-        yield from _progress.progress((item for chunk in results for item in chunk), **progress)
+        with _progress.progress(desc=desc, unit="pair", total=total,
+                                disable=not self.verbose) as bar:
+            if n_jobs == 1:  # counted batch by batch
+                yield from self._batched_flows(sources, names, done=bar.update)
+                return
+            tasks = (joblib.delayed(_video_flows_in_worker)(self, sources[chunk], names[chunk],
+                                                            worker_threads(n_jobs))
+                     for chunk in self._worker_chunks(sources))
+            for chunk in joblib.Parallel(n_jobs=self.n_jobs, return_as="generator")(tasks):
+                for video, flows in chunk:  # counted as the workers' chunks arrive
+                    bar.update(len(flows))
+                    yield video, flows
 
     def _worker_chunks(self, sources):
         """Slices of consecutive ``sources`` of about ``batch_size`` pairs each (a path alone)."""
@@ -506,6 +539,25 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
             start, pairs = i, (len(source) - 1 if isinstance(source, np.ndarray)
                                else self.batch_size)
         yield slice(start, len(sources))
+
+    def set_output(self, *, transform=None):
+        """Accept a :func:`sklearn.set_config`-style output request, and keep NumPy flows.
+
+        Flows are ``(n_videos, T-1, 2, H, W)`` arrays (or a list of them), not a table, so no
+        container of ``transform`` (``"pandas"``, ``"polars"``) can hold them: this makes
+        ``pipeline.set_output(transform="pandas")`` work on a pipeline holding a TVNetFlow,
+        whose table-making steps (:class:`sktvnet.FlowHistogram`) then return that container.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"} or None
+            Accepted and ignored.
+
+        Returns
+        -------
+        self : TVNetFlow
+        """
+        return self
 
     def transform(self, X):
         """Flow of every pair of consecutive frames.
@@ -555,7 +607,8 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
                 x0 = self._to_tensor(frames[:-1])
                 x1 = self._to_tensor(frames[1:])
                 value = losses.tvl1_energy(torch.from_numpy(flow[start:stop]).to(x0), x0, x1,
-                                           lmbda=self.lmbda, eps=self.eps)
+                                           lmbda=self.config_["lmbda"],
+                                           eps=self.config_["eps"])
                 total += float(value) * (stop - start)
         return total
 
@@ -601,3 +654,43 @@ def _video_flows_in_worker(estimator, sources, names, threads):
     the videos ``sources`` in batches; returns their ``(video, flows)``."""
     torch.set_num_threads(threads)
     return list(estimator._batched_flows(sources, names))
+
+
+def load_pretrained(name: str | None = None, **params) -> TVNetFlow:
+    """A fitted :class:`sktvnet.TVNetFlow` holding the bundled weights ``name``.
+
+    Parameters
+    ----------
+    name : str, optional
+        A name of :data:`sktvnet.pretrained.WEIGHTS`; None (the default) is
+        :data:`sktvnet.pretrained.RECOMMENDED`, what ``TVNetFlow()`` runs.
+    **params
+        Other parameters of the estimator (``device``, ``batch_size``, ``n_jobs``, ...); the
+        structure and constants are the weights'.
+
+    Returns
+    -------
+    estimator : sktvnet.TVNetFlow
+        Ready to ``transform`` (it needs no ``fit``); ``fit`` trains on from the weights when
+        ``train`` is set.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktvnet import load_pretrained
+    >>> flow = load_pretrained()
+    >>> flow.weights == flow.weights_ == "tvnet-8-2-15-coarse-texture", flow.structure_
+    (True, 'TVNet-8-2-15')
+    >>> rng = np.random.default_rng(0)
+    >>> flow.transform(rng.random((1, 2, 32, 32))).shape
+    (1, 1, 2, 32, 32)
+    """
+    name = pretrained.RECOMMENDED if name is None else name
+    if name not in pretrained.WEIGHTS:
+        raise ValueError(f"no bundled weights are named {name!r}; the names are "
+                         f"{', '.join(sorted(pretrained.WEIGHTS))}")
+    fixed = set(params) & {*pretrained.CONFIG_KEYS, "weights"}
+    if fixed:
+        raise TypeError(f"load_pretrained sets {', '.join(sorted(fixed))} from the weights; "
+                        "build TVNetFlow(weights=...) yourself to change the structure")
+    return TVNetFlow(weights=name, **params)._initialize()
