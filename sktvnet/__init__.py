@@ -3,7 +3,9 @@
 Public names only; everything else is private. The names are imported lazily (PEP 562): the
 module that defines one is imported the first time it is used, so that ``import sktvnet``,
 ``sktvnet.reference``, ``sktvnet.io``, ``sktvnet.metrics`` and the ``sktvnet`` command load
-neither torch nor scikit-learn until something needs them.
+neither torch nor scikit-learn until something needs them. When sktvnet is the one that loads
+torch first, it chooses OpenMP's wait policy just before, as the command does
+(:mod:`sktvnet._threads`: passive on a busy machine, unless the user set one).
 """
 
 import importlib
@@ -40,9 +42,18 @@ _HOMES = {
 __all__ = ["__version__", *sorted(_HOMES)]
 
 
+# The homes that import torch: before the first of them loads, the package applies the
+# command's wait-policy rule (sktvnet._threads), as OpenMP reads it only when torch loads.
+_TORCH_HOMES = {"estimators", "export", "losses", "network"}
+
+
 def __getattr__(name: str):
     if name not in _HOMES:
         raise AttributeError(f"module 'sktvnet' has no attribute {name!r}")
+    if _HOMES[name] in _TORCH_HOMES:
+        from ._threads import before_torch
+
+        before_torch()
     value = getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
     globals()[name] = value  # later look-ups skip this function
     return value

@@ -76,8 +76,8 @@ _REPORT_WAIT_POLICY = """
 import os, sys
 from sktvnet.cli import flow, main
 
-import sktvnet.cli
-sktvnet.cli._busy_cores = lambda: float(sys.argv[1])  # the machine's use, as the test sets it
+import sktvnet._threads
+sktvnet._threads.busy_cores = lambda: float(sys.argv[1])  # the machine's use, as the test sets it
 
 def report(args):
     print("torch loaded:", "torch" in sys.modules)
@@ -107,13 +107,13 @@ def test_command_sets_a_passive_wait_policy_on_a_busy_machine_unless_the_user_ch
 
 
 def test_busy_cores_sees_a_busy_process():
-    from sktvnet import cli
+    from sktvnet import _threads
 
-    idle = cli._busy_cores()
+    idle = _threads.busy_cores()
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.3)
-        loaded = cli._busy_cores()
+        loaded = _threads.busy_cores()
     finally:
         busy.kill()
     assert idle is not None and loaded is not None

@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Sequence
 
+from .. import _threads
 from .._version import __version__
 from . import demo, export, extract, flow
 from ._common import PROG
@@ -24,64 +24,6 @@ from ._common import PROG
 __all__ = ["main"]
 
 _SUBCOMMANDS = (demo.add_parser, flow.add_parser, extract.add_parser, export.add_parser)
-
-
-# Cores' worth of other work from which the machine counts as busy. Measured on a 2-core CPU
-# (TVNet-6-3-30 eager, 240x320): on an idle machine the passive policy made TVNet 4.4x slower
-# (0.29 -> 1.29 s a pair: every small op then wakes sleeping threads), beside one busy process it
-# made it 2.5x faster (1.33 -> 0.54 s).
-BUSY_CORES = 0.75
-# How long the command samples the machine's CPU use before torch loads.
-_SAMPLE_SECONDS = 0.1
-
-
-def _wait_policy(busy_cores: float | None) -> str | None:
-    """The OpenMP wait policy for a machine where other work keeps ``busy_cores`` cores busy
-    (None when unknown): passive when that is most of a core or more, OpenMP's default (spin a
-    while, then sleep) otherwise."""
-    return "PASSIVE" if busy_cores is not None and busy_cores >= BUSY_CORES else None
-
-
-def _cpu_times() -> tuple[int, int]:
-    """(busy, total) jiffies of all cores since boot, from Linux's /proc/stat."""
-    with open("/proc/stat") as stat:
-        fields = [int(v) for v in stat.readline().split()[1:8]]
-    idle = fields[3] + fields[4]  # idle and iowait
-    return sum(fields) - idle, sum(fields)
-
-
-def _busy_cores() -> float | None:
-    """Cores kept busy by other work right now: CPU use over a short sample on Linux, else the
-    1-minute load average (which lags by a minute), None where neither exists."""
-    try:
-        busy0, total0 = _cpu_times()
-        time.sleep(_SAMPLE_SECONDS)
-        busy1, total1 = _cpu_times()
-    except (OSError, ValueError, IndexError):
-        try:
-            return os.getloadavg()[0]
-        except (AttributeError, OSError):
-            return None
-    if total1 <= total0:
-        return None
-    return (busy1 - busy0) / (total1 - total0) * (os.cpu_count() or 1)
-
-
-def _prefer_passive_threads() -> None:
-    """On a busy machine, make torch's OpenMP threads sleep, not spin, while they wait, unless
-    the user chose a policy.
-
-    Beside other busy processes, spinning threads steal the cores from the threads they wait
-    for, and TVNet slows down by one or two orders of magnitude; on an idle machine spinning is
-    faster, so the policy follows the machine's use as the command starts (:data:`BUSY_CORES`).
-    OpenMP reads ``OMP_WAIT_POLICY`` once, when torch loads it: this runs after the arguments
-    are parsed (``--help`` stays instant) and before the subcommand imports torch.
-    """
-    if "OMP_WAIT_POLICY" in os.environ:
-        return
-    policy = _wait_policy(_busy_cores())
-    if policy is not None:
-        os.environ["OMP_WAIT_POLICY"] = policy
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -138,7 +80,8 @@ def main(argv: Sequence[str | os.PathLike] | None = None) -> int:
         argv = [os.fspath(arg) for arg in argv]
     parser = _build_parser()
     args = parser.parse_args(argv)
-    _prefer_passive_threads()
+    # After parsing (--help stays instant), before the subcommand imports torch.
+    _threads.prefer_passive_threads()
     try:
         return args.handler(args)
     except KeyboardInterrupt:
