@@ -57,6 +57,17 @@ def manifest(out):
         return [json.loads(line) for line in handle]
 
 
+def manifest_lines(out):
+    """The manifest's entries that parse (a line cut by a crash does not)."""
+    entries = []
+    for line in (out / "manifest.jsonl").read_text().splitlines():
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            continue
+    return entries
+
+
 def flow_names(n_pairs, start=1):
     return sorted(f"flow_{axis}_{t:05d}.jpg" for axis in "xy"
                   for t in range(start, start + n_pairs))
@@ -201,6 +212,21 @@ def test_output_kept_unless_resume_with_the_same_options(dataset, tmp_path, caps
     assert after == before  # nothing rewritten
 
 
+def test_finished_video_missing_from_the_manifest_is_kept(dataset, tmp_path, capsys):
+    """Killed between renaming a video into place and writing its line: the folder is complete
+    (it is renamed only then), so --resume keeps it and writes its line."""
+    out = tmp_path / "out"
+    assert run([dataset, "-o", out, *FAST], capsys)[0] == 0
+    lines = (out / "manifest.jsonl").read_text().splitlines(keepends=True)
+    (out / "manifest.jsonl").write_text("".join(lines[:3]) + lines[3][:20])  # a line cut short
+    status, _, err = run([dataset, "-o", out, "--resume", *FAST], capsys)
+    assert status == 0 and "4 of 4 videos already extracted" in err
+    records = {r["video"]: r for r in manifest_lines(out)[1:]}
+    assert sorted(records) == [name for name, _, _ in VIDEOS]
+    assert records["Right/d"] == {"video": "Right/d", "source": "Right/d.mp4", "status": "done",
+                                  "frames": 4, "pairs": 3, "recovered": True}
+
+
 def test_errors_before_any_video(tmp_path, capsys):
     status, _, err = run([tmp_path / "missing", "-o", tmp_path / "out", *FAST], capsys)
     assert status == 1 and "DATASET must be a folder" in err
@@ -241,9 +267,14 @@ def test_dask_cluster_writes_the_same_files(dataset, tmp_path, capsys):
 def test_cuda_device_matches_cpu(dataset, tmp_path, capsys):
     assert run([dataset, "-o", tmp_path / "cpu", "--device", "cpu", *FAST], capsys)[0] == 0
     assert run([dataset, "-o", tmp_path / "cuda", "--device", "cuda", *FAST], capsys)[0] == 0
+    quantum = 40 / 255
     for name, _, _ in VIDEOS:
-        cpu, cuda = read_rawframes(tmp_path / "cpu" / name), read_rawframes(tmp_path / "cuda" / name)
-        assert np.abs(cpu - cuda).max() <= 2 * 40 / 255  # a JPEG level or two where they round apart
+        cpu = read_rawframes(tmp_path / "cpu" / name)
+        cuda = read_rawframes(tmp_path / "cuda" / name)
+        # Equal flows up to float rounding: a level here and there where they round apart, which
+        # JPEG may spread to a level or two around it.
+        assert np.abs(cpu - cuda).mean() <= 0.1 * quantum
+        assert np.abs(cpu - cuda).max() <= 3 * quantum
 
 
 # ------------------------------------------------------------------------------ kill -9, resume

@@ -227,9 +227,11 @@ class _Manifest:
         self.path = os.path.join(out, MANIFEST)
         self.settings: dict | None = None
         self.records: dict[str, dict] = {}
+        self._cut = False  # the last line was cut short: the next entry starts a new line
         if os.path.exists(self.path):
             with open(self.path, encoding="utf-8") as handle:
                 for line in handle:
+                    self._cut = not line.endswith("\n")
                     try:
                         entry = json.loads(line)
                     except ValueError:
@@ -241,14 +243,15 @@ class _Manifest:
 
     def append(self, entry: dict) -> None:
         with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(entry) + "\n")
+            handle.write(("\n" if self._cut else "") + json.dumps(entry) + "\n")
+            self._cut = False
             handle.flush()
             os.fsync(handle.fileno())
         if "video" in entry:
             self.records[entry["video"]] = entry
 
 
-def _prepare(out: str, videos: list[_Video], settings: _Settings, resume: bool,
+def _prepare(out: str, root: str, videos: list[_Video], settings: _Settings, resume: bool,
              manifest: _Manifest) -> tuple[list[_Video], int]:
     """Check OUT against this run, remove partial folders; returns (videos to do, pairs done)."""
     from ..io._rawframes import _FLOW_FILE, _remove_partials
@@ -282,8 +285,8 @@ def _prepare(out: str, videos: list[_Video], settings: _Settings, resume: bool,
             # Renamed into place (so complete) but killed before its line was written.
             pairs = sum(1 for name in os.listdir(folder) if name.startswith("flow_x_")
                         and _FLOW_FILE.match(name))
-            record = {"video": video.name, "source": video.source, "status": "done",
-                      "frames": pairs + 1, "pairs": pairs, "recovered": True}
+            record = {"video": video.name, "source": os.path.relpath(video.source, root),
+                      "status": "done", "frames": pairs + 1, "pairs": pairs, "recovered": True}
             manifest.append(record)
         pairs_done += record["pairs"]
     if manifest.settings is None:
@@ -455,7 +458,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{PROG} extract: flow by {_describe(settings)}", file=sys.stderr)
     make_output_folder(out)
     manifest = _Manifest(out)
-    todo, pairs_before = _prepare(out, videos, settings, args.resume, manifest)
+    todo, pairs_before = _prepare(out, root, videos, settings, args.resume, manifest)
     if len(todo) < len(videos):
         print(f"{len(videos) - len(todo)} of {_count(len(videos), 'video')} already extracted "
               f"in {out}, kept", file=sys.stderr)

@@ -92,6 +92,7 @@ class FlowHistogram(TransformerMixin, BaseEstimator):
     See Also
     --------
     sktvnet.TVNetFlow : Computes the flows that this transformer summarises.
+    sktvnet.datasets.load_rawframes_folder : Flows stored once (``sktvnet extract``), as (X, y).
     sklearn.preprocessing.StandardScaler : Puts the pixel-valued statistics on one scale.
 
     Notes
