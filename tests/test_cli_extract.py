@@ -303,13 +303,13 @@ def test_killed_run_then_resume_gives_the_uninterrupted_files(tmp_path):
                                stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     try:
+        # Kill once a video is finished and the next one is being written.
         while time.monotonic() < deadline and process.poll() is None:
-            done = [n for n in os.listdir(out / "Run")] if (out / "Run").is_dir() else []
-            if any(not n.startswith(".") for n in done):
+            entries = os.listdir(out / "Run") if (out / "Run").is_dir() else []
+            if any(n.startswith(".") for n in entries) and any(not n.startswith(".")
+                                                               for n in entries):
                 break
-            time.sleep(0.005)
-        # Let the second video start, so that a partial folder exists when the kill comes.
-        time.sleep(0.2)
+            time.sleep(0.002)
     finally:
         process.send_signal(signal.SIGKILL)
         _, err = process.communicate()
