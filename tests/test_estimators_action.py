@@ -335,7 +335,12 @@ def test_verbose_reports_fit_and_score_in_lines_off_a_terminal(videos, capsys):
     assert all(" steps/s, ETA 0 s, loss=" in line for line in fit_lines)
     clf.score(X, y)
     score_lines = capsys.readouterr().err.splitlines()
-    assert score_lines[-1].startswith("TVNetActionClassifier.predict: 16/16 videos (100%), ")
+    # Frame pairs: n_frames - 1 of every test clip (and of its mirror), of every video.
+    pairs = sum(len(clf._clip_starts(len(video))) for video in X) * (
+        1 + clf.horizontal_flip) * (clf.n_frames - 1)
+    assert pairs > len(X)
+    assert score_lines[-1].startswith(
+        f"TVNetActionClassifier.predict: {pairs}/{pairs} pairs (100%), ")
 
 
 def test_no_warnings_in_plain_use(videos):
@@ -459,3 +464,12 @@ def test_cuda_fitted_model_loads_on_cpu(fitted, videos):
             loaded = pickle.loads(blob)
     assert loaded._device.type == "cpu"
     np.testing.assert_allclose(loaded.predict_proba(X), fitted.predict_proba(X), atol=1e-4)
+
+
+def test_set_output_pandas_on_a_pipeline_holding_the_classifier(videos):
+    from sklearn.pipeline import make_pipeline
+
+    X, y = videos
+    pipe = make_pipeline(TVNetActionClassifier(**TINY, random_state=0))
+    assert pipe.set_output(transform="pandas") is pipe
+    assert isinstance(pipe.fit(X, y).predict(X), np.ndarray)

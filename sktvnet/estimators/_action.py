@@ -545,7 +545,8 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
 
     def _scores(self, X, *, report: bool = True) -> np.ndarray:
         """Mean logits ``(n_videos, n_classes)`` over every test clip of each video; progress is
-        reported (``verbose``) unless ``report=False`` (validation inside :meth:`fit`)."""
+        reported (``verbose``) unless ``report=False`` (validation inside :meth:`fit`), in frame
+        pairs (``n_frames - 1`` per clip), batch by batch."""
         check_is_fitted(self)
         sources = _videos.check_videos(X)
         n_classes = len(self.classes_)
@@ -563,22 +564,29 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
                 fused = torch.stack(logits).mean(dim=0).double().cpu().numpy()
             np.add.at(sums, index, fused)
             np.add.at(counts, index, 1)
+            bar.update(len(pending) * (self.n_frames - 1))
             pending.clear()
 
         self.model_.eval()
         flips = (False, True) if self.horizontal_flip else (False,)
-        for i in _progress.progress(range(len(sources)), desc="TVNetActionClassifier.predict",
-                                    unit="video", disable=not (self.verbose and report)):
-            video = self._decode(sources, i)
-            for start in self._clip_starts(len(video)):
-                for flip in flips:
-                    clip, rgb = self._clip(video, start, flip)
-                    if pending and pending[0][1].shape != clip.shape:
-                        flush()
-                    pending.append((i, clip, rgb))
-                    if len(pending) >= self.batch_size:
-                        flush()
-        flush()
+        # Pairs, not videos: one long video is many clips. Known when no video is a path.
+        total = None
+        if all(isinstance(source, np.ndarray) for source in sources):
+            total = sum(len(self._clip_starts(len(source))) for source in sources) * len(
+                flips) * (self.n_frames - 1)
+        with _progress.progress(desc="TVNetActionClassifier.predict", unit="pair", total=total,
+                                disable=not (self.verbose and report)) as bar:
+            for i in range(len(sources)):
+                video = self._decode(sources, i)
+                for start in self._clip_starts(len(video)):
+                    for flip in flips:
+                        clip, rgb = self._clip(video, start, flip)
+                        if pending and pending[0][1].shape != clip.shape:
+                            flush()
+                        pending.append((i, clip, rgb))
+                        if len(pending) >= self.batch_size:
+                            flush()
+            flush()
         return sums / counts[:, None]
 
     def decision_function(self, X):
