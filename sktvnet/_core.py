@@ -39,6 +39,39 @@ def catmull_rom_weights(t):
     )
 
 
+# The median filter of the flow (``median_filter``) runs before every this many iterations of a
+# warp, from its first: OpenCV's DualTVL1 filters once per outer iteration, each of 30 inner ones.
+MEDIAN_EVERY = 30
+# OpenCV's DualTVL1 drops the pyramid levels whose side falls below this many pixels.
+OPENCV_MIN_SIDE = 16
+
+
+def opencv_cubic_weights(t):
+    """The Keys cubic (a = -0.75, OpenCV's INTER_CUBIC) weights of the samples at offsets -1, 0,
+    1, 2 from ``floor(x)``, for the fractional part ``t = x - floor(x)``: NumPy arrays or
+    tensors alike."""
+    a = -0.75
+    s = t + 1.0
+    r = 1.0 - t
+    w0 = ((a * s - 5.0 * a) * s + 8.0 * a) * s - 4.0 * a
+    w1 = ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
+    w2 = ((a + 2.0) * r - (a + 3.0)) * r * r + 1.0
+    return w0, w1, w2, 1.0 - w0 - w1 - w2
+
+
+def opencv_pyramid_shapes(height: int, width: int, n_scales: int,
+                          zoom_factor: float) -> list[tuple[int, int]]:
+    """Shapes of OpenCV DualTVL1's pyramid, finest first: each side ``round(n * z)`` of the
+    previous one, at most ``n_scales`` levels, none with a side below ``OPENCV_MIN_SIDE``."""
+    shapes = [(int(height), int(width))]
+    while len(shapes) < n_scales:
+        h, w = (int(round(n * zoom_factor)) for n in shapes[-1])
+        if min(h, w) < OPENCV_MIN_SIDE:
+            break
+        shapes.append((h, w))
+    return shapes
+
+
 def zoom_size(height: int, width: int, zoom_factor: float) -> tuple[int, int]:
     """Size of the next coarser level: ``int(n * z + 0.5)`` for each side (IPOL's rule)."""
     return int(height * zoom_factor + 0.5), int(width * zoom_factor + 0.5)

@@ -40,6 +40,26 @@ def check_interpolation(interpolation) -> str:
     return interpolation
 
 
+#: Named settings of the reference solver (``tvl1_optical_flow(preset=...)``).
+PRESETS = ("opencv",)
+
+
+def check_preset(preset) -> str | None:
+    """``preset`` if it is None or one of :data:`PRESETS`, else a ValueError naming them."""
+    if preset is not None and (not isinstance(preset, str) or preset not in PRESETS):
+        options = ", ".join(map(repr, PRESETS))
+        raise ValueError(f"preset must be None or one of {options}, got {preset!r}")
+    return preset
+
+
+def check_median_filter(median_filter) -> int:
+    """``median_filter`` as an int: 0 (off) or an odd window side >= 3."""
+    value = check_int("median_filter", median_filter, low=0)
+    if value != 0 and (value < 3 or value % 2 == 0):
+        raise ValueError(f"median_filter must be 0 (off) or an odd window side >= 3, got {value}")
+    return value
+
+
 _TEXTURE_FORMS = "a bool, a real number in [0, 1] or a sequence of them, one per level"
 
 

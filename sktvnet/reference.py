@@ -18,6 +18,12 @@ from . import _core, _validation
 
 __all__ = ["tvl1_optical_flow"]
 
+#: The parameters that ``preset="opencv"`` sets where they are left at None: the defaults of
+#: ``cv2.optflow.DualTVL1OpticalFlow_create()`` (nscales 5, scaleStep 0.8, medianFiltering 5) in
+#: sktvnet's names. Its other defaults are IPOL's and sktvnet's too (tau 0.25, lambda 0.15,
+#: theta 0.3, 5 warps, epsilon 0.01, 30 inner x 10 outer = 300 iterations, gamma 0).
+OPENCV_PRESET = {"n_scales": 5, "zoom_factor": 0.8, "median_filter": 5}
+
 
 # --------------------------------------------------------------------------------------------
 # Finite differences (Eq. 3-5 of Fan et al. 2018; Chambolle 2004)
@@ -70,11 +76,14 @@ def _divergence(px, py, out):
 # --------------------------------------------------------------------------------------------
 # Interpolation
 # --------------------------------------------------------------------------------------------
-def _interpolate(images, x, y, method):
+def _interpolate(images, x, y, method, zero_border=False):
     """Sample ``images`` ``(C, H, W)`` at real pixel positions ``x`` (column), ``y`` (row).
 
-    ``x`` and ``y`` share one shape ``S``; returns ``(C, *S)``. Neighbours outside the image take
-    the value of the nearest border pixel (Neumann condition), as in IPOL's interpolation.
+    ``x`` and ``y`` share one shape ``S``; returns ``(C, *S)``. ``method`` is ``"bilinear"``,
+    ``"bicubic"`` (Catmull-Rom) or ``"opencv-bicubic"`` (Keys a = -0.75, OpenCV's INTER_CUBIC).
+    Neighbours outside the image take the value of the nearest border pixel (Neumann condition),
+    as in IPOL's interpolation, or 0 with ``zero_border`` (OpenCV's ``remap`` with its default
+    BORDER_CONSTANT), which fades the samples near the border towards 0.
     """
     n_ch, height, width = images.shape
     flat = images.reshape(n_ch, -1)
@@ -90,8 +99,16 @@ def _interpolate(images, x, y, method):
         wy = (1 - ty, ty)
     else:
         offsets = (-1, 0, 1, 2)
-        wx = _core.catmull_rom_weights(tx)
-        wy = _core.catmull_rom_weights(ty)
+        weights = _core.opencv_cubic_weights if method == "opencv-bicubic" else \
+            _core.catmull_rom_weights
+        wx = weights(tx)
+        wy = weights(ty)
+    if zero_border:
+        # A tap outside the image reads 0: its weight is dropped.
+        wx = [np.where((x0 + o >= 0) & (x0 + o < width), w, 0).astype(images.dtype)
+              for o, w in zip(offsets, wx)]
+        wy = [np.where((y0 + o >= 0) & (y0 + o < height), w, 0).astype(images.dtype)
+              for o, w in zip(offsets, wy)]
     cols = [np.clip(x0 + o, 0, width - 1) for o in offsets]
     out = np.zeros((n_ch,) + x.shape, dtype=images.dtype)
     for oy, wyk in zip(offsets, wy):
@@ -101,6 +118,19 @@ def _interpolate(images, x, y, method):
             acc += flat[:, row + col] * wxk
         out += acc * wyk
     return out
+
+
+def _resize_centered(field, shape, scale=None):
+    """Bilinear resize of ``field`` ``(C, h, w)`` to ``shape`` on pixel centres, as OpenCV's
+    ``resize(INTER_LINEAR)``: output pixel ``i`` samples ``(i + 0.5) * s - 0.5``, clamped to the
+    image, with ``s`` the given ``scale`` (OpenCV's ``1 / fx`` when it resizes by a factor) or
+    the size ratio ``h / H`` per axis (when it resizes to a size). No anti-aliasing blur."""
+    _, h, w = field.shape
+    sy, sx = (h / shape[0], w / shape[1]) if scale is None else (scale, scale)
+    ys = np.clip((np.arange(shape[0]) + 0.5) * sy - 0.5, 0, h - 1)
+    xs = np.clip((np.arange(shape[1]) + 0.5) * sx - 0.5, 0, w - 1)
+    yy, xx = np.meshgrid(ys, xs, indexing="ij")
+    return _interpolate(field, xx, yy, "bilinear")
 
 
 def _gaussian_blur(image, sigma):
@@ -137,11 +167,14 @@ def _zoom_in(field, shape, method):
 # The solver
 # --------------------------------------------------------------------------------------------
 def _tvl1_single_scale(i0, i1, flow, *, tau, lmbda, theta, n_warps, n_iters, tol, method,
-                       compensate=False):
+                       compensate=False, median=0, zero_border=False):
     """TV-L1 at one scale (Algorithm 1): ``n_warps`` warps of at most ``n_iters`` iterations.
 
     ``flow`` ``(2, H, W)`` is the initial flow and is updated in place. The dual variable ``p`` starts
-    at zero and is carried across warps.
+    at zero and is carried across warps. ``median`` > 0 median-filters the flow (window
+    ``median``, borders replicated) before every ``_core.MEDIAN_EVERY`` iterations of a warp, from
+    its first, as OpenCV's DualTVL1 does. ``zero_border`` warps as OpenCV's ``remap`` (see
+    :func:`_interpolate`), instead of IPOL's switching the data term off outside the image.
     """
     height, width = i0.shape
     dtype = i0.dtype
@@ -166,22 +199,27 @@ def _tvl1_single_scale(i0, i1, flow, *, tau, lmbda, theta, n_warps, n_iters, tol
     for _ in range(n_warps):
         x = cols + u[0]
         y = rows + u[1]
-        warped = _interpolate(stack, x, y, method)
+        warped = _interpolate(stack, x, y, method, zero_border)
         # Where the warp leaves the image there is no data: the data term is switched off there
-        # (IPOL zeroes the warped values, so the threshold step leaves v = u).
+        # (IPOL zeroes the warped values, so the threshold step leaves v = u). OpenCV's zero
+        # border does it by itself, fading in over the two pixels along the border.
         outside = (x < 0) | (x > width - 1) | (y < 0) | (y > height - 1)
         if compensate:
             gain, offset = _core.brightness_fit(i0, warped[0], ~outside)
             warped[0] = gain * warped[0] + offset
             warped[1:] *= gain
-        warped[:, outside] = 0
+        if not zero_border:
+            warped[:, outside] = 0
         i1w, i1wx, i1wy = warped
         sq_grad = i1wx * i1wx + i1wy * i1wy
         inv_grad = np.zeros_like(sq_grad)
         np.divide(1.0, sq_grad, out=inv_grad, where=sq_grad > _core.GRAD_IS_ZERO)
         rho_c = i1w - i1wx * u[0] - i1wy * u[1] - i0
 
-        for _ in range(n_iters):
+        for iteration in range(n_iters):
+            if median and iteration % _core.MEDIAN_EVERY == 0:
+                for k in range(2):
+                    u[k] = ndimage.median_filter(u[k], size=median, mode="nearest")
             # Threshold step (Eq. 11): v = u - clip(rho / |grad I1|^2, -l_t, l_t) * grad I1.
             np.multiply(i1wx, u[0], out=rho)
             rho += rho_c
@@ -212,6 +250,16 @@ def _tvl1_single_scale(i0, i1, flow, *, tau, lmbda, theta, n_warps, n_iters, tol
     return u
 
 
+def _opencv_values(image, grey):
+    """``grey`` (from :func:`_as_grey`) on OpenCV DualTVL1's scale: integer frames keep their
+    values (colour ones rounded, as ``cv2.cvtColor`` gives integers), float frames are taken to
+    be in [0, 1] and multiplied by 255."""
+    kind = np.asarray(image).dtype.kind
+    if kind in "iu":
+        return np.rint(grey) if np.ndim(image) == 3 else grey
+    return grey * np.asarray(255.0, dtype=grey.dtype)
+
+
 def _as_grey(image, name):
     """Return a float image ``(H, W)`` from grey ``(H, W)`` or colour ``(H, W, 3)`` input."""
     if not isinstance(image, np.ndarray):
@@ -240,7 +288,7 @@ def tvl1_optical_flow(
     lmbda: float = 0.15,
     theta: float = 0.3,
     n_scales: int | None = None,
-    zoom_factor: float = 0.5,
+    zoom_factor: float | None = None,
     n_warps: int = 5,
     n_iters: int = 300,
     tol: float = 0.01,
@@ -248,6 +296,8 @@ def tvl1_optical_flow(
     flow0: np.ndarray | None = None,
     texture: bool | float | Sequence[float] = False,
     compensate_brightness: bool = False,
+    median_filter: int | None = None,
+    preset: str | None = None,
 ) -> np.ndarray:
     """Coarse-to-fine TV-L1 optical flow between two frames (reference implementation).
 
@@ -270,9 +320,12 @@ def tvl1_optical_flow(
     n_scales : int or None, default=None
         Number of pyramid levels. IPOL's cap applies: at most ``1 + log(diag / 16) / log(1 / z)``
         levels, so that the coarsest level keeps a diagonal of about 16 px; ``None`` takes that
-        maximum (IPOL's default; 5 levels for 240x320, 6 for 500x741).
-    zoom_factor : float, default=0.5
-        Ratio between the sizes of consecutive levels, in (0, 1).
+        maximum (IPOL's default; 5 levels for 240x320, 6 for 500x741). With
+        ``preset="opencv"``, ``None`` is OpenCV's 5, and the levels with a side below 16 px are
+        dropped (OpenCV's rule).
+    zoom_factor : float or None, default=None
+        Ratio between the sizes of consecutive levels, in (0, 1); ``None`` is IPOL's 0.5, or
+        OpenCV's 0.8 with ``preset="opencv"``.
     n_warps : int, default=5
         Number of warps (re-linearisations of the data term) per level.
     n_iters : int, default=300
@@ -299,6 +352,25 @@ def tvl1_optical_flow(
         brightness between the frames (exposure, flicker) is not read as motion; as
         ``TVNet(compensate_brightness=True)``. Unlike ``texture`` it keeps the frames' low
         frequencies, which carry large motions on the coarse levels. Not part of IPOL's method.
+    median_filter : int or None, default=None
+        Side of a median filter (borders replicated, as ``cv2.medianBlur``) applied to each
+        component of the flow before every ``_core.MEDIAN_EVERY`` (30) iterations of a warp,
+        from its first, as OpenCV's DualTVL1 does (once per outer iteration): it removes
+        outliers of the flow. 0 turns it off; ``None`` is 0, or OpenCV's 5 with
+        ``preset="opencv"``. Not part of IPOL's method.
+    preset : {"opencv"} or None, default=None
+        ``"opencv"`` reproduces ``cv2.optflow.DualTVL1OpticalFlow_create()`` at its defaults,
+        the TV-L1 that most pretrained two-stream flow models were trained on: the parameters
+        left at None take OpenCV's values (5 levels of ratio 0.8, median filter 5; the others
+        are IPOL's and OpenCV's alike: 5 warps of at most 300 iterations, OpenCV's 30 inner
+        times 10 outer, ``tol`` 0.01 on the same mean squared change), and the method follows
+        OpenCV's where it differs from IPOL's: the frames keep their values (integers as they
+        are, colour turned grey and rounded like ``cv2.cvtColor``; floats are taken to be in
+        [0, 1] and multiplied by 255, as OpenCV does) instead of being scaled to [0, 255]; no
+        pre-smoothing; each level is the previous one resized bilinearly on pixel centres
+        without blur (``cv2.resize``); the flow goes up a level the same way; warps use
+        OpenCV's cubic (Keys a = -0.75, ``"bicubic"``) or bilinear interpolation with a zero
+        border (``cv2.remap``). Parameters given explicitly override the preset's.
 
     Returns
     -------
@@ -329,6 +401,15 @@ def tvl1_optical_flow(
     >>> float(np.median(flow[0])), float(np.median(flow[1]))  # doctest: +NUMBER
     (1.5, 0.0)
     """
+    preset = _validation.check_preset(preset)
+    opencv = preset == "opencv"
+    if zoom_factor is None:
+        zoom_factor = OPENCV_PRESET["zoom_factor"] if opencv else 0.5
+    if n_scales is None and opencv:
+        n_scales = OPENCV_PRESET["n_scales"]
+    if median_filter is None:
+        median_filter = OPENCV_PRESET["median_filter"] if opencv else 0
+    median_filter = _validation.check_median_filter(median_filter)
     params = _validation.check_solver_params(
         tau=tau, lmbda=lmbda, theta=theta, zoom_factor=zoom_factor,
         n_scales=n_scales, n_warps=n_warps, n_iters=n_iters,
@@ -341,6 +422,8 @@ def tvl1_optical_flow(
                         f"{type(compensate_brightness).__name__} {compensate_brightness!r}")
     i0 = _as_grey(image0, "image0")
     i1 = _as_grey(image1, "image1")
+    if opencv:
+        i0, i1 = _opencv_values(image0, i0), _opencv_values(image1, i1)
     if i0.shape != i1.shape:
         raise ValueError(f"image0 and image1 must have the same shape, got {i0.shape} and {i1.shape}")
     if min(i0.shape) < _core.MIN_SIDE:
@@ -350,7 +433,11 @@ def tvl1_optical_flow(
     dtype = np.result_type(i0.dtype, i1.dtype)
     i0 = i0.astype(dtype, copy=False)
     i1 = i1.astype(dtype, copy=False)
-    shapes = _core.pyramid_shapes(*i0.shape, params["n_scales"], params["zoom_factor"])
+    if opencv:
+        shapes = _core.opencv_pyramid_shapes(*i0.shape, params["n_scales"],
+                                             params["zoom_factor"])
+    else:
+        shapes = _core.pyramid_shapes(*i0.shape, params["n_scales"], params["zoom_factor"])
     if flow0 is not None:
         flow0 = np.asarray(flow0)
         if flow0.shape != (2,) + i0.shape:
@@ -358,16 +445,23 @@ def tvl1_optical_flow(
         if flow0.dtype.kind not in "iuf" or not np.isfinite(flow0).all():
             raise ValueError("flow0 must hold finite real numbers")
 
-    i0, i1 = _core.normalize_pair(i0, i1)
-    i0 = _gaussian_blur(i0, _core.PRESMOOTHING_SIGMA)
-    i1 = _gaussian_blur(i1, _core.PRESMOOTHING_SIGMA)
-    levels = [(i0, i1)]
-    for shape in shapes[1:]:
-        prev0, prev1 = levels[-1]
-        z = params["zoom_factor"]
-        levels.append(
-            (_zoom_out(prev0, shape, z, interpolation), _zoom_out(prev1, shape, z, interpolation))
-        )
+    z = params["zoom_factor"]
+    if opencv:
+        levels = [(i0, i1)]
+        for shape in shapes[1:]:
+            pair = _resize_centered(np.stack(levels[-1]), shape, 1.0 / z)
+            levels.append((pair[0], pair[1]))
+    else:
+        i0, i1 = _core.normalize_pair(i0, i1)
+        i0 = _gaussian_blur(i0, _core.PRESMOOTHING_SIGMA)
+        i1 = _gaussian_blur(i1, _core.PRESMOOTHING_SIGMA)
+        levels = [(i0, i1)]
+        for shape in shapes[1:]:
+            prev0, prev1 = levels[-1]
+            levels.append(
+                (_zoom_out(prev0, shape, z, interpolation),
+                 _zoom_out(prev1, shape, z, interpolation))
+            )
 
     shares = _validation.texture_shares(texture, len(levels))
     levels = [tuple(im - share * _gaussian_blur(im, _core.TEXTURE_SIGMA) for im in pair)
@@ -377,17 +471,23 @@ def tvl1_optical_flow(
     else:
         flow = flow0.astype(dtype)
         if len(shapes) > 1:
-            flow = _zoom_in(flow, shapes[-1], interpolation)
+            flow = (_resize_centered(flow, shapes[-1]) if opencv
+                    else _zoom_in(flow, shapes[-1], interpolation))
             flow *= params["zoom_factor"] ** (len(shapes) - 1)
 
     solver = dict(
         tau=params["tau"], lmbda=params["lmbda"], theta=params["theta"],
-        n_warps=params["n_warps"], n_iters=params["n_iters"], tol=tol, method=interpolation,
-        compensate=compensate_brightness,
+        n_warps=params["n_warps"], n_iters=params["n_iters"], tol=tol,
+        method="opencv-bicubic" if opencv and interpolation == "bicubic" else interpolation,
+        compensate=compensate_brightness, median=median_filter, zero_border=opencv,
     )
     for level in range(len(shapes) - 1, -1, -1):
         flow = _tvl1_single_scale(*levels[level], flow, **solver)
         if level > 0:
-            flow = _zoom_in(flow, shapes[level - 1], interpolation)
+            if opencv:
+                # OpenCV multiplies by 1 / z, not by the ratio of the rounded sizes.
+                flow = _resize_centered(flow, shapes[level - 1])
+            else:
+                flow = _zoom_in(flow, shapes[level - 1], interpolation)
             flow *= 1.0 / params["zoom_factor"]
     return flow

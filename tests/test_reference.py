@@ -292,3 +292,115 @@ def test_bad_parameters(kwargs, error, match):
 def test_bad_images(image0, image1, error, match):
     with pytest.raises(error, match=match):
         tvl1_optical_flow(image0, image1)
+
+
+# ------------------------------------------------------------------ preset="opencv", median_filter
+def _uint8_pair(shape=(64, 80)):
+    image0, image1, truth = _warped_pair(shape)
+    return (np.rint(image0 * 255).astype(np.uint8), np.rint(image1 * 255).astype(np.uint8),
+            truth)
+
+
+def test_opencv_cubic_weights_hand_computed():
+    # Keys' cubic with a = -0.75 at t = 0.5: (-0.09375, 0.59375, 0.59375, -0.09375); t = 0 is
+    # the sample itself.
+    np.testing.assert_allclose(_core.opencv_cubic_weights(0.5),
+                               (-0.09375, 0.59375, 0.59375, -0.09375), atol=1e-12)
+    np.testing.assert_allclose(_core.opencv_cubic_weights(0.0), (0, 1, 0, 0), atol=1e-12)
+
+
+def test_opencv_pyramid_shapes_round_and_drop_small_levels():
+    assert _core.opencv_pyramid_shapes(240, 320, 5, 0.8) == [
+        (240, 320), (192, 256), (154, 205), (123, 164), (98, 131)]
+    # 20 * 0.8 = 16 stays, 16 * 0.8 = 12.8 -> 13 < 16 is dropped.
+    assert _core.opencv_pyramid_shapes(20, 100, 5, 0.8) == [(20, 100), (16, 80)]
+
+
+def test_resize_centered_matches_opencv():
+    cv2 = pytest.importorskip("cv2")
+    image = np.random.default_rng(0).random((37, 50)).astype(np.float32)
+    by_factor = cv2.resize(image, None, fx=0.8, fy=0.8, interpolation=cv2.INTER_LINEAR)
+    ours = reference._resize_centered(image[None], by_factor.shape, 1 / 0.8)[0]
+    np.testing.assert_allclose(ours, by_factor, atol=1e-5)
+    to_size = cv2.resize(by_factor, (50, 37), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_allclose(reference._resize_centered(by_factor[None], (37, 50))[0],
+                               to_size, atol=1e-5)
+
+
+def test_zero_border_cubic_matches_opencv_remap():
+    cv2 = pytest.importorskip("cv2")
+    rng = np.random.default_rng(1)
+    image = rng.random((30, 40)).astype(np.float32)
+    rows, cols = np.mgrid[0:30, 0:40].astype(np.float32)
+    x = cols + rng.normal(0, 3, cols.shape).astype(np.float32)
+    y = rows + rng.normal(0, 3, rows.shape).astype(np.float32)
+    expected = cv2.remap(image, x, y, cv2.INTER_CUBIC)  # BORDER_CONSTANT 0 by default
+    ours = reference._interpolate(image[None], x, y, "opencv-bicubic", zero_border=True)[0]
+    np.testing.assert_allclose(ours, expected, atol=1e-4)
+
+
+def test_opencv_preset_reproduces_opencv_dualtvl1():
+    cv2 = pytest.importorskip("cv2")
+    if not hasattr(cv2, "optflow"):
+        pytest.skip("OpenCV without the contrib modules (cv2.optflow)")
+    image0, image1, _ = _uint8_pair()
+    expected = cv2.optflow.DualTVL1OpticalFlow_create().calc(image0, image1, None)
+    flow = tvl1_optical_flow(image0, image1, preset="opencv")
+    diff = np.hypot(*(flow - expected.transpose(2, 0, 1)))
+    assert diff.mean() < 0.05
+    # IPOL's method differs from OpenCV's by more: the preset is what brings them together.
+    ipol = tvl1_optical_flow(image0, image1)
+    assert np.hypot(*(ipol - expected.transpose(2, 0, 1))).mean() > 2 * diff.mean()
+
+
+def test_opencv_preset_sets_only_what_is_left_unset():
+    image0, image1, _ = _uint8_pair((40, 48))
+    fast = dict(n_warps=1, n_iters=40)
+    preset = tvl1_optical_flow(image0, image1, preset="opencv", **fast)
+    explicit = tvl1_optical_flow(image0, image1, preset="opencv", n_scales=5, zoom_factor=0.8,
+                                 median_filter=5, **fast)
+    np.testing.assert_array_equal(preset, explicit)
+    unfiltered = tvl1_optical_flow(image0, image1, preset="opencv", median_filter=0, **fast)
+    assert np.abs(unfiltered - preset).max() > 1e-3
+
+
+def test_opencv_preset_scales_frames_as_opencv():
+    image0, image1, _ = _uint8_pair((40, 48))
+    fast = dict(n_warps=1, n_iters=20)
+    grey = tvl1_optical_flow(image0, image1, preset="opencv", **fast)
+    # Floats in [0, 1] are multiplied by 255, as OpenCV does with CV_32F frames.
+    floats = tvl1_optical_flow(image0 / 255.0, image1 / 255.0, preset="opencv", **fast)
+    np.testing.assert_allclose(floats, grey, atol=1e-3)  # float64 against float32
+    # Integers keep their scale (no joint scaling to [0, 255]): halving the contrast halves
+    # lambda's weight, which changes the flow.
+    halved = tvl1_optical_flow(image0 // 2, image1 // 2, preset="opencv", **fast)
+    assert np.abs(halved - grey).max() > 1e-3
+    # Colour becomes grey rounded to integers, as cv2.cvtColor gives uint8.
+    rgb0 = np.stack([image0, image0 // 2, image0 // 3], axis=-1)
+    rgb1 = np.stack([image1, image1 // 2, image1 // 3], axis=-1)
+    luma = np.asarray(_core.LUMA_RGB)
+    expected = tvl1_optical_flow(np.rint(rgb0 @ luma).astype(np.uint8),
+                                 np.rint(rgb1 @ luma).astype(np.uint8), preset="opencv", **fast)
+    np.testing.assert_allclose(tvl1_optical_flow(rgb0, rgb1, preset="opencv", **fast), expected,
+                               atol=1e-5)
+
+
+def test_median_filter_keeps_zero_flow_and_accuracy(rng):
+    image = ndimage.gaussian_filter(rng.random((48, 56)), 1.5)
+    np.testing.assert_array_equal(tvl1_optical_flow(image, image, median_filter=5), 0)
+    image0, image1, truth = _warped_pair((64, 80))
+    filtered = _epe(tvl1_optical_flow(image0, image1, median_filter=5), truth)
+    assert filtered < 1.1 * _epe(tvl1_optical_flow(image0, image1), truth)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(median_filter=4), ValueError, "odd window side"),
+    (dict(median_filter=1), ValueError, "odd window side"),
+    (dict(median_filter=-3), ValueError, "median_filter must be >= 0"),
+    (dict(median_filter=2.0), TypeError, "median_filter must be an integer"),
+    (dict(preset="OpenCV"), ValueError, "preset must be None or one of 'opencv'"),
+])
+def test_bad_median_filter_and_preset(kwargs, error, match):
+    image = np.zeros((16, 16))
+    with pytest.raises(error, match=match):
+        tvl1_optical_flow(image, image, **kwargs)
