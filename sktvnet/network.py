@@ -611,6 +611,14 @@ class TVNet(nn.Module):
                 f"frames must be at least {_core.MIN_SIDE}x{_core.MIN_SIDE} pixels, "
                 f"got shape {tuple(x0.shape)}"
             )
+        # One pass over the frames, far cheaper than the unrolled iterations: a NaN would
+        # otherwise come out as a plausible flow (a NaN column as ~0 motion). Not while tracing
+        # (export, compile), where a value cannot decide a branch.
+        if not (torch.compiler.is_compiling() or torch.compiler.is_exporting()):
+            for name, frames in (("x0", x0), ("x1", x1)):
+                if not bool(torch.isfinite(frames).all()):
+                    raise ValueError(f"{name} contains NaN or infinite values; TVNet would turn "
+                                     "them into a wrong flow without a word: replace them first")
         need_grad = torch.is_grad_enabled() and (
             x0.requires_grad or x1.requires_grad or any(p.requires_grad for p in self.parameters())
         )

@@ -944,3 +944,13 @@ def test_brightness_compensation_passes_gradients_to_the_steps():
         if parameter.requires_grad:
             assert torch.isfinite(parameter.grad).all(), name
             assert parameter.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+@pytest.mark.parametrize("which", ["x0", "x1"])
+def test_forward_refuses_non_finite_frames(bad, which):
+    """A NaN column once came out as a flow of about 0 (the true motion was 1 px), silently."""
+    frames = {"x0": torch.rand(1, 1, 16, 16), "x1": torch.rand(1, 1, 16, 16)}
+    frames[which][0, 0, :, 5] = bad
+    with pytest.raises(ValueError, match=f"{which} contains NaN or infinite values"):
+        TVNet(n_iters=2)(frames["x0"], frames["x1"])
