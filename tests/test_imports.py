@@ -50,3 +50,54 @@ def test_every_public_name_resolves_and_is_listed():
 def test_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="module 'sktvnet' has no attribute 'tvnet'"):
         sktvnet.tvnet  # noqa: B018
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """sktvnet's modules -> the sktvnet modules they import, at module level or in functions."""
+    import ast
+    import pathlib
+
+    root = pathlib.Path(sktvnet.__file__).parent
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        package = parts[-1] == "__init__"
+        modules[".".join(parts[:-1] if package else parts)] = (path, package)
+    graph = {}
+    for name, (path, package) in modules.items():
+        here = name.split(".") if package else name.split(".")[:-1]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = here[:len(here) - node.level + 1] if node.level else []
+                target = ".".join(base + ([node.module] if node.module else []))
+                for alias in node.names:
+                    found.add(f"{target}.{alias.name}" if f"{target}.{alias.name}" in modules
+                              else target)
+            elif isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+        # A module importing its own package's __init__ (or its parent) is not a dependency.
+        graph[name] = {m for m in found if m in modules and m != name
+                       and not name.startswith(m + ".")}
+    return graph
+
+
+def test_no_import_cycle_between_sktvnet_modules():
+    graph = _import_graph()
+    state: dict[str, str] = {}
+
+    def visit(module, path):
+        state[module] = "open"
+        for dependency in sorted(graph[module]):
+            if state.get(dependency) == "open":
+                raise AssertionError(f"import cycle: {' -> '.join(path + [dependency])}")
+            if dependency not in state:
+                visit(dependency, path + [dependency])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    # The cycle this closed: pretrained imported the estimators, which import pretrained.
+    assert "sktvnet.pretrained" in graph["sktvnet.estimators._flow"]
+    assert not any(m.startswith("sktvnet.estimators") for m in graph["sktvnet.pretrained"])

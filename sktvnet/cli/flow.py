@@ -197,7 +197,7 @@ def _flow_estimator(args: argparse.Namespace) -> tuple[str, Callable[[np.ndarray
                          "iterations, --n-iters)")
     import torch
 
-    from ..estimators._base import resolve_device
+    from .._devices import resolve_device
 
     try:
         device = resolve_device(args.device)

@@ -17,10 +17,11 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from torch import Tensor
 
 from .. import _progress, losses
+from .._devices import resolve_device
 from .._validation import check_size
 from ..heads import HEADS, _ActionNetwork, make_head
 from . import _videos
-from ._base import TorchStateMixin, resolve_device, torch_generator
+from ._base import TorchStateMixin, torch_generator
 from ._training import TVNET_CONSTRAINTS, TrainingMixin, build_tvnet, tvnet_parameter_groups
 
 # TVNet's learning rate relative to the heads' when tvnet_learning_rate=None. The paper divides

@@ -5,42 +5,18 @@ from __future__ import annotations
 import io
 import json
 import os
-import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .._devices import fallback_device
 from .._version import __version__
 from ..io import atomic_write
 
 FORMAT = "sktvnet-model"
 FORMAT_VERSION = 1
-
-
-def resolve_device(device) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; an explicit CUDA device must exist."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was asked for but CUDA is not available here; "
-                         "use device='auto' or 'cpu'")
-    return resolved
-
-
-def fallback_device(saved: str) -> torch.device:
-    """Device for a model being loaded: the saved one if it exists here, else the CPU (warned)."""
-    device = torch.device(saved)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        warnings.warn(
-            f"this model was fitted on {saved!r} but CUDA is not available: it is loaded on the CPU",
-            UserWarning,
-            stacklevel=3,
-        )
-        return torch.device("cpu")
-    return device
 
 
 def worker_threads(n_jobs: int) -> int:

@@ -15,10 +15,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .. import _progress, losses, metrics, pretrained
+from .._devices import resolve_device
 from .._validation import INTERPOLATIONS
 from ..network import TVNet, _job_of
 from . import _videos
-from ._base import TorchStateMixin, resolve_device, torch_generator, worker_threads
+from ._base import TorchStateMixin, torch_generator, worker_threads
 from ._training import (PART_LR_RATIOS, TVNET_CONSTRAINTS, TrainingMixin, parse_train,
                         split_validation, tvnet_parameter_groups)
 
@@ -364,16 +365,14 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         pairs = [(v, t) for v, video in enumerate(frames) for t in range(len(video) - 1)]
         train, validation = split_validation(len(pairs), self.validation_fraction, generator)
         # Pairs are grouped by frame size so that every minibatch stacks.
-        groups: dict[tuple, list] = {}
-        for v, t in (pairs[i] for i in train):
-            groups.setdefault(frames[v].shape[1:], []).append((v, t))
-        keys = list(groups)
-        weights = torch.tensor([len(groups[k]) for k in keys], dtype=torch.float64)
+        groups = _videos.batches_by_size([pairs[i] for i in train],
+                                         lambda pair: frames[pair[0]].shape[1:])
+        weights = torch.tensor([len(group) for group in groups], dtype=torch.float64)
         self._validation = (frames, flows, [pairs[i] for i in validation])
 
         def batches(epoch):
             for _ in range(self.max_iter):
-                group = groups[keys[int(torch.multinomial(weights, 1, generator=generator))]]
+                group = groups[int(torch.multinomial(weights, 1, generator=generator))]
                 picks = torch.randint(len(group), (min(self.batch_size, len(group)),),
                                       generator=generator)
                 chosen = [group[i] for i in picks.tolist()]
@@ -403,15 +402,11 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         frames, flows, pairs = self._validation
         if not pairs:
             return None
-        by_size: dict[tuple, list] = {}
-        for v, t in pairs:
-            by_size.setdefault(frames[v].shape[1:], []).append((v, t))
         total = 0.0
-        for group in by_size.values():
-            for start in range(0, len(group), self.batch_size):
-                chosen = group[start:start + self.batch_size]
-                loss, _ = self._compute_loss(self._batch(frames, flows, chosen))
-                total += float(loss) * len(chosen)
+        for chosen in _videos.batches_by_size(pairs, lambda pair: frames[pair[0]].shape[1:],
+                                              self.batch_size):
+            loss, _ = self._compute_loss(self._batch(frames, flows, chosen))
+            total += float(loss) * len(chosen)
         return -total / len(pairs)
 
     def _parameter_groups(self) -> list[dict]:

@@ -147,6 +147,23 @@ def check_flows(y, videos: list, name: str = "y") -> list:
     return out
 
 
+def batches_by_size(items, size_of, batch_size: int | None = None) -> list[list]:
+    """``items`` grouped by ``size_of(item)`` (frames of one size stack into one tensor), in
+    the order each size first appears, each group cut into batches of at most ``batch_size``
+    (None: whole groups).
+
+    >>> batches_by_size([(0, 3), (1, 4), (2, 3), (3, 3)], lambda item: item[1], 2)
+    [[(0, 3), (2, 3)], [(3, 3)], [(1, 4)]]
+    """
+    groups: dict = {}
+    for item in items:
+        groups.setdefault(size_of(item), []).append(item)
+    if batch_size is None:
+        return list(groups.values())
+    return [group[start:start + batch_size] for group in groups.values()
+            for start in range(0, len(group), batch_size)]
+
+
 def stack_or_list(arrays: list):
     """One array when every item has the same shape, else the list (ragged videos)."""
     if len({a.shape for a in arrays}) == 1:
