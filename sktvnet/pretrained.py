@@ -35,7 +35,8 @@ from typing import Any, NamedTuple
 from ._validation import canonical_texture
 
 __all__ = ["WEIGHTS", "RECOMMENDED", "DEFAULT", "FROZEN_CONFIG", "PretrainedWeights",
-           "LoadedTVNet", "WeightsMismatch", "load_tvnet", "load_weights", "save_weights"]
+           "LoadedTVNet", "WeightsMismatch", "check_against", "load_tvnet", "load_weights",
+           "save_weights", "structure_name"]
 
 FORMAT = "sktvnet-weights"
 FORMAT_VERSION = 1

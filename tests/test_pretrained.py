@@ -248,7 +248,7 @@ def test_the_default_is_the_recommended_weights_resolved_in_fit():
     X = _pairs(2, shape=(40, 48))
     default = TVNetFlow()
     assert default.get_params()["weights"] == "DEFAULT" and default.n_iters is None
-    default.fit(X)
+    np.testing.assert_array_equal(default.fit_transform(X), load_pretrained().transform(X))
     assert default.weights == "DEFAULT" and default.n_iters is None  # get_params unchanged
     assert default.weights_ == RECOMMENDED
     assert default.structure_ == WEIGHTS[RECOMMENDED].structure

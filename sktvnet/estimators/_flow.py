@@ -88,6 +88,10 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         that a change of brightness between the frames is not read as motion, while the frames'
         low frequencies, which carry large motions, are kept (the texture removes them).
         Without weights, False.
+    median_filter : int or None, default=None
+        Side of a median filter applied to the flow before every 30 iterations of a warp, as
+        OpenCV's DualTVL1 does (its default is 5; see :class:`sktvnet.TVNet`): 0 turns it off,
+        else odd, >= 3. Without weights, 0.
     interpolation : {"bilinear", "bicubic"} or None, default=None
         Without weights, bilinear. How the warps and the pyramid interpolate between pixels:
         bilinear as the paper's TVNet,
@@ -194,9 +198,11 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
     :class:`sktvnet.TVNet`): a small first job runs eagerly, a long video or a large sum of
     jobs compiles once (seconds) and then runs faster. ``SKTVNET_COMPILE=0`` never compiles.
     On a machine whose cores are busy with other work, torch's OpenMP threads spin while they
-    wait and everything slows down by one or two orders of magnitude: set
-    ``OMP_WAIT_POLICY=PASSIVE`` (or ``OMP_NUM_THREADS=1``) in the environment before torch is
-    imported, as the ``sktvnet`` command does.
+    wait and everything slows down by one or two orders of magnitude. When sktvnet is the one
+    that imports torch (``from sktvnet import TVNetFlow`` before any ``import torch``) and
+    ``OMP_WAIT_POLICY`` is unset, it sets ``OMP_WAIT_POLICY=PASSIVE`` on a machine busy at that
+    moment, as the ``sktvnet`` command does; otherwise set it (or ``OMP_NUM_THREADS=1``) in the
+    environment before torch is imported.
 
     References
     ----------
@@ -234,6 +240,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         "weights": [str, os.PathLike, None],
         "texture": ["boolean", Interval(Real, 0, 1, closed="both"), "array-like", None],
         "compensate_brightness": ["boolean", None],
+        "median_filter": [Interval(Integral, 0, None, closed="left"), None],
         "interpolation": [StrOptions(set(INTERPOLATIONS)), None],
     }
 
@@ -250,6 +257,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         eps=None,
         texture=None,
         compensate_brightness=None,
+        median_filter=None,
         interpolation=None,
         weights="DEFAULT",
         train=None,
@@ -274,6 +282,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         self.eps = eps
         self.texture = texture
         self.compensate_brightness = compensate_brightness
+        self.median_filter = median_filter
         self.interpolation = interpolation
         self.weights = weights
         self.train = train
