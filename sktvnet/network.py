@@ -15,8 +15,8 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint as _checkpoint
 
 from . import _core
-from ._validation import (check_interpolation, check_like, check_tensor, check_texture,
-                          check_tvnet_params, texture_shares)
+from ._validation import (check_interpolation, check_like, check_median_filter, check_tensor,
+                          check_texture, check_tvnet_params, texture_shares)
 from . import functional as tvf
 
 __all__ = ["TVNet", "COMPILE_ENV_VAR", "COMPILE_MIN_WORK"]
@@ -369,6 +369,12 @@ class TVNet(nn.Module):
         between the frames (exposure, flicker) is not read as motion; as
         ``tvl1_optical_flow(compensate_brightness=True)``. Unlike ``texture`` it keeps the low
         frequencies that carry large motions on the coarse levels.
+    median_filter : int, default=0
+        Side of a median filter (:func:`sktvnet.functional.median_filter`, borders replicated)
+        applied to the flow before every ``_core.MEDIAN_EVERY`` (30) iterations of a warp, from
+        its first, as OpenCV's DualTVL1 does between its outer iterations (its default is 5):
+        it removes outliers of the flow. 0 turns it off; else odd, >= 3. As
+        ``tvl1_optical_flow(median_filter=...)``.
     interpolation : {"bilinear", "bicubic"}, default="bilinear"
         How the warps (and the pyramid's resampling) interpolate the frames between pixels.
         Bilinear is the paper's TVNet. Bicubic (Keys, a = -0.5: Catmull-Rom) is IPOL's TV-L1 and
@@ -465,6 +471,7 @@ class TVNet(nn.Module):
         train_steps: bool = False,
         texture: bool | float | Sequence[float] = False,
         compensate_brightness: bool = False,
+        median_filter: int = 0,
         interpolation: str = "bilinear",
         fused: bool | str = "auto",
         checkpoint: bool = False,
@@ -495,6 +502,7 @@ class TVNet(nn.Module):
         check_texture(texture, params["n_scales"])
         self.texture = texture
         self.compensate_brightness = compensate_brightness
+        self.median_filter = check_median_filter(median_filter)
         self.interpolation = check_interpolation(interpolation)
         self.fused = fused
         self.checkpoint = checkpoint
@@ -528,7 +536,7 @@ class TVNet(nn.Module):
             f"zoom_factor={self.zoom_factor}, eps={self.eps}, train_u0={self.train_u0}, "
             f"train_filters={self.train_filters}, train_steps={self.train_steps}, "
             f"texture={self.texture}, compensate_brightness={self.compensate_brightness}, "
-            f"interpolation={self.interpolation!r}, "
+            f"median_filter={self.median_filter}, interpolation={self.interpolation!r}, "
             f"fused={self.fused!r}, "
             f"checkpoint={self.checkpoint}"
         )
@@ -717,18 +725,25 @@ class TVNet(nn.Module):
                 rho_c, grad, denom = _linearize(i0, stack, flow, eps, bicubic,
                                                 self.compensate_brightness)
             start = warp_index * self.n_iters
-            if not use_checkpoint:
-                flow, p = self._iterate(flow, p, rho_c, grad, denom, forward, div, steps,
-                                        start, start + self.n_iters, fused)
-                continue
-            # Segments of about sqrt(n_iters) iterations: the backward pass keeps only the
-            # segment boundaries and recomputes one segment at a time, so memory grows like
-            # sqrt(n_iters) instead of n_iters.
-            segment = max(1, math.isqrt(self.n_iters))
-            for first in range(start, start + self.n_iters, segment):
-                last = min(first + segment, start + self.n_iters)
-                flow, p = _checkpoint(self._iterate, flow, p, rho_c, grad, denom, forward, div,
-                                      steps, first, last, fused, use_reentrant=False)
+            # The median filter runs before every MEDIAN_EVERY iterations of the warp (OpenCV's
+            # outer iterations): the iterations run in stretches between its passes.
+            period = _core.MEDIAN_EVERY if self.median_filter else self.n_iters
+            for stretch in range(start, start + self.n_iters, period):
+                end = min(stretch + period, start + self.n_iters)
+                if self.median_filter:
+                    flow = tvf._median_filter(flow, self.median_filter)
+                if not use_checkpoint:
+                    flow, p = self._iterate(flow, p, rho_c, grad, denom, forward, div, steps,
+                                            stretch, end, fused)
+                    continue
+                # Segments of about sqrt(n_iters) iterations: the backward pass keeps only the
+                # segment boundaries and recomputes one segment at a time, so memory grows like
+                # sqrt(n_iters) instead of n_iters.
+                segment = max(1, math.isqrt(self.n_iters))
+                for first in range(stretch, end, segment):
+                    last = min(first + segment, end)
+                    flow, p = _checkpoint(self._iterate, flow, p, rho_c, grad, denom, forward,
+                                          div, steps, first, last, fused, use_reentrant=False)
         return flow
 
     def _iterate(self, u, p, rho_c, grad, denom, forward, div, steps, start: int, stop: int,

@@ -34,9 +34,9 @@ from typing import Any, NamedTuple
 
 from ._validation import canonical_texture
 
-__all__ = ["WEIGHTS", "RECOMMENDED", "DEFAULT", "FROZEN_CONFIG", "PretrainedWeights",
-           "LoadedTVNet", "WeightsMismatch", "check_against", "load_tvnet", "load_weights",
-           "save_weights", "structure_name"]
+__all__ = ["WEIGHTS", "RECOMMENDED", "DEFAULT", "FROZEN_CONFIG", "OPENCV_CONFIG",
+           "PretrainedWeights", "LoadedTVNet", "WeightsMismatch", "check_against", "load_tvnet",
+           "load_weights", "save_weights", "structure_name"]
 
 FORMAT = "sktvnet-weights"
 FORMAT_VERSION = 1
@@ -44,9 +44,10 @@ FORMAT_VERSION = 1
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 # What a weights file must describe, in this order: the structure, then the constants.
 CONFIG_KEYS = ("n_scales", "n_warps", "n_iters", "tau", "lmbda", "theta", "zoom_factor", "eps",
-               "texture", "interpolation")
+               "texture", "compensate_brightness", "median_filter", "interpolation")
 # Values of the keys that files written before the key existed do not record.
-_CONFIG_DEFAULTS = {"texture": False, "interpolation": "bilinear"}
+_CONFIG_DEFAULTS = {"texture": False, "compensate_brightness": False, "median_filter": 0,
+                    "interpolation": "bilinear"}
 #: The value of ``weights`` that means :data:`RECOMMENDED`, read when the weights are loaded
 #: (torchvision's ``weights="DEFAULT"``).
 DEFAULT = "DEFAULT"
@@ -56,7 +57,17 @@ DEFAULT = "DEFAULT"
 #: fits the next, and one warp of 50 iterations per level keeps it fast.
 FROZEN_CONFIG = {"n_scales": 10, "n_warps": 1, "n_iters": 50, "tau": 0.25, "lmbda": 0.15,
                  "theta": 0.3, "zoom_factor": 0.7, "eps": 1e-10, "texture": False,
+                 "compensate_brightness": False, "median_filter": 0,
                  "interpolation": "bilinear"}
+#: TVNet's closest frozen configuration to ``cv2.optflow.DualTVL1OpticalFlow_create()`` at its
+#: defaults (``tvl1_optical_flow(preset="opencv")`` reproduces it): OpenCV's 5 levels 0.8 apart,
+#: 5 warps, median filter 5 and cubic warps, with a fixed budget of iterations per warp where
+#: OpenCV stops at epsilon 0.01 (at most 300): 30, one of OpenCV's outer iterations, since on
+#: held-out pairs 100 or 300 came no closer to OpenCV's flow (the rest of the method sets the
+#: gap). That rest is TVNet's own: IPOL's pyramid and pre-smoothing, Catmull-Rom warps, frames
+#: scaled jointly to [0, 255] (``benchmarks/bench_opencv_preset.py`` measures the gap).
+OPENCV_CONFIG = {**FROZEN_CONFIG, "n_scales": 5, "n_warps": 5, "n_iters": 30,
+                 "zoom_factor": 0.8, "median_filter": 5, "interpolation": "bicubic"}
 
 
 @dataclass(frozen=True)
@@ -395,7 +406,7 @@ def load_weights(path) -> tuple[dict, dict]:
     ``config`` holds the structure and constants of the network the state belongs to
     (``n_scales``, ``n_warps``, ``n_iters``, ``tau``, ``lmbda``, ``theta``, ``zoom_factor``,
     ``eps``, ``texture``, ``interpolation``, and any other key the file records; where a file
-    predates a key, the value every file had then: False, "bilinear") and
+    predates a key, the value every file had then: False, 0, "bilinear") and
     ``"metadata"``. Raises ``ValueError`` for a file that is not one, one of a newer format,
     and one holding a NaN or infinite value (naming the tensor): such weights would give
     all-NaN flows without a word.

@@ -647,3 +647,53 @@ def test_compensate_brightness_keeps_a_flat_frame_and_refuses_bad_shapes():
         tvf.compensate_brightness(flat, warped, outside.double())
     with pytest.raises(ValueError, match="warped must have image0's batch and size"):
         tvf.compensate_brightness(flat, warped[..., :4], outside)
+
+
+# ------------------------------------------------------------------ median_filter
+def test_median_filter_hand_computed():
+    field = torch.tensor([[1.0, 9.0, 2.0], [3.0, 0.0, 4.0], [8.0, 5.0, 7.0]])[None, None]
+    out = tvf.median_filter(field, 3)
+    # Centre: the nine values sorted, 0 1 2 3 4 5 7 8 9 -> 4. Corner (0, 0), the border
+    # replicated: 1 1 9 / 1 1 9 / 3 3 0, sorted 0 1 1 1 1 3 3 9 9 -> 1.
+    assert out[0, 0, 1, 1] == 4.0
+    assert out[0, 0, 0, 0] == 1.0
+
+
+@pytest.mark.parametrize("size", [3, 5])
+def test_median_filter_equals_scipy_and_opencv(rng, size, dtype, device):
+    from scipy import ndimage
+
+    field = _rand(rng, 2, 2, 13, 17, dtype=_dtype(dtype), device=device)
+    out = tvf.median_filter(field, size).cpu().numpy()
+    values = field.cpu().numpy()
+    expected = ndimage.median_filter(values, size=(1, 1, size, size), mode="nearest")
+    np.testing.assert_array_equal(out, expected)
+    cv2 = pytest.importorskip("cv2")
+    # medianBlur takes float32 windows of 3 or 5 and replicates the border too: every pixel.
+    np.testing.assert_array_equal(
+        out[0, 1].astype(np.float32), cv2.medianBlur(values[0, 1].astype(np.float32), size))
+
+
+def test_median_filter_zero_is_identity_and_non_contiguous(rng):
+    field = _rand(rng, 1, 2, 9, 11)
+    assert tvf.median_filter(field, 0) is field
+    transposed = field.transpose(-1, -2)
+    assert not transposed.is_contiguous()
+    torch.testing.assert_close(tvf.median_filter(transposed, 5),
+                               tvf.median_filter(transposed.contiguous(), 5))
+
+
+def test_median_filter_gradcheck(rng):
+    # Distinct values, so that the median of each window is one element and is differentiable.
+    field = torch.randperm(2 * 7 * 8, dtype=torch.float64).reshape(1, 2, 7, 8) / 10
+    field.requires_grad_(True)
+    assert gradcheck(lambda f: tvf.median_filter(f, 3), (field,), eps=1e-3, atol=1e-6)
+
+
+def test_median_filter_errors():
+    with pytest.raises(ValueError, match="odd window side"):
+        tvf.median_filter(torch.zeros(1, 2, 5, 5), 2)
+    with pytest.raises(ValueError, match=r"shape \(B, C, H, W\)"):
+        tvf.median_filter(torch.zeros(2, 5, 5), 3)
+    with pytest.raises(TypeError, match="floating-point"):
+        tvf.median_filter(torch.zeros(1, 2, 5, 5, dtype=torch.long), 3)

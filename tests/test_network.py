@@ -321,6 +321,42 @@ def test_bicubic_tvnet_is_the_bicubic_reference(texture):
     assert np.abs(bilinear - expected).max() > 1e-3
 
 
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
+def test_median_filter_tvnet_is_the_reference_with_the_median_filter(interpolation):
+    """The filter runs before iterations 0 and 30 of each warp, in TVNet as in the reference."""
+    image0, image1, _ = _warped_pair("coffee", (45, 57))
+    kwargs = dict(n_scales=2, n_warps=2, n_iters=40, zoom_factor=0.8)
+    expected = tvl1_optical_flow(image0, image1, **kwargs, tol=0, interpolation=interpolation,
+                                 median_filter=5)
+    x0, x1 = _to_torch(image0), _to_torch(image1)
+    net = TVNet(**kwargs, eps=1e-200, interpolation=interpolation, median_filter=5)
+    flow = net(x0, x1).detach()[0].numpy()
+    np.testing.assert_allclose(flow, expected, rtol=0, atol=TOLERANCES["float64"])
+    plain = TVNet(**kwargs, eps=1e-200, interpolation=interpolation)(x0, x1).detach()[0].numpy()
+    assert np.abs(plain - expected).max() > 1e-3
+    assert "median_filter=5" in repr(net)
+
+
+def test_median_filter_checkpointed_and_trained_paths_agree():
+    x0, x1 = _frames((24, 28))
+    kwargs = dict(n_scales=1, n_warps=1, n_iters=35, median_filter=3, train_filters=True)
+    eager = TVNet(**kwargs)
+    checkpointed = TVNet(**kwargs, checkpoint=True)
+    flow = eager(x0, x1)
+    torch.testing.assert_close(checkpointed(x0, x1), flow)
+    flow.sum().backward()
+    assert eager.forward_weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        torch.testing.assert_close(eager(x0, x1), flow.detach())
+
+
+@pytest.mark.parametrize("median_filter, error", [(4, ValueError), (-1, ValueError),
+                                                  (3.0, TypeError)])
+def test_bad_median_filter_is_refused(median_filter, error):
+    with pytest.raises(error, match="median_filter"):
+        TVNet(median_filter=median_filter)
+
+
 def test_interpolation_is_checked():
     with pytest.raises(ValueError, match=r"interpolation must be 'bicubic' or 'bilinear', "
                                          r"got 'nearest'"):

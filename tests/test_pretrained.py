@@ -318,3 +318,37 @@ def test_save_load_and_joblib_keep_the_weights(weights_file, tmp_path):
         assert os.fspath(loaded.weights) == str(path) and loaded.weights_ == str(path)
         assert loaded.structure_ == "TVNet-2-1-5" and loaded.config_ == est.config_
         np.testing.assert_array_equal(loaded.transform(X), expected)
+
+
+def test_median_filter_is_recorded_and_files_without_it_load_unfiltered(weights_file, tmp_path):
+    """Files written before ``median_filter`` existed were made without the filter (0)."""
+    import json
+
+    from safetensors.torch import save
+
+    net = TVNet(**STRUCTURE, median_filter=3)
+    save_weights(net, tmp_path / "m.safetensors")
+    assert load_weights(tmp_path / "m.safetensors")[1]["median_filter"] == 3
+    est = TVNetFlow(weights=tmp_path / "m.safetensors").fit(_pairs(1))
+    assert est.model_.median_filter == 3
+    with pytest.raises(ValueError, match="median_filter=3"):
+        TVNetFlow(median_filter=5, weights=tmp_path / "m.safetensors").fit(_pairs(1))
+    path, _ = weights_file
+    state, config = load_weights(path)
+    old = {k: v for k, v in config.items() if k not in ("metadata", "median_filter")}
+    header = {"format": "sktvnet-weights", "format_version": "1", "config": json.dumps(old)}
+    older = tmp_path / "older.safetensors"
+    older.write_bytes(save(state, metadata=header))
+    assert load_weights(older)[1]["median_filter"] == 0
+    assert TVNetFlow(weights=older).fit(_pairs(1)).model_.median_filter == 0
+
+
+def test_opencv_config_is_opencv_structure_without_weights():
+    from sktvnet.pretrained import OPENCV_CONFIG
+
+    loaded = load_tvnet(None, OPENCV_CONFIG)
+    net = loaded.network
+    assert (net.n_scales, net.n_warps, net.zoom_factor, net.median_filter) == (5, 5, 0.8, 5)
+    assert "median_filter=5" in loaded.description
+    est = TVNetFlow(weights=None, **OPENCV_CONFIG, device="cpu").fit(_pairs(1))
+    assert est.model_.median_filter == 5

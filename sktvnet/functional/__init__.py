@@ -34,6 +34,7 @@ from ._image import (
     zoom_in,
     zoom_out,
 )
+from ._median import _median_filter, median_filter
 from ._step import _tvl1_step, tvl1_iteration
 from ._taps import CENTERED_TAPS, DIVERGENCE_TAPS, FORWARD_TAPS
 from ._warp import _compensate_brightness, _warp, compensate_brightness, warp
@@ -48,6 +49,7 @@ __all__ = [
     "divergence",
     "warp",
     "compensate_brightness",
+    "median_filter",
     "zoom_out",
     "zoom_in",
     "pyramid",
