@@ -150,6 +150,8 @@ def test_reference_method_resize_and_fps(media, tmp_path, capsys):
                           "--n-warps", "1", "--n-iters", "3", "--resize", "16x", "--format",
                           "npz,mp4", "--fps", "10", "-q"], capsys)
     assert status == 0, err
+    assert ("sktvnet flow: the reference TV-L1 (NumPy), n_scales=1, n_warps=1, n_iters=3; "
+            "IPOL's defaults otherwise") in err
     with np.load(tmp_path / "lossless.npz") as archive:
         assert archive["flow"].shape == (T - 1, 2, 16, 24)
     assert io.probe_video(tmp_path / "lossless.mp4").fps == 10

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import inspect
 import os
 import re
 import sys
@@ -227,26 +226,25 @@ def _reference(args: argparse.Namespace, given: dict):
         if getattr(args, option) not in (None, "none"):
             raise ValueError(f"{option_name(option)} applies to --method tvnet; the reference "
                              "TV-L1 has no weights and no eps")
-    options = {key: value for key, value in given.items()
-               if value is not None and key != "eps"}
-    defaults = {name: parameter.default for name, parameter in
-                inspect.signature(tvl1_optical_flow).parameters.items()
-                if name in _STRUCTURE_OPTIONS or name == "tol"}
-    options = {**{k: v for k, v in defaults.items() if k != "tol"}, **options}
-    _validation.check_solver_params(**{key: options[key] for key in (
-        "tau", "lmbda", "theta", "zoom_factor", "n_scales", "n_warps", "n_iters")})
-    tol = _validation.check_real("tol", defaults["tol"] if args.tol is None else args.tol,
-                                 low=0.0, low_open=False)
+    # The options given, checked now (before any input is read); the reference takes its own
+    # (IPOL's) defaults for the others.
+    options = {key: value for key, value in given.items() if value is not None and key != "eps"}
+    for key, value in options.items():
+        if key in _validation.SOLVER_SPECS:
+            options[key] = _validation.SOLVER_SPECS[key].check(key, value)
+    tol = None if args.tol is None else _validation.check_real("tol", args.tol, low=0.0,
+                                                               low_open=False)
+    if tol is not None:
+        options["tol"] = tol
 
     def reference(frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
-        return np.stack([tvl1_optical_flow(f0, f1, **options, tol=tol).astype(np.float32)
+        return np.stack([tvl1_optical_flow(f0, f1, **options).astype(np.float32)
                          for f0, f1 in zip(frames0, frames1)])
 
-    levels = "as many as fit" if options["n_scales"] is None else options["n_scales"]
-    described = ", ".join(f"{key}={value!r}" for key, value in options.items()
-                          if key not in ("n_scales", "n_warps", "n_iters"))
-    return (f"the reference TV-L1 (NumPy), {levels} levels, {options['n_warps']} warps of up to "
-            f"{options['n_iters']} iterations, tol={tol:g}, {described}"), reference
+    described = ", ".join(f"{key}={value!r}" for key, value in options.items())
+    return ("the reference TV-L1 (NumPy), "
+            + (f"{described}; IPOL's defaults otherwise" if described else "IPOL's defaults")
+            ), reference
 
 
 @dataclass
