@@ -15,8 +15,8 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint as _checkpoint
 
 from . import _core
-from ._validation import (check_interpolation, check_like, check_median_filter, check_tensor,
-                          check_texture, check_tvnet_params, texture_shares)
+from ._validation import (check_interpolation, check_like, check_median_filter, check_preset,
+                          check_tensor, check_texture, check_tvnet_params, texture_shares)
 from . import functional as tvf
 
 __all__ = ["TVNet", "COMPILE_ENV_VAR", "COMPILE_MIN_WORK"]
@@ -188,7 +188,7 @@ def _padded_step_inplace(u, px, py, u_out, px_out, py_out, rho_c, grad, denom, m
         torch.addcmul(_padded_views(p, shape, 0), grad_u, taut, out=out).div_(norm)
 
 
-def _linearize(i0, stack, flow, eps, bicubic=False, compensate=False):
+def _linearize(i0, stack, flow, eps, bicubic=False, compensate=False, opencv=False):
     """The data term of one warp: ``I1`` and its gradient warped by ``flow`` (the channels of
     ``stack``; bilinear, or bicubic when ``bicubic``), with the gain and offset that map them to
     ``I0`` applied when ``compensate``, then ``rho_c = I1w - grad . w - I0`` and
@@ -196,11 +196,14 @@ def _linearize(i0, stack, flow, eps, bicubic=False, compensate=False):
 
     Outside the image there is no data: I1w and its gradient are zero there, so that the
     threshold step keeps v = u. ``eps`` is a 0-d tensor (one graph for every constant).
+    ``opencv`` warps as ``cv2.remap`` (zero border, Keys a = -0.75 when bicubic), whose border
+    fades to zero by itself.
     """
-    warped, outside = tvf._warp(stack, flow, bicubic)
+    warped, outside = (tvf._opencv_warp if opencv else tvf._warp)(stack, flow, bicubic)
     if compensate:
         warped = tvf._compensate_brightness(i0, warped, outside)
-    warped = warped.masked_fill(outside, 0.0)
+    if not opencv:
+        warped = warped.masked_fill(outside, 0.0)
     i1w, grad = warped[:, 0:1], warped[:, 1:3]
     gx, gy = grad[:, 0:1], grad[:, 1:2]
     rho_c = i1w - gx * flow[:, 0:1] - gy * flow[:, 1:2] - i0
@@ -375,6 +378,17 @@ class TVNet(nn.Module):
         its first, as OpenCV's DualTVL1 does between its outer iterations (its default is 5):
         it removes outliers of the flow. 0 turns it off; else odd, >= 3. As
         ``tvl1_optical_flow(median_filter=...)``.
+    preset : {"opencv"} or None, default=None
+        ``"opencv"`` builds the pyramid and warps as OpenCV's DualTVL1, the TV-L1 that most
+        pretrained two-stream flow models were trained on, as
+        ``tvl1_optical_flow(preset="opencv")`` does: no pre-smoothing (nor its parameter),
+        levels resized on pixel centres without blur (``cv2.resize``), the flow moved up a
+        level the same way, warps by ``cv2.remap``'s interpolation (Keys a = -0.75 when
+        ``"bicubic"``) with a zero border. Unlike the reference, it sets no value: the
+        structure is the constructor's (``TVNet(**sktvnet.pretrained.OPENCV_CONFIG)`` gives
+        OpenCV's), the iterations are a fixed number (OpenCV stops at epsilon 0.01), and the
+        frames are still scaled jointly to [0, 255] (OpenCV keeps their values: the same for
+        pairs that span 0 to 255).
     interpolation : {"bilinear", "bicubic"}, default="bilinear"
         How the warps (and the pyramid's resampling) interpolate the frames between pixels.
         Bilinear is the paper's TVNet. Bicubic (Keys, a = -0.5: Catmull-Rom) is IPOL's TV-L1 and
@@ -472,6 +486,7 @@ class TVNet(nn.Module):
         texture: bool | float | Sequence[float] = False,
         compensate_brightness: bool = False,
         median_filter: int = 0,
+        preset: str | None = None,
         interpolation: str = "bilinear",
         fused: bool | str = "auto",
         checkpoint: bool = False,
@@ -503,6 +518,7 @@ class TVNet(nn.Module):
         self.texture = texture
         self.compensate_brightness = compensate_brightness
         self.median_filter = check_median_filter(median_filter)
+        self.preset = check_preset(preset)
         self.interpolation = check_interpolation(interpolation)
         self.fused = fused
         self.checkpoint = checkpoint
@@ -536,7 +552,8 @@ class TVNet(nn.Module):
             f"zoom_factor={self.zoom_factor}, eps={self.eps}, train_u0={self.train_u0}, "
             f"train_filters={self.train_filters}, train_steps={self.train_steps}, "
             f"texture={self.texture}, compensate_brightness={self.compensate_brightness}, "
-            f"median_filter={self.median_filter}, interpolation={self.interpolation!r}, "
+            f"median_filter={self.median_filter}, preset={self.preset!r}, "
+            f"interpolation={self.interpolation!r}, "
             f"fused={self.fused!r}, "
             f"checkpoint={self.checkpoint}"
         )
@@ -654,10 +671,15 @@ class TVNet(nn.Module):
         batch, _, height, width = x0.shape
         dtype, device = x0.dtype, x0.device
         i0, i1 = tvf._normalize_pair(tvf._to_grey(x0), tvf._to_grey(x1))
-        frames = self._presmooth(torch.cat([i0, i1], dim=1))
-        shapes = _core.pyramid_shapes(height, width, self.n_scales, self.zoom_factor)
         bicubic = self.interpolation == "bicubic"
-        levels = tvf._pyramid(frames, shapes, self.zoom_factor, bicubic)
+        opencv = self.preset == "opencv"
+        if opencv:  # OpenCV's pyramid: no pre-smoothing, levels resized without blur
+            shapes = _core.opencv_pyramid_shapes(height, width, self.n_scales, self.zoom_factor)
+            levels = tvf._opencv_pyramid(torch.cat([i0, i1], dim=1), shapes, self.zoom_factor)
+        else:
+            frames = self._presmooth(torch.cat([i0, i1], dim=1))
+            shapes = _core.pyramid_shapes(height, width, self.n_scales, self.zoom_factor)
+            levels = tvf._pyramid(frames, shapes, self.zoom_factor, bicubic)
         # Level by level: the texture of the finest frames alone would leave the coarse levels,
         # which see large motions, almost nothing.
         levels = [tvf._texture(level, weight=share) if share else level
@@ -675,7 +697,9 @@ class TVNet(nn.Module):
                 fused=fused, use_checkpoint=use_checkpoint,
             )
             if level > 0:
-                flow = tvf._zoom_in(flow, shapes[level - 1], bicubic) * (1.0 / self.zoom_factor)
+                flow = (tvf._opencv_resize(flow, shapes[level - 1]) if opencv
+                        else tvf._zoom_in(flow, shapes[level - 1], bicubic))
+                flow = flow * (1.0 / self.zoom_factor)
         return flow
 
     def _presmooth(self, frames: Tensor) -> Tensor:
@@ -717,13 +741,14 @@ class TVNet(nn.Module):
         p = None
         eps = torch.tensor(self.eps, dtype=i0.dtype, device=i0.device)
         bicubic = self.interpolation == "bicubic"
+        opencv = self.preset == "opencv"
         for warp_index in range(self.n_warps):
             if fused:
                 rho_c, grad, denom = _COMPILED("linearize", i0, stack, flow, eps, bicubic,
-                                               self.compensate_brightness)
+                                               self.compensate_brightness, opencv)
             else:
                 rho_c, grad, denom = _linearize(i0, stack, flow, eps, bicubic,
-                                                self.compensate_brightness)
+                                                self.compensate_brightness, opencv)
             start = warp_index * self.n_iters
             # The median filter runs before every MEDIAN_EVERY iterations of the warp (OpenCV's
             # outer iterations): the iterations run in stretches between its passes.

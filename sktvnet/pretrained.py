@@ -44,10 +44,10 @@ FORMAT_VERSION = 1
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 # What a weights file must describe, in this order: the structure, then the constants.
 CONFIG_KEYS = ("n_scales", "n_warps", "n_iters", "tau", "lmbda", "theta", "zoom_factor", "eps",
-               "texture", "compensate_brightness", "median_filter", "interpolation")
+               "texture", "compensate_brightness", "median_filter", "preset", "interpolation")
 # Values of the keys that files written before the key existed do not record.
 _CONFIG_DEFAULTS = {"texture": False, "compensate_brightness": False, "median_filter": 0,
-                    "interpolation": "bilinear"}
+                    "preset": None, "interpolation": "bilinear"}
 #: The value of ``weights`` that means :data:`RECOMMENDED`, read when the weights are loaded
 #: (torchvision's ``weights="DEFAULT"``).
 DEFAULT = "DEFAULT"
@@ -57,17 +57,18 @@ DEFAULT = "DEFAULT"
 #: fits the next, and one warp of 50 iterations per level keeps it fast.
 FROZEN_CONFIG = {"n_scales": 10, "n_warps": 1, "n_iters": 50, "tau": 0.25, "lmbda": 0.15,
                  "theta": 0.3, "zoom_factor": 0.7, "eps": 1e-10, "texture": False,
-                 "compensate_brightness": False, "median_filter": 0,
+                 "compensate_brightness": False, "median_filter": 0, "preset": None,
                  "interpolation": "bilinear"}
-#: TVNet's closest frozen configuration to ``cv2.optflow.DualTVL1OpticalFlow_create()`` at its
-#: defaults (``tvl1_optical_flow(preset="opencv")`` reproduces it): OpenCV's 5 levels 0.8 apart,
-#: 5 warps, median filter 5 and cubic warps, with a fixed budget of iterations per warp where
-#: OpenCV stops at epsilon 0.01 (at most 300): 30, one of OpenCV's outer iterations, since on
-#: held-out pairs 100 or 300 came no closer to OpenCV's flow (the rest of the method sets the
-#: gap). That rest is TVNet's own: IPOL's pyramid and pre-smoothing, Catmull-Rom warps, frames
-#: scaled jointly to [0, 255] (``benchmarks/bench_opencv_preset.py`` measures the gap).
+#: TVNet as ``cv2.optflow.DualTVL1OpticalFlow_create()`` at its defaults, which
+#: ``tvl1_optical_flow(preset="opencv")`` reproduces: OpenCV's method (``preset="opencv"``), 5
+#: levels 0.8 apart, 5 warps, median filter 5, cubic warps, and a fixed budget of iterations
+#: per warp where OpenCV stops at epsilon 0.01 (at most 300): 30, one outer iteration of
+#: OpenCV's, which came closer to OpenCV's flow on held-out pairs than 100 or 300 (OpenCV's
+#: stopping rule ends its warps about there). ``weights=None`` with ``preset="opencv"`` starts
+#: from it (``benchmarks/bench_opencv_preset.py`` measures how close it comes).
 OPENCV_CONFIG = {**FROZEN_CONFIG, "n_scales": 5, "n_warps": 5, "n_iters": 30,
-                 "zoom_factor": 0.8, "median_filter": 5, "interpolation": "bicubic"}
+                 "zoom_factor": 0.8, "median_filter": 5, "preset": "opencv",
+                 "interpolation": "bicubic"}
 
 
 @dataclass(frozen=True)
@@ -345,7 +346,8 @@ def load_tvnet(weights=DEFAULT, params: dict | None = None, **options) -> Loaded
 
     params = {key: value for key, value in (params or {}).items() if value is not None}
     if weights is None:
-        config = {**FROZEN_CONFIG, **params}
+        frozen = OPENCV_CONFIG if params.get("preset") == "opencv" else FROZEN_CONFIG
+        config = {**frozen, **params}
         network = TVNet(**config, **options)
         return LoadedTVNet(network, config, None,
                            f"TV-L1 (no weights): {_describe(network_config(network))}")

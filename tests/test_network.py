@@ -990,3 +990,27 @@ def test_forward_refuses_non_finite_frames(bad, which):
     frames[which][0, 0, :, 5] = bad
     with pytest.raises(ValueError, match=f"{which} contains NaN or infinite values"):
         TVNet(n_iters=2)(frames["x0"], frames["x1"])
+
+
+@pytest.mark.parametrize("interpolation", ["bicubic", "bilinear"])
+def test_opencv_preset_tvnet_is_the_opencv_reference_with_a_fixed_budget(interpolation):
+    """OpenCV's pyramid, flow resizing and zero-border warps, as the reference's preset. The
+    frames span 0 to 1 (OpenCV's float scale), where TVNet's joint scaling to [0, 255] is
+    OpenCV's own multiplication by 255."""
+    image0, image1, _ = _warped_pair("coffee", (45, 57))
+    image0, image1 = (im @ np.asarray(_core.LUMA_RGB) for im in (image0, image1))
+    low, high = min(image0.min(), image1.min()), max(image0.max(), image1.max())
+    image0, image1 = ((im - low) / (high - low) for im in (image0, image1))
+    kwargs = dict(n_scales=3, n_warps=2, n_iters=35, median_filter=3)
+    expected = tvl1_optical_flow(image0, image1, **kwargs, tol=0, preset="opencv",
+                                 interpolation=interpolation)
+    x0, x1 = _to_torch(image0), _to_torch(image1)
+    net = TVNet(**kwargs, zoom_factor=0.8, eps=1e-200, preset="opencv",
+                interpolation=interpolation)
+    flow = net(x0, x1).detach()[0].numpy()
+    np.testing.assert_allclose(flow, expected, rtol=0, atol=TOLERANCES["float64"])
+    ipol = TVNet(**kwargs, zoom_factor=0.8, eps=1e-200, interpolation=interpolation)
+    assert np.abs(ipol(x0, x1).detach()[0].numpy() - expected).max() > 1e-2
+    assert "preset='opencv'" in repr(net)
+    with pytest.raises(ValueError, match="preset must be None or one of 'opencv'"):
+        TVNet(preset="ipol")

@@ -352,3 +352,15 @@ def test_opencv_config_is_opencv_structure_without_weights():
     assert "median_filter=5" in loaded.description
     est = TVNetFlow(weights=None, **OPENCV_CONFIG, device="cpu").fit(_pairs(1))
     assert est.model_.median_filter == 5
+
+
+def test_without_weights_the_opencv_preset_starts_from_opencv_config():
+    from sktvnet.pretrained import OPENCV_CONFIG
+
+    loaded = load_tvnet(None, {"preset": "opencv", "n_iters": 7})
+    assert loaded.config == {**OPENCV_CONFIG, "n_iters": 7}
+    assert load_tvnet(None, {"n_iters": 7}).config["preset"] is None
+    est = TVNetFlow(weights=None, preset="opencv", n_iters=2, device="cpu").fit(_pairs(1))
+    assert (est.model_.preset, est.model_.n_scales, est.model_.zoom_factor) == ("opencv", 5, 0.8)
+    with pytest.raises(InvalidParameterError, match="preset"):
+        TVNetFlow(preset="ipol").fit(_pairs(1))

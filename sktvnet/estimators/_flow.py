@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import _progress, losses, metrics, pretrained
 from .._devices import resolve_device
-from .._validation import INTERPOLATIONS
+from .._validation import INTERPOLATIONS, PRESETS
 from ..network import TVNet, _job_of
 from . import _videos
 from ._base import TorchStateMixin, torch_generator, worker_threads
@@ -92,6 +92,11 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         Side of a median filter applied to the flow before every 30 iterations of a warp, as
         OpenCV's DualTVL1 does (its default is 5; see :class:`sktvnet.TVNet`): 0 turns it off,
         else odd, >= 3. Without weights, 0.
+    preset : {"opencv"} or None, default=None
+        ``"opencv"`` follows the method of OpenCV's DualTVL1 (see :class:`sktvnet.TVNet`), the
+        flow most pretrained two-stream models were trained on; with ``weights=None``, the
+        parameters left unset take OpenCV's values
+        (:data:`sktvnet.pretrained.OPENCV_CONFIG`). Without weights, None.
     interpolation : {"bilinear", "bicubic"} or None, default=None
         Without weights, bilinear. How the warps and the pyramid interpolate between pixels:
         bilinear as the paper's TVNet,
@@ -241,6 +246,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         "texture": ["boolean", Interval(Real, 0, 1, closed="both"), "array-like", None],
         "compensate_brightness": ["boolean", None],
         "median_filter": [Interval(Integral, 0, None, closed="left"), None],
+        "preset": [StrOptions(set(PRESETS)), None],
         "interpolation": [StrOptions(set(INTERPOLATIONS)), None],
     }
 
@@ -258,6 +264,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         texture=None,
         compensate_brightness=None,
         median_filter=None,
+        preset=None,
         interpolation=None,
         weights="DEFAULT",
         train=None,
@@ -283,6 +290,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         self.texture = texture
         self.compensate_brightness = compensate_brightness
         self.median_filter = median_filter
+        self.preset = preset
         self.interpolation = interpolation
         self.weights = weights
         self.train = train
