@@ -334,3 +334,17 @@ def test_killed_run_then_resume_gives_the_uninterrupted_files(tmp_path):
     assert tree_files(out) == tree_files(tmp_path / "whole")
     records = [r for r in manifest(out)[1:] if r["status"] == "done"]
     assert sorted(r["video"] for r in records) == ["Run/v0", "Run/v1", "Run/v2", "Run/v3"]
+
+
+@pytest.mark.parametrize("method", ["reference", "tvnet"])
+def test_preset_opencv(tmp_path, capsys, method):
+    root = tmp_path / "dataset"
+    (root / "Right").mkdir(parents=True)
+    write_video(root / "Right" / "v.mp4", moving_texture(3, H, W, dx=1))
+    status, _, err = run([root, "-o", tmp_path / "out", "--method", method, "--preset", "opencv",
+                          "--n-iters", "20", "--no-compile", "-q"], capsys)
+    assert status == 0, err
+    assert "preset=opencv" in err
+    flows = read_rawframes(tmp_path / "out" / "Right" / "v")
+    assert flows.shape == (2, 2, H, W)
+    assert abs(flows[:, 0, 6:-6, 6:-6].mean() - 1) < 0.15

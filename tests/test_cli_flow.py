@@ -534,3 +534,22 @@ def test_a_non_finite_flow_exits_non_zero_and_names_the_pair(media, tmp_path, ca
     # What was written before it is counted, and kept for --resume.
     assert listing(tmp_path / "lossless") == flo_names(2)
     assert "0 of 1 input done, 2 flows computed" in out
+
+
+def test_preset_opencv_with_the_reference_and_with_tvnet(media, tmp_path, capsys):
+    from sktvnet import tvl1_optical_flow
+
+    status, _, err = run([media["mkv"], "-o", tmp_path / "ref", "--format", "npz", "--method",
+                          "reference", "--preset", "opencv", "--n-warps", "1", "--n-iters", "10",
+                          "-q"], capsys)
+    assert status == 0, err
+    assert "n_warps=1, n_iters=10, preset='opencv'; OpenCV DualTVL1's defaults otherwise" in err
+    frames = io.read_video(media["mkv"])
+    expected = tvl1_optical_flow(frames[0], frames[1], preset="opencv", n_warps=1, n_iters=10)
+    with np.load(tmp_path / "ref" / "lossless.npz") as archive:
+        np.testing.assert_allclose(archive["flow"][0], expected, atol=1e-5)
+    # TVNet without --weights: frozen TV-L1 as OpenCV, not the recommended weights.
+    status, _, err = run([media["mkv"], "-o", tmp_path / "tvnet", "--format", "npz", "--preset",
+                          "opencv", "--n-iters", "2", "--no-compile", "-q"], capsys)
+    assert status == 0, err
+    assert "TVNet-5-5-2" in err and "preset='opencv'" in err and "median_filter=5" in err

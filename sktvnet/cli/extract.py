@@ -384,6 +384,10 @@ def add_parser(subparsers) -> None:
                             pretrained.WEIGHTS)) + "), a file, or none (frozen TV-L1) "
                         "(default: the recommended " + pretrained.RECOMMENDED + "; none when a "
                         "structure option is given)")
+    solver.add_argument("--preset", choices=("opencv",),
+                        help="opencv: the flow of OpenCV's DualTVL1 at its defaults, which most "
+                             "pretrained two-stream models were trained on; with TVNet, frozen "
+                             "TV-L1 (sktvnet.pretrained.OPENCV_CONFIG)")
     solver.add_argument("--n-scales", type=_positive_int, metavar="S", help="pyramid levels")
     solver.add_argument("--n-warps", type=_positive_int, metavar="W", help="warps per level")
     solver.add_argument("--n-iters", type=_positive_int, metavar="N", help="iterations per warp")
@@ -407,7 +411,8 @@ def add_parser(subparsers) -> None:
 
 
 def _settings(args: argparse.Namespace) -> _Settings:
-    structure = tuple((key, getattr(args, key)) for key in ("n_scales", "n_warps", "n_iters")
+    structure = tuple((key, getattr(args, key))
+                      for key in ("preset", "n_scales", "n_warps", "n_iters")
                       if getattr(args, key) is not None)
     if args.method == "reference" and args.weights is not None:
         raise ValueError("--weights is TVNet's: the reference has none (use --method tvnet)")

@@ -174,7 +174,7 @@ class _Outputs:
 
 # The options that set TVNet's structure and constants, as TVNet's parameters are named.
 _STRUCTURE_OPTIONS = ("n_scales", "n_warps", "n_iters", "tau", "lmbda", "theta", "zoom_factor",
-                      "eps", "texture", "interpolation")
+                      "eps", "texture", "preset", "interpolation")
 
 
 def _flow_estimator(args: argparse.Namespace) -> tuple[str, Callable[[np.ndarray, np.ndarray],
@@ -204,7 +204,10 @@ def _flow_estimator(args: argparse.Namespace) -> tuple[str, Callable[[np.ndarray
         raise ValueError(
             f"--device must be auto, cpu, cuda or cuda:N, got {args.device!r}"
         ) from exc
-    loaded = load_network(args.weights, given, fused=False if args.no_compile else "auto")
+    # --preset opencv without --weights is TV-L1 as OpenCV computes it, not the recommended
+    # weights (which --preset would contradict).
+    weights = "none" if args.preset and args.weights is None else args.weights
+    loaded = load_network(weights, given, fused=False if args.no_compile else "auto")
     net = loaded.network.to(device).eval()
 
     def tvnet(frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
@@ -242,8 +245,9 @@ def _reference(args: argparse.Namespace, given: dict):
                          for f0, f1 in zip(frames0, frames1)])
 
     described = ", ".join(f"{key}={value!r}" for key, value in options.items())
+    defaults = "OpenCV DualTVL1's defaults" if args.preset else "IPOL's defaults"
     return ("the reference TV-L1 (NumPy), "
-            + (f"{described}; IPOL's defaults otherwise" if described else "IPOL's defaults")
+            + (f"{described}; {defaults} otherwise" if described else defaults)
             ), reference
 
 
@@ -386,6 +390,11 @@ def add_parser(subparsers) -> None:
                              "sktvnet.pretrained.save_weights, a model written by "
                              "TVNetFlow.save, or none (TV-L1's own steps and filters); default: "
                              f"the recommended {pretrained.RECOMMENDED}")
+    solver.add_argument("--preset", choices=("opencv",),
+                        help="opencv: the flow of OpenCV's DualTVL1 at its defaults, which most "
+                             "pretrained two-stream models were trained on (its method, and its "
+                             "values for the options left unset); with --method tvnet and no "
+                             "--weights, frozen TV-L1 (sktvnet.pretrained.OPENCV_CONFIG)")
     solver.add_argument("--n-scales", type=_positive(int), metavar="S",
                         help="pyramid levels, capped per input so that the coarsest keeps ~16 px")
     solver.add_argument("--n-warps", type=_positive(int), metavar="W", help="warps per level")
