@@ -697,3 +697,22 @@ def test_median_filter_errors():
         tvf.median_filter(torch.zeros(2, 5, 5), 3)
     with pytest.raises(TypeError, match="floating-point"):
         tvf.median_filter(torch.zeros(1, 2, 5, 5, dtype=torch.long), 3)
+
+
+# ------------------------------------------------------------------ OpenCV's resize and remap
+def test_opencv_resize_and_warp_match_opencv(rng):
+    cv2 = pytest.importorskip("cv2")
+    image = rng.random((29, 41)).astype(np.float32)
+    tensor = torch.from_numpy(image)[None, None]
+    by_factor = cv2.resize(image, None, fx=0.8, fy=0.8, interpolation=cv2.INTER_LINEAR)
+    ours = tvf._opencv_resize(tensor, by_factor.shape, 1 / 0.8)[0, 0].numpy()
+    np.testing.assert_allclose(ours, by_factor, atol=1e-5)
+    to_size = cv2.resize(image, (50, 33), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_allclose(tvf._opencv_resize(tensor, (33, 50))[0, 0].numpy(), to_size,
+                               atol=1e-5)
+    flow = rng.normal(0, 3, (2, 29, 41)).astype(np.float32)
+    rows, cols = np.mgrid[0:29, 0:41].astype(np.float32)
+    for bicubic, mode in ((True, cv2.INTER_CUBIC), (False, cv2.INTER_LINEAR)):
+        expected = cv2.remap(image, cols + flow[0], rows + flow[1], mode)  # zero border
+        warped, _ = tvf._opencv_warp(tensor, torch.from_numpy(flow)[None], bicubic)
+        np.testing.assert_allclose(warped[0, 0].numpy(), expected, atol=1e-4)
