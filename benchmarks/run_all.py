@@ -94,7 +94,7 @@ INDEX: tuple[Run, ...] = (
     Run("bench_tvnet.py", ("--device", "cuda"), ("tvnet_cuda",),
         f"{RESULTS_PAGE}: Speed on a GPU", cuda=True),
     Run("bench_compile_rule.py", (), ("compile_rule",), ""),
-    Run("bench_busy_threads.py", (), ("busy_threads",), ""),
+    Run("bench_busy_threads.py", (), ("busy_threads", "busy_threads_api"), ""),
     Run("bench_export.py", (), ("export",), "export.rst: Speed", ("--quick",)),
     Run("bench_cli_memory.py", (), ("cli_memory",),
         f"{RESULTS_PAGE}: Memory of ``sktvnet flow`` on long videos", ("--frames", "20", "40")),
