@@ -51,7 +51,7 @@ def test_true_tags_say_videos_and_sklearn_runs_only_the_clone_check():
     assert_video_tags(TVNetFlow(weights=None, n_iters=2))
 
 
-@parametrize_with_checks([table_tagged(TVNetFlow)(n_iters=2)],
+@parametrize_with_checks([table_tagged(TVNetFlow)(weights=None, n_iters=2)],
                          expected_failed_checks=lambda est: expected_failures("transformer"),
                          xfail_strict=True)
 def test_sklearn_common_checks(estimator, check):
