@@ -88,6 +88,8 @@ INDEX: tuple[Run, ...] = (
     Run("bench_reference.py", (), ("reference",),
         f"{RESULTS_PAGE}: The reference TV-L1 beside IPOL, OpenCV and scikit-image",
         ("--repeat", "1")),
+    Run("bench_opencv_preset.py", (), ("opencv_preset",),
+        "user_guide.rst: Flow for models trained on OpenCV's TV-L1: ``preset``", ("--quick",)),
     Run("bench_tvnet.py", ("--device", "cpu"), ("tvnet",), "",
         ("--device", "cpu", "--structures", "1-1-10", "--batches", "1", "--repeat", "1",
          "--no-fused")),
