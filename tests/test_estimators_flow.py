@@ -104,7 +104,8 @@ def test_transform_weighs_compiling_against_the_whole_video(monkeypatch, n_frame
 @pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
 def test_frozen_transform_matches_reference(interpolation):
     X, _ = make_pairs(2, shape=(32, 40))
-    flows = TVNetFlow(weights=None, n_scales=2, n_iters=20, interpolation=interpolation).fit(X).transform(X)
+    flows = TVNetFlow(weights=None, n_scales=2, n_iters=20,
+                      interpolation=interpolation).fit(X).transform(X)
     assert flows.shape == (2, 1, 2, 32, 40)
     assert flows.dtype == np.float32
     for video, flow in zip(X, flows):
@@ -157,8 +158,8 @@ def test_training_changes_only_what_it_trains(train):
 def test_training_lowers_the_loss_and_the_epe():
     X, y = make_pairs(8, shape=(24, 24), shift_range=1.5)
     frozen = TVNetFlow(weights=None, n_iters=10).fit(X)
-    trained = TVNetFlow(weights=None, n_iters=10, train="all", loss="epe", max_iter=40, batch_size=4,
-                        random_state=0).fit(X, y)
+    trained = TVNetFlow(weights=None, n_iters=10, train="all", loss="epe", max_iter=40,
+                        batch_size=4, random_state=0).fit(X, y)
     assert np.mean(trained.loss_curve_[-5:]) < np.mean(trained.loss_curve_[:5])
     assert trained.score(X, y) > frozen.score(X, y)
 
@@ -166,7 +167,8 @@ def test_training_lowers_the_loss_and_the_epe():
 def test_energy_training_lowers_the_energy():
     X, _ = make_pairs(6)
     frozen = TVNetFlow(weights=None, n_iters=5).fit(X)
-    trained = TVNetFlow(weights=None, n_iters=5, train="all", max_iter=30, batch_size=3, random_state=0).fit(X)
+    trained = TVNetFlow(weights=None, n_iters=5, train="all", max_iter=30, batch_size=3,
+                        random_state=0).fit(X)
     assert trained.score(X) > frozen.score(X)
 
 
@@ -279,7 +281,8 @@ def _labelled_videos(n=12):
 
 def test_pipeline_with_a_classifier():
     X, labels = _labelled_videos()
-    pipe = make_pipeline(TVNetFlow(weights=None, n_iters=20), FunctionTransformer(_pool), LogisticRegression())
+    pipe = make_pipeline(TVNetFlow(weights=None, n_iters=20), FunctionTransformer(_pool),
+                         LogisticRegression())
     pipe.fit(X, labels)
     assert pipe.score(X, labels) == 1.0
     assert cross_val_score(pipe, X, labels, cv=2).min() >= 0.8
@@ -327,8 +330,8 @@ def _fitted(train="all"):
 
 def test_round_trips_keep_trained_steps(tmp_path):
     X, y = make_pairs(3)
-    est = TVNetFlow(weights=None, train="steps", loss="epe", validation_fraction=None, random_state=0,
-                    **SMALL).fit(X, y)
+    est = TVNetFlow(weights=None, train="steps", loss="epe", validation_fraction=None,
+                    random_state=0, **SMALL).fit(X, y)
     assert est.model_.log_lmbda.abs().max() > 0  # the steps moved
     est.save(tmp_path / "model.sktvnet")
     joblib.dump(est, tmp_path / "model.joblib")

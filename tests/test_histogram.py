@@ -314,7 +314,8 @@ def motion_videos():
 
 def test_pipeline_fits_predicts_and_round_trips_through_joblib(motion_videos, tmp_path):
     X, y = motion_videos
-    pipeline = make_pipeline(TVNetFlow(weights=None, n_iters=5), FlowHistogram(), LogisticRegression())
+    pipeline = make_pipeline(TVNetFlow(weights=None, n_iters=5), FlowHistogram(),
+                             LogisticRegression())
     predictions = pipeline.fit(X, y).predict(X)
     assert predictions.shape == y.shape
     # Two classes (right, left) told apart by the sign of the flow: well above chance.
@@ -326,7 +327,8 @@ def test_pipeline_fits_predicts_and_round_trips_through_joblib(motion_videos, tm
 
 def test_pipeline_in_grid_search(motion_videos):
     X, y = motion_videos
-    pipeline = make_pipeline(TVNetFlow(weights=None, n_iters=5), FlowHistogram(), LogisticRegression())
+    pipeline = make_pipeline(TVNetFlow(weights=None, n_iters=5), FlowHistogram(),
+                             LogisticRegression())
     search = GridSearchCV(pipeline, {"flowhistogram__grid": [(1, 1), (2, 2)]}, cv=2)
     search.fit(X, y)
     assert search.best_params_["flowhistogram__grid"] in [(1, 1), (2, 2)]

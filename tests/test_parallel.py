@@ -62,9 +62,11 @@ def test_dask_cluster_extraction_equals_single_process(dask_client):
 def test_dask_cluster_grid_search(dask_client):
     X = _videos(4, (20, 20), frames=2)
     grid = {"train": [None, "u0"], "n_iters": [2, 8]}
-    local = GridSearchCV(TVNetFlow(weights=None, max_iter=2, batch_size=2, random_state=0), grid, cv=2).fit(X)
+    local = GridSearchCV(TVNetFlow(weights=None, max_iter=2, batch_size=2,
+                                   random_state=0), grid, cv=2).fit(X)
     with joblib.parallel_backend("dask"):
-        remote = GridSearchCV(TVNetFlow(weights=None, max_iter=2, batch_size=2, random_state=0), grid, cv=2,
+        remote = GridSearchCV(TVNetFlow(weights=None, max_iter=2, batch_size=2,
+                                        random_state=0), grid, cv=2,
                               n_jobs=-1).fit(X)
     assert remote.best_params_ == local.best_params_
     np.testing.assert_allclose(remote.cv_results_["mean_test_score"],

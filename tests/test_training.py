@@ -63,15 +63,16 @@ def test_a_diverging_run_is_restored_to_its_starting_state():
 @pytest.mark.parametrize("max_iter, expected", [(1, 2), (9, 10), (20, 11), (25, 11)])
 def test_validation_scores_once_before_and_ten_times_along_training(max_iter, expected):
     X, y = _flow_pairs(3, shape=(12, 12))
-    est = TVNetFlow(weights=None, n_iters=2, train="steps", loss="epe", max_iter=max_iter, batch_size=2,
-                    random_state=0).fit(X, y)
+    est = TVNetFlow(weights=None, n_iters=2, train="steps", loss="epe", max_iter=max_iter,
+                    batch_size=2, random_state=0).fit(X, y)
     assert len(est.validation_scores_) == expected
     assert est.best_validation_score_ == max(est.validation_scores_)
 
 
 def test_a_single_pair_is_trained_and_validated_on():
     X, y = _flow_pairs(1)
-    est = TVNetFlow(weights=None, n_iters=5, train="steps", loss="epe", max_iter=3, random_state=0).fit(X, y)
+    est = TVNetFlow(weights=None, n_iters=5, train="steps", loss="epe", max_iter=3,
+                    random_state=0).fit(X, y)
     assert len(est.validation_scores_) == 4
     assert est.best_validation_score_ == pytest.approx(est.score(X, y), rel=1e-5)
 
@@ -144,14 +145,16 @@ def test_flow_gradients_are_clipped(monkeypatch):
             [torch.linalg.vector_norm(p.grad) for p in params]))))
 
     monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
-    TVNetFlow(weights=None, n_iters=5, train="all", max_iter=2, batch_size=2, random_state=0).fit(_pairs())
+    TVNetFlow(weights=None, n_iters=5, train="all", max_iter=2, batch_size=2,
+              random_state=0).fit(_pairs())
     assert len(norms) == 2 and max(norms) <= 1.0 + 1e-5
 
 
 def test_training_the_filters_keeps_the_sum_of_each_set_of_centred_taps():
     X, y = _flow_pairs()
-    est = TVNetFlow(weights=None, n_scales=2, n_iters=5, train="filters", loss="epe", max_iter=3, batch_size=2,
-                    learning_rate=50.0, validation_fraction=None, random_state=0).fit(X, y)
+    est = TVNetFlow(weights=None, n_scales=2, n_iters=5, train="filters", loss="epe", max_iter=3,
+                    batch_size=2, learning_rate=50.0, validation_fraction=None,
+                    random_state=0).fit(X, y)
     start = est._make_network()
     trained = est.model_.centered_weight.detach().cpu()
     assert (trained - start.centered_weight).abs().min() > 1e-3  # every tap has learned
