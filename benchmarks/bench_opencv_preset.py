@@ -99,11 +99,10 @@ def main() -> None:
     n_pairs = 1 if args.quick else args.pairs
     results = {name: measure(name, n_pairs) for name in SETS}
     lines = [
-        "# preset=\"opencv\" against OpenCV's DualTVL1",
-        "",
-        f"Held-out sets, {n_pairs} pairs of 240x320 each, frames as uint8; difference to "
-        "OpenCV = end-point distance to OpenCV's own flow (px), mean over pixels and pairs, "
-        "and largest; EPE against the truth (px); one thread each.",
+        f"`preset=\"opencv\"` against OpenCV's DualTVL1 on the held-out sets, {n_pairs} pairs "
+        "of 240x320 each, frames as uint8: the end-point distance to OpenCV's own flow (px), "
+        "mean over pixels and pairs, and largest; the EPE against the truth (px); the time per "
+        "pair on one thread.",
         "",
         "| method | set | mean diff. to OpenCV | max diff. | EPE | s/pair |",
         "|---|---|---|---|---|---|",
