@@ -16,7 +16,8 @@ from torch.utils.checkpoint import checkpoint as _checkpoint
 
 from . import _core
 from ._validation import (check_interpolation, check_like, check_median_filter, check_preset,
-                          check_tensor, check_texture, check_tvnet_params, texture_shares)
+                          check_real, check_tensor, check_texture, check_tvnet_params,
+                          texture_shares)
 from . import functional as tvf
 
 __all__ = ["TVNet", "COMPILE_ENV_VAR", "COMPILE_MIN_WORK"]
@@ -386,9 +387,16 @@ class TVNet(nn.Module):
         level the same way, warps by ``cv2.remap``'s interpolation (Keys a = -0.75 when
         ``"bicubic"``) with a zero border. Unlike the reference, it sets no value: the
         structure is the constructor's (``TVNet(**sktvnet.pretrained.OPENCV_CONFIG)`` gives
-        OpenCV's), the iterations are a fixed number (OpenCV stops at epsilon 0.01), and the
-        frames are still scaled jointly to [0, 255] (OpenCV keeps their values: the same for
-        pairs that span 0 to 255).
+        OpenCV's, its stopping rule included: ``tol=0.01``), and the frames are still scaled
+        jointly to [0, 255] (OpenCV keeps their values: the same for pairs that span 0 to
+        255).
+    tol : float, default=0.0
+        Stop the iterations of a warp, pair by pair, once the mean squared change of the flow
+        is at most ``tol ** 2`` (``n_iters`` is then a maximum): the reference's rule, and
+        OpenCV's (epsilon 0.01), which a fixed number of iterations cannot follow where OpenCV
+        runs a warp long (noisy pairs, changes of brightness). 0 (TVNet's, the paper's) runs
+        ``n_iters`` iterations. Beyond the paper; with tol > 0 the iterations run one at a
+        time, and ``checkpoint`` does not apply.
     interpolation : {"bilinear", "bicubic"}, default="bilinear"
         How the warps (and the pyramid's resampling) interpolate the frames between pixels.
         Bilinear is the paper's TVNet. Bicubic (Keys, a = -0.5: Catmull-Rom) is IPOL's TV-L1 and
@@ -487,6 +495,7 @@ class TVNet(nn.Module):
         compensate_brightness: bool = False,
         median_filter: int = 0,
         preset: str | None = None,
+        tol: float = 0.0,
         interpolation: str = "bilinear",
         fused: bool | str = "auto",
         checkpoint: bool = False,
@@ -519,6 +528,10 @@ class TVNet(nn.Module):
         self.compensate_brightness = compensate_brightness
         self.median_filter = check_median_filter(median_filter)
         self.preset = check_preset(preset)
+        self.tol = check_real("tol", tol, low=0.0, low_open=False)
+        if self.tol > 0 and checkpoint:
+            raise ValueError("checkpoint needs a fixed number of iterations: tol must be 0 "
+                             f"with checkpoint=True, got tol={tol}")
         self.interpolation = check_interpolation(interpolation)
         self.fused = fused
         self.checkpoint = checkpoint
@@ -552,7 +565,7 @@ class TVNet(nn.Module):
             f"zoom_factor={self.zoom_factor}, eps={self.eps}, train_u0={self.train_u0}, "
             f"train_filters={self.train_filters}, train_steps={self.train_steps}, "
             f"texture={self.texture}, compensate_brightness={self.compensate_brightness}, "
-            f"median_filter={self.median_filter}, preset={self.preset!r}, "
+            f"median_filter={self.median_filter}, preset={self.preset!r}, tol={self.tol}, "
             f"interpolation={self.interpolation!r}, "
             f"fused={self.fused!r}, "
             f"checkpoint={self.checkpoint}"
@@ -753,10 +766,19 @@ class TVNet(nn.Module):
             # The median filter runs before every MEDIAN_EVERY iterations of the warp (OpenCV's
             # outer iterations): the iterations run in stretches between its passes.
             period = _core.MEDIAN_EVERY if self.median_filter else self.n_iters
+            settled = None  # with tol: which pairs have stopped iterating in this warp
             for stretch in range(start, start + self.n_iters, period):
                 end = min(stretch + period, start + self.n_iters)
+                if settled is not None and bool(settled.all()):
+                    break
                 if self.median_filter:
-                    flow = tvf._median_filter(flow, self.median_filter)
+                    filtered = tvf._median_filter(flow, self.median_filter)
+                    flow = filtered if settled is None else torch.where(settled, flow, filtered)
+                if self.tol > 0:
+                    flow, p, settled = self._iterate_to_tol(
+                        flow, p, rho_c, grad, denom, forward, div, steps, stretch, end, fused,
+                        settled)
+                    continue
                 if not use_checkpoint:
                     flow, p = self._iterate(flow, p, rho_c, grad, denom, forward, div, steps,
                                             stretch, end, fused)
@@ -770,6 +792,28 @@ class TVNet(nn.Module):
                     flow, p = _checkpoint(self._iterate, flow, p, rho_c, grad, denom, forward,
                                           div, steps, first, last, fused, use_reentrant=False)
         return flow
+
+    def _iterate_to_tol(self, u, p, rho_c, grad, denom, forward, div, steps, start: int,
+                        stop: int, fused: bool, settled):
+        """Iterations ``start .. stop - 1`` one at a time, each pair stopping for the rest of the
+        warp once the mean over its pixels of the squared change of the flow (u and v summed)
+        is at most ``tol ** 2``, the reference's rule and OpenCV's: a settled pair keeps its u
+        and p. ``settled`` (``(B, 1, 1, 1)`` bool, or None: none yet) is returned updated."""
+        if settled is None:
+            settled = torch.zeros(u.shape[0], 1, 1, 1, dtype=torch.bool, device=u.device)
+        if p is None:
+            p = (torch.zeros_like(u), torch.zeros_like(u))
+        pixels = u.shape[-2] * u.shape[-1]
+        for t in range(start, stop):
+            u_next, p_next = self._iterate(u, p, rho_c, grad, denom, forward, div, steps, t,
+                                           t + 1, fused)
+            change = (u_next - u).square().sum(dim=(1, 2, 3), keepdim=True) / pixels
+            u = torch.where(settled, u, u_next)
+            p = tuple(torch.where(settled, old, new) for old, new in zip(p, p_next))
+            settled = settled | (change <= self.tol * self.tol)
+            if bool(settled.all()):
+                break
+        return u, p, settled
 
     def _iterate(self, u, p, rho_c, grad, denom, forward, div, steps, start: int, stop: int,
                  fused: bool):

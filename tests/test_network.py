@@ -1014,3 +1014,29 @@ def test_opencv_preset_tvnet_is_the_opencv_reference_with_a_fixed_budget(interpo
     assert "preset='opencv'" in repr(net)
     with pytest.raises(ValueError, match="preset must be None or one of 'opencv'"):
         TVNet(preset="ipol")
+
+
+def test_tol_stops_each_pair_as_the_reference_does():
+    """OpenCV's and the reference's stopping rule, pair by pair in a batch: each pair of the
+    batch gives the flow it gives alone, and the flow the reference gives with the same tol."""
+    kwargs = dict(n_scales=2, n_warps=2, n_iters=60, median_filter=3)
+    pairs = []
+    for name in ("coffee", "camera"):
+        image0, image1, _ = _warped_pair(name, (40, 52))
+        if image0.ndim == 3:
+            image0, image1 = (im @ np.asarray(_core.LUMA_RGB) for im in (image0, image1))
+        low, high = min(image0.min(), image1.min()), max(image0.max(), image1.max())
+        pairs.append(tuple((im - low) / (high - low) for im in (image0, image1)))
+    net = TVNet(**kwargs, zoom_factor=0.8, eps=1e-200, preset="opencv", interpolation="bicubic",
+                tol=0.05)
+    x0 = torch.cat([_to_torch(a) for a, _ in pairs])
+    x1 = torch.cat([_to_torch(b) for _, b in pairs])
+    flows = net(x0, x1).detach().numpy()
+    for k, (image0, image1) in enumerate(pairs):
+        expected = tvl1_optical_flow(image0, image1, **kwargs, tol=0.05, preset="opencv")
+        np.testing.assert_allclose(flows[k], expected, rtol=0, atol=TOLERANCES["float64"])
+        fixed = tvl1_optical_flow(image0, image1, **kwargs, tol=0, preset="opencv")
+        assert np.abs(fixed - expected).max() > 1e-3  # the rule stopped some warp early
+    with pytest.raises(ValueError, match="checkpoint needs a fixed number of iterations"):
+        TVNet(tol=0.01, checkpoint=True)
+    assert "tol=0.05" in repr(net)
