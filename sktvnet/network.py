@@ -387,9 +387,10 @@ class TVNet(nn.Module):
         level the same way, warps by ``cv2.remap``'s interpolation (Keys a = -0.75 when
         ``"bicubic"``) with a zero border. Unlike the reference, it sets no value: the
         structure is the constructor's (``TVNet(**sktvnet.pretrained.OPENCV_CONFIG)`` gives
-        OpenCV's, its stopping rule included: ``tol=0.01``), and the frames are still scaled
-        jointly to [0, 255] (OpenCV keeps their values: the same for pairs that span 0 to
-        255).
+        OpenCV's, its stopping rule included: ``tol=0.01``). The frames keep their values, as
+        OpenCV's do, instead of being scaled jointly to [0, 255]: 8-bit values as they are (as
+        the estimators and the command give uint8 videos), and a pair whose values all lie in
+        [0, 1] multiplied by 255, as OpenCV takes float frames.
     tol : float, default=0.0
         Stop the iterations of a warp, pair by pair, once the mean squared change of the flow
         is at most ``tol ** 2`` (``n_iters`` is then a maximum): the reference's rule, and
@@ -630,7 +631,7 @@ class TVNet(nn.Module):
         ----------
         x0, x1 : Tensor of shape (B, C, H, W)
             Frames, C = 1 or 3 (RGB), float32 or float64, any range (each pair is scaled on its
-            own), H, W >= 4.
+            own; with ``preset="opencv"``, 8-bit values or [0, 1]), H, W >= 4.
 
         Returns
         -------
@@ -683,9 +684,12 @@ class TVNet(nn.Module):
     def _flow(self, x0: Tensor, x1: Tensor, *, fused: bool, use_checkpoint: bool) -> Tensor:
         batch, _, height, width = x0.shape
         dtype, device = x0.dtype, x0.device
-        i0, i1 = tvf._normalize_pair(tvf._to_grey(x0), tvf._to_grey(x1))
         bicubic = self.interpolation == "bicubic"
         opencv = self.preset == "opencv"
+        # OpenCV keeps the frames' values (its lambda weighs 8-bit differences); TV-L1 as IPOL
+        # scales each pair to [0, 255].
+        scale = tvf._opencv_scale if opencv else tvf._normalize_pair
+        i0, i1 = scale(tvf._to_grey(x0), tvf._to_grey(x1))
         if opencv:  # OpenCV's pyramid: no pre-smoothing, levels resized without blur
             shapes = _core.opencv_pyramid_shapes(height, width, self.n_scales, self.zoom_factor)
             levels = tvf._opencv_pyramid(torch.cat([i0, i1], dim=1), shapes, self.zoom_factor)

@@ -994,9 +994,9 @@ def test_forward_refuses_non_finite_frames(bad, which):
 
 @pytest.mark.parametrize("interpolation", ["bicubic", "bilinear"])
 def test_opencv_preset_tvnet_is_the_opencv_reference_with_a_fixed_budget(interpolation):
-    """OpenCV's pyramid, flow resizing and zero-border warps, as the reference's preset. The
-    frames span 0 to 1 (OpenCV's float scale), where TVNet's joint scaling to [0, 255] is
-    OpenCV's own multiplication by 255."""
+    """OpenCV's scale of the frames, pyramid, flow resizing and zero-border warps, as the
+    reference's preset: frames in [0, 1] are multiplied by 255, 8-bit values kept as they are
+    (no joint scaling to [0, 255])."""
     image0, image1, _ = _warped_pair("coffee", (45, 57))
     image0, image1 = (im @ np.asarray(_core.LUMA_RGB) for im in (image0, image1))
     low, high = min(image0.min(), image1.min()), max(image0.max(), image1.max())
@@ -1012,6 +1012,12 @@ def test_opencv_preset_tvnet_is_the_opencv_reference_with_a_fixed_budget(interpo
     ipol = TVNet(**kwargs, zoom_factor=0.8, eps=1e-200, interpolation=interpolation)
     assert np.abs(ipol(x0, x1).detach()[0].numpy() - expected).max() > 1e-2
     assert "preset='opencv'" in repr(net)
+    # On the 8-bit scale, of a pair that does not span 0 to 255: the values as they are.
+    dim0, dim1 = (np.rint(40 + 150 * im) for im in (image0, image1))
+    expected = tvl1_optical_flow(dim0.astype(np.uint8), dim1.astype(np.uint8), **kwargs, tol=0,
+                                 preset="opencv", interpolation=interpolation)
+    flow = net(_to_torch(dim0), _to_torch(dim1)).detach()[0].numpy()
+    np.testing.assert_allclose(flow, expected, rtol=0, atol=1e-4)  # the reference in float32
     with pytest.raises(ValueError, match="preset must be None or one of 'opencv'"):
         TVNet(preset="ipol")
 

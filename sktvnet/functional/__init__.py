@@ -35,7 +35,7 @@ from ._image import (
     zoom_out,
 )
 from ._median import _median_filter, median_filter
-from ._opencv import _opencv_pyramid, _opencv_resize, _opencv_warp
+from ._opencv import _opencv_pyramid, _opencv_resize, _opencv_scale, _opencv_warp
 from ._step import _tvl1_step, tvl1_iteration
 from ._taps import CENTERED_TAPS, DIVERGENCE_TAPS, FORWARD_TAPS
 from ._warp import _compensate_brightness, _warp, compensate_brightness, warp

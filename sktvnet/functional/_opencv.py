@@ -75,3 +75,14 @@ def _opencv_warp(image: Tensor, flow: Tensor, bicubic: bool = True) -> tuple[Ten
     rowsf = rows.to(v.dtype)
     outside = (u < -colsf) | (u > (width - 1) - colsf) | (v < -rowsf) | (v > (height - 1) - rowsf)
     return warped, outside.unsqueeze(1)
+
+
+def _opencv_scale(image0: Tensor, image1: Tensor) -> tuple[Tensor, Tensor]:
+    """The frames on OpenCV DualTVL1's scale, pair by pair: 8-bit values as they are (no joint
+    scaling to [0, 255]), and a pair whose values all lie in [0, 1] multiplied by 255, as OpenCV
+    takes float frames."""
+    batch = image0.shape[0]
+    largest = torch.maximum(image0.reshape(batch, -1).abs().amax(1),
+                            image1.reshape(batch, -1).abs().amax(1)).view(batch, 1, 1, 1)
+    scale = torch.where(largest <= 1.0, 255.0, 1.0).to(image0.dtype)
+    return image0 * scale, image1 * scale
