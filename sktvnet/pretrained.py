@@ -44,10 +44,11 @@ FORMAT_VERSION = 1
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 # What a weights file must describe, in this order: the structure, then the constants.
 CONFIG_KEYS = ("n_scales", "n_warps", "n_iters", "tau", "lmbda", "theta", "zoom_factor", "eps",
-               "texture", "compensate_brightness", "median_filter", "preset", "interpolation")
+               "texture", "compensate_brightness", "median_filter", "preset", "tol",
+               "interpolation")
 # Values of the keys that files written before the key existed do not record.
 _CONFIG_DEFAULTS = {"texture": False, "compensate_brightness": False, "median_filter": 0,
-                    "preset": None, "interpolation": "bilinear"}
+                    "preset": None, "tol": 0.0, "interpolation": "bilinear"}
 #: The value of ``weights`` that means :data:`RECOMMENDED`, read when the weights are loaded
 #: (torchvision's ``weights="DEFAULT"``).
 DEFAULT = "DEFAULT"
@@ -57,17 +58,16 @@ DEFAULT = "DEFAULT"
 #: fits the next, and one warp of 50 iterations per level keeps it fast.
 FROZEN_CONFIG = {"n_scales": 10, "n_warps": 1, "n_iters": 50, "tau": 0.25, "lmbda": 0.15,
                  "theta": 0.3, "zoom_factor": 0.7, "eps": 1e-10, "texture": False,
-                 "compensate_brightness": False, "median_filter": 0, "preset": None,
+                 "compensate_brightness": False, "median_filter": 0, "preset": None, "tol": 0.0,
                  "interpolation": "bilinear"}
 #: TVNet as ``cv2.optflow.DualTVL1OpticalFlow_create()`` at its defaults, which
 #: ``tvl1_optical_flow(preset="opencv")`` reproduces: OpenCV's method (``preset="opencv"``), 5
-#: levels 0.8 apart, 5 warps, median filter 5, cubic warps, and a fixed budget of iterations
-#: per warp where OpenCV stops at epsilon 0.01 (at most 300): 30, one outer iteration of
-#: OpenCV's, which came closer to OpenCV's flow on held-out pairs than 100 or 300 (OpenCV's
-#: stopping rule ends its warps about there). ``weights=None`` with ``preset="opencv"`` starts
-#: from it (``benchmarks/bench_opencv_preset.py`` measures how close it comes).
-OPENCV_CONFIG = {**FROZEN_CONFIG, "n_scales": 5, "n_warps": 5, "n_iters": 30,
-                 "zoom_factor": 0.8, "median_filter": 5, "preset": "opencv",
+#: levels 0.8 apart, 5 warps, median filter 5, cubic warps, and OpenCV's stopping rule: at most
+#: 300 iterations per warp (30 inner times 10 outer), fewer once the flow changes by less than
+#: epsilon 0.01 (``tol``). ``weights=None`` with ``preset="opencv"`` starts from it
+#: (``benchmarks/bench_opencv_preset.py`` measures how close it comes).
+OPENCV_CONFIG = {**FROZEN_CONFIG, "n_scales": 5, "n_warps": 5, "n_iters": 300,
+                 "zoom_factor": 0.8, "median_filter": 5, "preset": "opencv", "tol": 0.01,
                  "interpolation": "bicubic"}
 
 

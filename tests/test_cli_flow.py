@@ -453,7 +453,7 @@ def test_the_model_is_the_weights_and_the_command_says_which(
                                                  "'tvnet-8-2-15', made for --no-texture"),
     (["--method", "reference", "--weights", "tvnet-8-2-15"],
      "--weights applies to --method tvnet; the reference TV-L1 has no weights"),
-    (["--tol", "0.1"], "--tol applies to --method reference"),
+    (["--tol", "0.1"], "--tol 0.1 contradicts the weights 'RECOMMENDED', made for --tol 0.0"),
 ])
 def test_contradictory_options_are_errors_that_speak_cli(media, tmp_path, capsys, options,
                                                          message):

@@ -364,3 +364,20 @@ def test_without_weights_the_opencv_preset_starts_from_opencv_config():
     assert (est.model_.preset, est.model_.n_scales, est.model_.zoom_factor) == ("opencv", 5, 0.8)
     with pytest.raises(InvalidParameterError, match="preset"):
         TVNetFlow(preset="ipol").fit(_pairs(1))
+
+
+def test_tol_is_recorded_and_files_without_it_run_every_iteration(weights_file, tmp_path):
+    import json
+
+    from safetensors.torch import save
+
+    save_weights(TVNet(**STRUCTURE, tol=0.02), tmp_path / "t.safetensors")
+    assert load_weights(tmp_path / "t.safetensors")[1]["tol"] == 0.02
+    assert TVNetFlow(weights=tmp_path / "t.safetensors").fit(_pairs(1)).model_.tol == 0.02
+    path, _ = weights_file
+    state, config = load_weights(path)
+    old = {k: v for k, v in config.items() if k not in ("metadata", "tol")}
+    header = {"format": "sktvnet-weights", "format_version": "1", "config": json.dumps(old)}
+    older = tmp_path / "older.safetensors"
+    older.write_bytes(save(state, metadata=header))
+    assert load_weights(older)[1]["tol"] == 0.0

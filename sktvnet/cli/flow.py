@@ -191,9 +191,7 @@ def _flow_estimator(args: argparse.Namespace) -> tuple[str, Callable[[np.ndarray
     given = {key: getattr(args, key) for key in _STRUCTURE_OPTIONS}
     if args.method == "reference":
         return _reference(args, given)
-    if args.tol is not None:
-        raise ValueError("--tol applies to --method reference (TVNet runs a fixed number of "
-                         "iterations, --n-iters)")
+    given["tol"] = args.tol
     import torch
 
     from .._devices import resolve_device
@@ -417,8 +415,9 @@ def add_parser(subparsers) -> None:
     solver.add_argument("--eps", type=float,
                         help="TVNet only: constant added where it divides")
     solver.add_argument("--tol", type=float,
-                        help="reference only: stop a warp once the flow changes less "
-                             "(default: 0.01; 0 runs every iteration)")
+                        help="stop a warp once the flow changes less (the reference's default: "
+                             "0.01; TVNet's: the weights', 0.01 with --preset opencv; 0 runs "
+                             "every iteration)")
     computation = parser.add_argument_group("computation")
     computation.add_argument("--device", default="auto",
                      help="TVNet only: auto (CUDA if available, else CPU), cpu, cuda, cuda:1, ... "

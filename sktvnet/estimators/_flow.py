@@ -97,6 +97,11 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         flow most pretrained two-stream models were trained on; with ``weights=None``, the
         parameters left unset take OpenCV's values
         (:data:`sktvnet.pretrained.OPENCV_CONFIG`). Without weights, None.
+    tol : float or None, default=None
+        Stop the iterations of a warp, pair by pair, once the mean squared change of the flow
+        is at most ``tol ** 2``, OpenCV's and the reference's rule (``n_iters`` is then a
+        maximum); 0 runs ``n_iters`` iterations. Without weights, 0 (0.01 with
+        ``preset="opencv"``).
     interpolation : {"bilinear", "bicubic"} or None, default=None
         Without weights, bilinear. How the warps and the pyramid interpolate between pixels:
         bilinear as the paper's TVNet,
@@ -247,6 +252,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         "compensate_brightness": ["boolean", None],
         "median_filter": [Interval(Integral, 0, None, closed="left"), None],
         "preset": [StrOptions(set(PRESETS)), None],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
         "interpolation": [StrOptions(set(INTERPOLATIONS)), None],
     }
 
@@ -265,6 +271,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         compensate_brightness=None,
         median_filter=None,
         preset=None,
+        tol=None,
         interpolation=None,
         weights="DEFAULT",
         train=None,
@@ -291,6 +298,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         self.compensate_brightness = compensate_brightness
         self.median_filter = median_filter
         self.preset = preset
+        self.tol = tol
         self.interpolation = interpolation
         self.weights = weights
         self.train = train
