@@ -15,8 +15,9 @@ setup(
     license="BSD-3-Clause",
     python_requires=">=3.10",
     packages=find_packages(include=["sktvnet", "sktvnet.*"]),
-    # The bundled pretrained weights (sktvnet.pretrained), safetensors files of a few kB.
-    package_data={"sktvnet": ["weights/*.safetensors"]},
+    # The bundled pretrained weights (sktvnet.pretrained), safetensors files of a few kB, and
+    # what they measured on the held-out benchmark (written by benchmarks/bench_heldout.py).
+    package_data={"sktvnet": ["weights/*.safetensors", "weights/metrics.json"]},
     install_requires=[
         "numpy>=1.23",
         "scipy>=1.9",

@@ -26,9 +26,10 @@ This module never imports the estimators (they import it).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -71,6 +72,24 @@ OPENCV_CONFIG = {**FROZEN_CONFIG, "n_scales": 5, "n_warps": 5, "n_iters": 300,
                  "interpolation": "bicubic"}
 
 
+def frozen_zoom_factor(n_scales: int) -> float:
+    """``zoom_factor`` of a frozen TVNet whose ``n_scales`` is given without a zoom: the factor
+    whose pyramid spans the depth of :data:`FROZEN_CONFIG`'s (10 levels 0.7 apart, a ratio of
+    about 25 between the finest and the coarsest), and never below IPOL's 0.5, so that few
+    levels still reach large motions: ``max(0.5, 0.7 ** (9 / (n_scales - 1)))``, two decimals.
+    With 0.7 for every structure, TVNet-4-3-10 measured 0.103 px on held-out pairs against
+    0.076 at 0.5.
+
+    Examples
+    --------
+    >>> [frozen_zoom_factor(n) for n in (1, 4, 6, 8, 10, 12)]
+    [0.5, 0.5, 0.53, 0.63, 0.7, 0.75]
+    """
+    if n_scales <= 1:
+        return 0.5
+    return round(max(0.5, 0.7 ** (9 / (n_scales - 1))), 2)
+
+
 @dataclass(frozen=True)
 class PretrainedWeights:
     """One named state of TVNet bundled with sktvnet.
@@ -90,8 +109,11 @@ class PretrainedWeights:
     recipe : str
         The command that reproduces the file, and its training data.
     metrics : dict
-        What the state measured when it was made (end-point errors in pixels; see
-        ``benchmarks/results/pretrained_<name>.md``).
+        What the state measures on the canonical held-out benchmark
+        (:func:`sktvnet.datasets.load_heldout`): ``epe_<set>`` in pixels, ``warp_error_video``
+        in grey levels, ``pairs_per_s_1_thread`` and ``pairs_per_s_2_threads`` at 240x320.
+        Written by ``benchmarks/bench_heldout.py`` into ``sktvnet/weights/metrics.json``; empty
+        until it has run.
     description : str
         One sentence for humans.
     """
@@ -101,13 +123,17 @@ class PretrainedWeights:
     config: dict
     train: str
     recipe: str
-    metrics: dict = field(default_factory=dict)
     description: str = ""
 
     @property
     def path(self) -> Path:
         """The bundled file."""
         return WEIGHTS_DIR / self.file
+
+    @property
+    def metrics(self) -> dict:
+        """The held-out benchmark's figures of this entry (see the class docstring)."""
+        return dict(_measured()["entries"].get(self.name, {}))
 
     @property
     def structure(self) -> str:
@@ -117,114 +143,90 @@ class PretrainedWeights:
 
 _TVL1_CONSTANTS = {"tau": 0.25, "lmbda": 0.15, "theta": 0.3, "eps": 1e-10}
 # The structure the bundled entries share: eight levels 0.6 apart, two warps of 15 iterations,
-# IPOL's bicubic warps. They differ in ``texture`` alone.
+# IPOL's bicubic warps. They differ in what they do about brightness changes.
 _TVNET_8_2_15 = {"n_scales": 8, "n_warps": 2, "n_iters": 15, **_TVL1_CONSTANTS,
-                 "zoom_factor": 0.6, "interpolation": "bicubic"}
+                 "zoom_factor": 0.6, "interpolation": "bicubic", "texture": False,
+                 "compensate_brightness": False}
+_RECIPE = ("train='filters+steps' (the filters at a hundredth of the rate, the pre-smoothing at "
+           "IPOL's sigma), EPE loss, Adam 0.02 with cosine decay, 300 steps of 2 whole pairs of "
+           "make_flow_pairs(images='train'); a fifth held out, the best state kept")
 
 #: The bundled weights, by name.
 WEIGHTS: dict[str, PretrainedWeights] = {
     entry.name: entry for entry in [
         PretrainedWeights(
+            name="tvnet-8-2-15-compensated",
+            file="tvnet-8-2-15-compensated.safetensors",
+            config={**_TVNET_8_2_15, "compensate_brightness": True},
+            train="filters+steps",
+            recipe="python benchmarks/train_pretrained.py --name tvnet-8-2-15-compensated "
+                   f"(seed 0): {_RECIPE}: 20 pairs at 240x320 with motions up to 5 px, 20 "
+                   "more with brightness changes up to 2% and noise 0.005, 6 at 384x512 with "
+                   "motions up to 50 px and 6 up to 20 px with the same changes",
+            description="TVNet-8-2-15 (levels 0.6 apart, IPOL's bicubic warps) that fits a "
+                        "gain and an offset between the frames at every warp, so that a "
+                        "global brightness change is not motion, with step sizes and filters "
+                        "learned on exact warps, brightness changes with noise, and motions up "
+                        "to 50 px; for footage whose exposure changes. On smooth, weakly "
+                        "textured scenes a brightness offset and a motion can explain the same "
+                        "change, and it can then fail by pixels where TV-L1 does not",
+        ),
+        PretrainedWeights(
             name="tvnet-8-2-15-coarse-texture",
             file="tvnet-8-2-15-coarse-texture.safetensors",
             config={**_TVNET_8_2_15, "texture": (0.0, 1.0)},
             train="filters+steps",
-            recipe="python benchmarks/train_pretrained.py (seed 0): train='filters+steps' "
-                   "(the filters at a hundredth of the rate, the pre-smoothing at IPOL's sigma), "
-                   "EPE loss, Adam 0.02 with cosine decay, 300 steps of 2 whole pairs of "
-                   "make_flow_pairs(images='train'), 56 at 240x320 (motions up to 4 px) and 8 at "
-                   "384x512 (up to 12 px) so that all eight levels learn, half of each exact "
-                   "warps and half with brightness changes up to 0.005 and noise 0.002; a fifth "
-                   "held out, the best state kept",
-            # benchmarks/results/pretrained_tvnet-8-2-15-coarse-texture.md, one run on a 2-core
-            # AMD EPYC (AVX-512): the
-            # reference TV-L1 at its defaults measured 0.0239 (exact warps), 0.2145 (0.5%
-            # brightness and noise 0.002), 1.6133 (2% and 0.005) and 3.781 px (motorcycle), and
-            # 4.28 pairs/s; with the same texture 0.0250, 0.1276, 0.7157 and 3.329 px. Frozen
-            # TVNet-8-2-15 with the same texture: 0.0233, 0.1083, 0.3018 and 3.578 px. Speed-up
-            # in rounds interleaved with the reference's: 8.4x compiled with two threads, 5.7x
-            # with one. Trained on changed pairs alone, the same texture lost its precision on
-            # exact warps (0.0334 px with changes of 0.005, 0.0386 with 0.02, in trials).
-            metrics={"epe_held_out_240x320_exact": 0.0232, "epe_held_out_240x320_mild": 0.0727,
-                     "epe_held_out_240x320_realistic": 0.1795, "epe_motorcycle": 3.438,
-                     "speedup_vs_reference": 8.4},
-            description="TVNet-8-2-15 with levels 0.6 apart and IPOL's bicubic warps that solves "
-                        "its coarse levels on their texture, so that brightness changes do not "
-                        "mislead the search for motion, and its finest level on the frames, for "
-                        "their precision, and whose step sizes and difference filters of every "
-                        "iteration learned on exact warps and on pairs with 0.5% brightness "
-                        "changes and noise; for camera footage and anything else: more "
-                        "accurate than the reference on held-out exact warps (0.97x its error), "
-                        "under 0.5% and 2% brightness changes (0.34x and 0.11x) and on the "
-                        "motorcycle pair (0.91x), at 5.7x its speed with one thread and 8.4x "
-                        "with two",
+            recipe=f"python benchmarks/train_pretrained.py --name tvnet-8-2-15-coarse-texture "
+                   f"(seed 0): {_RECIPE}: 56 at 240x320 (motions up to 4 px) and 8 at 384x512 "
+                   "(up to 12 px), half of each exact warps and half with brightness changes up "
+                   "to 0.5% and noise 0.002",
+            description="TVNet-8-2-15 that solves its coarse levels on their texture and its "
+                        "finest level on the frames (the recommended entry before "
+                        "tvnet-8-2-15-compensated, which replaces it: the texture removes the "
+                        "low frequencies that carry large motions)",
         ),
         PretrainedWeights(
             name="tvnet-8-2-15-texture",
             file="tvnet-8-2-15-texture.safetensors",
             config={**_TVNET_8_2_15, "texture": True},
             train="filters+steps",
-            recipe="python benchmarks/train_pretrained.py --name tvnet-8-2-15-texture (seed 0): "
-                   "train='filters+steps' "
-                   "(the filters at a hundredth of the rate, the pre-smoothing at IPOL's sigma), "
-                   "EPE loss, Adam 0.02 with cosine decay, 300 steps of 2 whole pairs of "
-                   "make_flow_pairs(images='train', brightness=0.02, noise=0.005), 56 at "
-                   "240x320 (motions up to 4 px) and 8 at 384x512 (up to 12 px) so that all "
-                   "eight levels learn; a fifth held out, the best state kept",
-            # benchmarks/results/pretrained_tvnet-8-2-15-texture.md, one run on a 2-core AMD
-            # EPYC (the recommended entry until #11's last session): the reference
-            # TV-L1 at its defaults measured 0.0239 (exact warps), 1.6133 (2% brightness and
-            # noise) and 3.781 px (motorcycle), and 2.31 pairs/s; on the texture of the levels
-            # 0.0363, 0.0723 and 3.247 px. Frozen TVNet-8-2-15 (bicubic, texture): 0.0350,
-            # 0.0859 and 3.505 px. Speed-up (the file's metric: compiled, two threads) in rounds
-            # interleaved with the reference's: 9.9x, and 6.1x with one torch thread (the
-            # machine's speed drifts between runs: earlier runs of the same structure gave 8.7x
-            # and 5.4x). Bicubic warps cost the structure 19% of its speed with one thread
-            # (benchmarks/results/interpolation.md). Before training kept the sums of the
-            # centred-gradient taps, the same recipe gave 0.0353, 0.0810 and 3.142 px, and with
-            # bilinear warps 0.0551, 0.0842 and 3.122 px.
-            metrics={"epe_held_out_240x320_exact": 0.0345,
-                     "epe_held_out_240x320_realistic": 0.0823, "epe_motorcycle": 3.3,
-                     "speedup_vs_reference": 9.9},
-            description="TVNet-8-2-15 with levels 0.6 apart (eight levels, two warps of 15 "
-                        "iterations each) and IPOL's bicubic warps that solves on the texture "
-                        "of every level, so that brightness changes between frames are not "
-                        "motion, and whose step sizes and difference filters of every "
-                        "iteration learned on pairs with 2% brightness changes and noise; for "
-                        "footage whose brightness changes a lot (flicker, exposure steps): 20x "
-                        "more accurate than the reference under such changes, "
-                        "0.87x its error on the motorcycle pair, 1.4x it on exact warps, at "
-                        "6.1x its speed with one thread and 9.9x with two",
+            recipe=f"python benchmarks/train_pretrained.py --name tvnet-8-2-15-texture (seed 0): "
+                   f"{_RECIPE}: 56 at 240x320 (motions up to 4 px) and 8 at 384x512 (up to "
+                   "12 px), every pair with brightness changes up to 2% and noise 0.005",
+            description="TVNet-8-2-15 that solves every level on its texture, trained on pairs "
+                        "with brightness changes and noise; for footage whose brightness "
+                        "changes more than a gain and an offset describe (local flicker)",
         ),
         PretrainedWeights(
             name="tvnet-8-2-15",
             file="tvnet-8-2-15.safetensors",
-            config={**_TVNET_8_2_15, "texture": False},
+            config=dict(_TVNET_8_2_15),
             train="filters+steps",
-            recipe="python benchmarks/train_pretrained.py --name tvnet-8-2-15 (seed 0): the "
-                   "recipe of tvnet-8-2-15-texture on exact warps (no brightness change, no "
-                   "noise)",
-            # benchmarks/results/pretrained_tvnet-8-2-15.md, one run on a 2-core AMD EPYC: the
-            # reference at its defaults 0.0239, 1.6133 and 3.781 px and 2.49 pairs/s; frozen
-            # TVNet-8-2-15 (bicubic, on the frames) 0.0215, 1.8153 and 4.194 px. Speed-up
-            # against the reference in interleaved rounds: 9.0x compiled with two threads, 5.8x
-            # with one. Trained on pairs with noise 0.005 (a trial), it ended at 0.0234 px on
-            # exact warps, worse than frozen.
-            metrics={"epe_held_out_240x320_exact": 0.0203,
-                     "epe_held_out_240x320_realistic": 1.9655, "epe_motorcycle": 3.876,
-                     "speedup_vs_reference": 9.0},
-            description="TVNet-8-2-15 as the other entries (levels 0.6 apart, bicubic "
-                        "warps, learned step sizes and filters) but on the frames themselves, "
-                        "trained on exact warps; for data whose brightness does not change "
-                        "between frames (renders, synthetic warps, one exposure): 0.85x the "
-                        "reference's error on exact warps and 1.03x it on the motorcycle pair, "
-                        "at 5.8x its speed with one thread and 9.0x with two; under a 2% "
-                        "brightness change it fails as TV-L1 does (1.97 px)",
+            recipe=f"python benchmarks/train_pretrained.py --name tvnet-8-2-15 (seed 0): "
+                   f"{_RECIPE}: 56 at 240x320 (motions up to 4 px) and 8 at 384x512 (up to "
+                   "12 px), exact warps",
+            description="TVNet-8-2-15 on the frames themselves, trained on exact warps: more "
+                        "precise than TV-L1 at its defaults on small and large motions alike, "
+                        "at a multiple of its speed; under a change of brightness between the "
+                        "frames it fails as TV-L1 does (tvnet-8-2-15-texture, or "
+                        "tvnet-8-2-15-compensated for a global change, serve such footage)",
         ),
     ]
 }
-#: The entry :func:`load_pretrained` returns by default.
-RECOMMENDED = "tvnet-8-2-15-coarse-texture"
+#: The entry that ``weights="DEFAULT"`` (``TVNetFlow()``, ``sktvnet flow``) and
+#: :func:`load_pretrained` use.
+RECOMMENDED = "tvnet-8-2-15"
+# What every entry measured on the canonical held-out benchmark, written by
+# benchmarks/bench_heldout.py (package data): the registry shows it, nobody types it.
+METRICS_FILE = WEIGHTS_DIR / "metrics.json"
+
+
+@functools.lru_cache(maxsize=1)
+def _measured() -> dict:
+    try:
+        return json.loads(METRICS_FILE.read_text())
+    except FileNotFoundError:
+        return {"entries": {}}
 
 
 def structure_name(config: dict) -> str:
@@ -323,7 +325,8 @@ def load_tvnet(weights=DEFAULT, params: dict | None = None, **options) -> Loaded
     params : dict, optional
         Structure and constants asked for (``n_iters``, ``texture``, ...; None: unset). With
         weights, an unset value follows the weights and a set one must equal the weights' (else
-        :class:`WeightsMismatch`); without, unset values are :data:`FROZEN_CONFIG`'s.
+        :class:`WeightsMismatch`); without, unset values are :data:`FROZEN_CONFIG`'s, except
+        ``zoom_factor`` when ``n_scales`` is given: :func:`frozen_zoom_factor`.
     **options
         TVNet's other arguments (``train_u0``, ``fused``, ...), which weights do not set.
 
@@ -347,6 +350,8 @@ def load_tvnet(weights=DEFAULT, params: dict | None = None, **options) -> Loaded
     params = {key: value for key, value in (params or {}).items() if value is not None}
     if weights is None:
         frozen = OPENCV_CONFIG if params.get("preset") == "opencv" else FROZEN_CONFIG
+        if frozen is FROZEN_CONFIG and "n_scales" in params and "zoom_factor" not in params:
+            params["zoom_factor"] = frozen_zoom_factor(params["n_scales"])
         config = {**frozen, **params}
         network = TVNet(**config, **options)
         return LoadedTVNet(network, config, None,

@@ -64,9 +64,12 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
     theta : float or None, default=None
         Tightness of the coupling, theta in Eq. 2; without weights, 0.3.
     zoom_factor : float or None, default=None
-        Size ratio between pyramid levels; without weights, 0.7. TV-L1's usual 0.5 leaves each
-        level to double the motion of the coarser one; with one warp per level the finer steps
-        of 0.7 recover large motions better (see the user guide's "Choosing a structure").
+        Size ratio between pyramid levels; without weights, 0.7 for the default ten levels, and
+        for a given ``n_scales`` the ratio whose pyramid is as deep
+        (:func:`sktvnet.pretrained.frozen_zoom_factor`: 0.5 up to five levels). TV-L1's usual
+        0.5 leaves each level to double the motion of the coarser one; with one warp per level
+        the finer steps of 0.7 recover large motions better (see the user guide's "Choosing a
+        structure").
     eps : float or None, default=None
         Soft non-zero constant of the divisions in Eq. 11-12; without weights, 1e-10.
     texture : bool, float in [0, 1], sequence of them, or None, default=None
