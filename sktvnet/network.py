@@ -285,8 +285,9 @@ class TVNet(nn.Module):
     """TV-L1 optical flow unrolled into a network: TVNet-``n_scales``-``n_warps``-``n_iters``.
 
     Frozen (the default), TVNet computes the same function as
-    ``tvl1_optical_flow(..., interpolation=interpolation, tol=0)`` with the same structure (and
-    the paper's bilinear warps by default): the frames
+    ``tvl1_optical_flow(..., interpolation=interpolation, tol=tol, preset=preset)`` with the same
+    structure (``tol=0``: a fixed number of iterations; and the paper's bilinear warps by
+    default): the frames
     are turned grey, scaled jointly to [0, 255] per pair, smoothed (sigma 0.8) and put in a pyramid;
     on each level, coarsest first, ``n_warps`` warps of ``n_iters`` iterations of
     :func:`sktvnet.functional.tvl1_iteration` refine the flow, which is then zoomed in to the next
