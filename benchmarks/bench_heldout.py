@@ -15,7 +15,11 @@ sktvnet trains on or tunes defaults with:
 EPE is in pixels (mean over the pixels of every pair). Speed is pairs per second on the 16
 ``exact`` pairs (240x320) with one thread and with two (torch and OpenCV threads; the NumPy
 reference runs on one core either way), after a warm-up, the best of ``--repeat`` runs. sktvnet's
-models run through ``TVNetFlow.transform`` as a user would call it.
+models run through ``TVNetFlow.transform`` as a user would call it, eagerly
+(``SKTVNET_COMPILE=0``, set by this script): a job of this size runs so, and the work that the
+process has run eagerly would otherwise make ``fused="auto"`` compile in the middle of one
+method's timing and give the methods after it the compiled path (``benchmarks/results/tvnet.md``
+measures what compiling brings to long jobs).
 
 Usage::
 
@@ -37,6 +41,9 @@ from pathlib import Path
 import numpy as np
 
 from _common import write_results
+
+# Every method on the same path (see the docstring); set before sktvnet loads.
+os.environ["SKTVNET_COMPILE"] = "0"
 
 # The bundled entries' metrics, which sktvnet.pretrained.WEIGHTS reads (package data).
 METRICS_FILE = Path(__file__).resolve().parents[1] / "sktvnet" / "weights" / "metrics.json"
@@ -215,8 +222,9 @@ def main() -> None:
         "and offset of up to 2% and noise 0.005; large: 8 pairs of 384x512, motions of 5-50 px; "
         "motorcycle: the real stereo pair (up to 60 px); video: 12 real pairs scored by the "
         "paper's flow error mean |I1(x + w) - I0(x)| in grey levels (no ground truth). Speed: "
-        f"the 16 exact pairs (240x320), best of {args.repeat} runs after a warm-up; the NumPy "
-        "reference uses one core either way. Best of each column in bold.\n\n" + table)
+        f"the 16 exact pairs (240x320), best of {args.repeat} runs after a warm-up, sktvnet's "
+        "models eager; the NumPy reference uses one core either way. Best of each column in "
+        "bold.\n\n" + table)
     write_results("heldout", text, {"sets": list(SETS), "rows": rows},
                   command="python benchmarks/bench_heldout.py")
     bundled = {row["kind"].split(":", 1)[1]: metrics_of(row) for row in rows
