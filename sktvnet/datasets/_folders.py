@@ -20,6 +20,22 @@ def _is_frame_folder(path: str) -> bool:
     return any(os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS for name in os.listdir(path))
 
 
+def class_folders(root: str, classes) -> list[str]:
+    """The visible class folders of ``root`` in name order, only ``classes`` when given (a
+    list of names, each of which must have its folder)."""
+    found = [name for name in _visible(root) if os.path.isdir(os.path.join(root, name))]
+    if classes is not None:
+        if isinstance(classes, str):
+            raise TypeError(f"classes must be a list of class names, got the string {classes!r}")
+        missing = sorted(set(classes) - set(found))
+        if missing:
+            raise ValueError(
+                f"no folder for the classes {missing} in {root!r}; its class folders are {found}"
+            )
+        found = [name for name in found if name in set(classes)]
+    return found
+
+
 def load_video_folder(
     root: str | os.PathLike,
     *,
@@ -90,16 +106,7 @@ def load_video_folder(
             f"extensions must be a tuple of strings such as ('.avi',), got {extensions!r}"
         )
     extensions = tuple(e.lower() for e in extensions)
-    found = [name for name in _visible(root) if os.path.isdir(os.path.join(root, name))]
-    if classes is not None:
-        if isinstance(classes, str):
-            raise TypeError(f"classes must be a list of class names, got the string {classes!r}")
-        missing = sorted(set(classes) - set(found))
-        if missing:
-            raise ValueError(
-                f"no folder for the classes {missing} in {root!r}; its class folders are {found}"
-            )
-        found = [name for name in found if name in set(classes)]
+    found = class_folders(root, classes)
     paths, labels = [], []
     for label in found:
         folder = os.path.join(root, label)

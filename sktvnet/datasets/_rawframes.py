@@ -8,7 +8,7 @@ import numpy as np
 
 from ..io import read_rawframes
 from ..io._rawframes import _FLOW_FILE, DEFAULT_BOUND
-from ._folders import _visible
+from ._folders import _visible, class_folders
 
 
 def _video_folders(folder: str) -> list[str]:
@@ -96,16 +96,7 @@ def load_rawframes_folder(
     if not os.path.isdir(root):
         raise NotADirectoryError(f"{root!r} is a file; root must be a folder holding one folder "
                                  "of video folders per class")
-    found = [name for name in _visible(root) if os.path.isdir(os.path.join(root, name))]
-    if classes is not None:
-        if isinstance(classes, str):
-            raise TypeError(f"classes must be a list of class names, got the string {classes!r}")
-        missing = sorted(set(classes) - set(found))
-        if missing:
-            raise ValueError(
-                f"no folder for the classes {missing} in {root!r}; its class folders are {found}"
-            )
-        found = [name for name in found if name in set(classes)]
+    found = class_folders(root, classes)
     flows, labels = [], []
     for label in found:
         class_folder = os.path.join(root, label)
