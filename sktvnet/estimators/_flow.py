@@ -701,8 +701,9 @@ def load_pretrained(name: str | None = None, **params) -> TVNetFlow:
     --------
     >>> import numpy as np
     >>> from sktvnet import load_pretrained
+    >>> from sktvnet.pretrained import RECOMMENDED
     >>> flow = load_pretrained()
-    >>> flow.weights == flow.weights_ == "tvnet-8-2-15-coarse-texture", flow.structure_
+    >>> flow.weights == flow.weights_ == RECOMMENDED, flow.structure_
     (True, 'TVNet-8-2-15')
     >>> rng = np.random.default_rng(0)
     >>> flow.transform(rng.random((1, 2, 32, 32))).shape
