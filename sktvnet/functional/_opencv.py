@@ -10,6 +10,7 @@ from torch import Tensor
 
 from .. import _core
 from ._image import _resample
+from ._warp import _sample_grid
 
 
 def _opencv_resize(image: Tensor, shape: tuple[int, int], scale: float | None = None) -> Tensor:
@@ -38,21 +39,14 @@ def _opencv_warp(image: Tensor, flow: Tensor, bicubic: bool = True) -> tuple[Ten
     neighbour outside the image contributes 0. Returns the warped image and where the position
     leaves the image (as :func:`sktvnet.functional.warp`)."""
     batch, channels, height, width = image.shape
-    device = image.device
-    u, v = flow[:, 0], flow[:, 1]
-    fu, fv = torch.floor(u), torch.floor(v)
-    tx = (u - fu).unsqueeze(1)
-    ty = (v - fv).unsqueeze(1)
-    cols = torch.arange(width, device=device)
-    rows = torch.arange(height, device=device).view(height, 1)
-    x0 = (cols + fu.clamp(-width - 2, width + 2).long()).unsqueeze(1)
-    y0 = (rows + fv.clamp(-height - 2, height + 2).long()).unsqueeze(1)
+    x0, y0, tx, ty, outside = _sample_grid(flow, height, width, 2)
+    x0, y0 = x0.unsqueeze(1), y0.unsqueeze(1)
     if bicubic:
         offsets = (-1, 0, 1, 2)
         wx, wy = _core.opencv_cubic_weights(tx), _core.opencv_cubic_weights(ty)
     else:
         offsets, wx, wy = (0, 1), (1 - tx, tx), (1 - ty, ty)
-    zero = torch.zeros((), dtype=image.dtype, device=device)
+    zero = torch.zeros((), dtype=image.dtype, device=image.device)
     wx = [torch.where((x0 + k >= 0) & (x0 + k < width), w, zero) for k, w in zip(offsets, wx)]
     wy = [torch.where((y0 + k >= 0) & (y0 + k < height), w, zero) for k, w in zip(offsets, wy)]
     flat = image.reshape(batch, channels, height * width)
@@ -71,10 +65,7 @@ def _opencv_warp(image: Tensor, flow: Tensor, bicubic: bool = True) -> tuple[Ten
             term = gather(row, column) * weight_x
             line = term if line is None else line + term
         warped = line * weight_y if warped is None else warped + line * weight_y
-    colsf = cols.to(u.dtype)
-    rowsf = rows.to(v.dtype)
-    outside = (u < -colsf) | (u > (width - 1) - colsf) | (v < -rowsf) | (v > (height - 1) - rowsf)
-    return warped, outside.unsqueeze(1)
+    return warped, outside
 
 
 def _opencv_scale(image0: Tensor, image1: Tensor) -> tuple[Tensor, Tensor]:

@@ -14,20 +14,31 @@ from .._validation import check_tensor as _check_tensor
 # --------------------------------------------------------------------------------------------
 # Warping
 # --------------------------------------------------------------------------------------------
-def _warp(image: Tensor, flow: Tensor, bicubic: bool = False) -> tuple[Tensor, Tensor]:
-    batch, channels, height, width = image.shape
-    device = image.device
+def _sample_grid(flow: Tensor, height: int, width: int, margin: int):
+    """The integer corner ``(x0, y0)`` of ``x + w(x)`` (``(B, H, W)``, bounded to ``margin``
+    pixels beyond the image), the fractions ``(tx, ty)`` (``(B, 1, H, W)``) to sample at, and
+    where ``x + w`` leaves the image (``(B, 1, H, W)`` bool)."""
     u, v = flow[:, 0], flow[:, 1]
     fu, fv = torch.floor(u), torch.floor(v)
     # Fractions from the flow itself: exact (Sterbenz), and what the reference gets when it rounds
     # x - floor(x) computed in float64 to the image dtype.
     tx = (u - fu).unsqueeze(1)
     ty = (v - fv).unsqueeze(1)
-    cols = torch.arange(width, device=device)
-    rows = torch.arange(height, device=device).view(height, 1)
+    cols = torch.arange(width, device=flow.device)
+    rows = torch.arange(height, device=flow.device).view(height, 1)
     # Bounded before the integer cast so that huge or non-finite flows cannot overflow it.
-    x0 = cols + fu.clamp(-width - 1, width + 1).long()
-    y0 = rows + fv.clamp(-height - 1, height + 1).long()
+    x0 = cols + fu.clamp(-width - margin, width + margin).long()
+    y0 = rows + fv.clamp(-height - margin, height + margin).long()
+    # Compared on the flow, not on x + u, so that no rounding of x + u flips a border pixel.
+    colsf = cols.to(u.dtype)
+    rowsf = rows.to(v.dtype)
+    outside = (u < -colsf) | (u > (width - 1) - colsf) | (v < -rowsf) | (v > (height - 1) - rowsf)
+    return x0, y0, tx, ty, outside.unsqueeze(1)
+
+
+def _warp(image: Tensor, flow: Tensor, bicubic: bool = False) -> tuple[Tensor, Tensor]:
+    batch, channels, height, width = image.shape
+    x0, y0, tx, ty, outside = _sample_grid(flow, height, width, 1)
     if bicubic:
         offsets = (-1, 0, 1, 2)
         wx, wy = _core.catmull_rom_weights(tx), _core.catmull_rom_weights(ty)
@@ -64,11 +75,7 @@ def _warp(image: Tensor, flow: Tensor, bicubic: bool = False) -> tuple[Tensor, T
             warped = line * weight_y
         else:
             warped.addcmul_(line, weight_y)
-    # Compared on the flow, not on x + u, so that no rounding of x + u flips a border pixel.
-    colsf = cols.to(u.dtype)
-    rowsf = rows.to(v.dtype)
-    outside = (u < -colsf) | (u > (width - 1) - colsf) | (v < -rowsf) | (v > (height - 1) - rowsf)
-    return warped, outside.unsqueeze(1)
+    return warped, outside
 
 
 def warp(
