@@ -7,9 +7,9 @@ class is a motion pattern (``sktvnet.datasets.make_motion_videos``), held out fr
    frames), the default classifier (end to end: TVNet trained with the head, loss
    ``Lc + 0.1 Lf``); held-out accuracy on ``--test`` other videos and wall time of ``fit``.
 3. The paper's ablation on the same data, each over ``--seeds`` model seeds: end to end with Lf,
-   end to end without Lf (``flow_loss_weight=0``), end to end with TVNet's learning rate 1/255 of
-   the head's (the paper's ratio; the default is 1/10), frozen TVNet (``train=None``: TV-L1
-   features) and the same head on raw frame differences (``motion="difference"``, no flow). Also
+   end to end without Lf (``flow_loss_weight=0``), end to end with TVNet's learning rates 1/255 of
+   the default flow stage's (the paper's ratio to the head's), frozen TVNet
+   (``flow__train=None``: TV-L1 features) and the same head on raw frame differences (``motion="difference"``, no flow). Also
    the TV-L1 energy Lf (Eq. 1) of each model's flows on the held-out clips (how flow-like they
    stay) and how far TVNet's parameters moved from their TV-L1 initialisation.
 
@@ -37,8 +37,9 @@ os.environ.setdefault("SKTVNET_COMPILE", "0")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from sktvnet import TVNetActionClassifier  # noqa: E402
+from sktvnet import TVNetActionClassifier, TVNetFlow  # noqa: E402
 from sktvnet.datasets import make_motion_videos  # noqa: E402
+from sktvnet.estimators._action import DEFAULT_FLOW  # noqa: E402
 from sktvnet.losses import tvl1_energy  # noqa: E402
 
 from _common import cpu_name, write_results  # noqa: E402
@@ -46,9 +47,9 @@ from _common import cpu_name, write_results  # noqa: E402
 VARIANTS = {
     "end to end, L = Lc + 0.1 Lf": dict(),
     "end to end, no Lf": dict(flow_loss_weight=0.0),
-    "end to end, TVNet rate / 255 (paper's ratio)": dict(
-        tvnet_learning_rate=TVNetActionClassifier().learning_rate / 255),
-    "frozen TVNet (TV-L1)": dict(train=None),
+    "end to end, TVNet rates / 255 (paper's ratio)": dict(flow=TVNetFlow(
+        **{**DEFAULT_FLOW, "learning_rate": DEFAULT_FLOW["learning_rate"] / 255})),
+    "frozen TVNet (TV-L1)": dict(flow=TVNetFlow(**{**DEFAULT_FLOW, "train": None})),
     "frame differences (no flow)": dict(motion="difference"),
 }
 
@@ -67,7 +68,8 @@ def heldout_energy(clf, X) -> float | None:
     x0 = frames[:, :-1].reshape(-1, 1, h, w)
     x1 = frames[:, 1:].reshape(-1, 1, h, w)
     with torch.inference_mode():
-        return float(tvl1_energy(tvnet(x0, x1), x0, x1, lmbda=clf.lmbda, eps=clf.eps))
+        return float(tvl1_energy(tvnet(x0, x1), x0, x1, lmbda=clf.config_["lmbda"],
+                                   eps=clf.config_["eps"]))
 
 
 def tvnet_drift(clf) -> float | None:
@@ -138,12 +140,11 @@ def main(argv=None):
         return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
 
     main_rows = ablation["end to end, L = Lc + 0.1 Lf"]
-    defaults = TVNetActionClassifier()
+    structure = "TVNet-{n_scales}-1-{n_iters}".format(**DEFAULT_FLOW)
     lines = [
         f"Held-out accuracy on `make_motion_videos` (48x48, 6 frames; the classes differ only by "
-        f"motion), `TVNetActionClassifier` defaults (TVNet-{defaults.n_scales}-"
-        f"{defaults.n_warps}-{defaults.n_iters}, ResNet-style head of width 16, "
-        f"25 epochs, batch 16, Adam 3e-3, TVNet 3e-4); {machine['cpu']}, {machine['cpu_count']} cores, "
+        f"motion), `TVNetActionClassifier` defaults ({structure}, ResNet-style head of width 16, "
+        f"25 epochs, batch 16, Adam 3e-3, TVNet's step sizes {DEFAULT_FLOW['learning_rate']}); {machine['cpu']}, {machine['cpu_count']} cores, "
         f"{machine['torch_threads']} torch threads. Load: the 1-minute load average around each "
         "fit (other processes).",
         "",

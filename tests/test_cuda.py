@@ -71,7 +71,8 @@ def test_pretrained_weights_give_the_same_flow_on_both_devices(pairs):
 
 def test_action_classifier_trained_on_cuda_predicts_the_same_on_the_cpu():
     X, y = make_motion_videos(8, n_classes=2, shape=(24, 24), random_state=0)
-    clf = TVNetActionClassifier(n_iters=5, head="resnet", head_width=8, max_iter=2, batch_size=4,
+    flow = TVNetFlow(weights=None, n_scales=2, n_iters=5, train="all")
+    clf = TVNetActionClassifier(flow=flow, head="resnet", head_width=8, max_iter=2, batch_size=4,
                                 device="cuda", random_state=0).fit(X, y)
     assert next(clf.model_.parameters()).device.type == "cuda"
     proba = clf.predict_proba(X)

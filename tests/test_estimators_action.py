@@ -17,11 +17,21 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch import nn
 
-from sktvnet import TVNetActionClassifier
+from sktvnet import TVNetActionClassifier, TVNetFlow, load_pretrained
 from sktvnet.datasets import load_video_folder, make_motion_videos
+from sktvnet.estimators._action import DEFAULT_FLOW
 
-# TVNet-1-1-5, narrow heads, one or two epochs: seconds per fit on tiny videos.
-TINY = dict(n_iters=5, head="resnet", head_width=8, max_iter=1, batch_size=8)
+
+def tiny_flow(**params):
+    """TVNet-2-1-5 from TV-L1, trained with the head: the tests' flow stage."""
+    return TVNetFlow(**{**DEFAULT_FLOW, "n_iters": 5, **params})
+
+
+def tiny(**params):
+    """TVNet-2-1-5, narrow heads, one epoch: seconds per fit on tiny videos (a new flow stage
+    each time, so that no test changes another's)."""
+    return {"flow": tiny_flow(), "head": "resnet", "head_width": 8, "max_iter": 1,
+            "batch_size": 8, **params}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -43,7 +53,7 @@ def videos():
 @pytest.fixture(scope="module")
 def fitted(videos):
     X, y = videos
-    return TVNetActionClassifier(**{**TINY, "max_iter": 2}, random_state=0).fit(X, y)
+    return TVNetActionClassifier(**{**tiny(), "max_iter": 2}, random_state=0).fit(X, y)
 
 
 def _linear_head(in_channels, n_classes):
@@ -57,10 +67,10 @@ def _linear_head(in_channels, n_classes):
 # checks run on a subclass that claims 2-D input, with the table-fed ones as expected failures
 # (tests/_checks.py gives the reason of each).
 def test_true_tags_say_videos_and_sklearn_runs_only_the_clone_check():
-    assert_video_tags(TVNetActionClassifier(**TINY))
+    assert_video_tags(TVNetActionClassifier(**tiny()))
 
 
-@parametrize_with_checks([table_tagged(TVNetActionClassifier)(**TINY)],
+@parametrize_with_checks([table_tagged(TVNetActionClassifier)(**tiny())],
                          expected_failed_checks=lambda est: expected_failures("classifier"),
                          xfail_strict=True)
 def test_sklearn_common_checks(estimator, check):
@@ -85,7 +95,7 @@ def test_string_labels_proba_and_decision_function(fitted, videos):
 
 def test_multiclass_decision_function_and_integer_labels():
     X, y = make_motion_videos(12, n_classes=3, shape=(24, 24), random_state=1)
-    clf = TVNetActionClassifier(**TINY, random_state=0).fit(X, y + 10)
+    clf = TVNetActionClassifier(**tiny(), random_state=0).fit(X, y + 10)
     assert clf.classes_.tolist() == [10, 11, 12]
     decision = clf.decision_function(X)
     assert decision.shape == (12, 3)
@@ -98,7 +108,7 @@ def test_learns_left_from_right():
                               random_state=2)
     X_test, y_test = make_motion_videos(16, n_classes=2, shape=(24, 24), background_speed=0.0,
                                         random_state=3)
-    clf = TVNetActionClassifier(**{**TINY, "max_iter": 6, "learning_rate": 3e-3},
+    clf = TVNetActionClassifier(**{**tiny(), "max_iter": 6, "learning_rate": 3e-3},
                                 random_state=0).fit(X, y)
     assert clf.loss_curve_[-1] < clf.loss_curve_[0]
     assert clf.score(X_test, y_test) >= 0.8
@@ -107,7 +117,7 @@ def test_learns_left_from_right():
 def test_test_clips_are_averaged():
     """A long video's scores are the mean of the scores of its test clips, taken as videos."""
     X, y = make_motion_videos(8, n_classes=2, n_frames=8, shape=(24, 24), random_state=4)
-    clf = TVNetActionClassifier(**TINY, n_frames=6, n_test_clips=3, random_state=0).fit(X, y)
+    clf = TVNetActionClassifier(**tiny(), n_frames=6, n_test_clips=3, random_state=0).fit(X, y)
     clips = np.stack([X[:, s:s + 6] for s in (0, 1, 2)], axis=1)  # starts spread over 0 .. 2
     expected = np.mean([clf._scores(clips[:, k]) for k in range(3)], axis=0)
     np.testing.assert_allclose(clf._scores(X), expected, rtol=1e-5, atol=1e-6)
@@ -117,19 +127,19 @@ def test_test_clips_are_averaged():
 
 def test_horizontal_flip_averaging_is_mirror_invariant(videos):
     X, y = videos
-    clf = TVNetActionClassifier(**TINY, horizontal_flip=True, random_state=0).fit(X, y)
+    clf = TVNetActionClassifier(**tiny(), horizontal_flip=True, random_state=0).fit(X, y)
     np.testing.assert_allclose(clf.predict_proba(X), clf.predict_proba(X[..., ::-1]),
                                rtol=1e-5, atol=1e-6)
-    plain = TVNetActionClassifier(**TINY, random_state=0).fit(X, y)
+    plain = TVNetActionClassifier(**tiny(), random_state=0).fit(X, y)
     assert not np.allclose(plain.predict_proba(X), plain.predict_proba(X[..., ::-1]))
 
 
 # ------------------------------------------------------------------ training options
 def test_random_state_makes_fit_reproducible(videos):
     X, y = videos
-    a = TVNetActionClassifier(**TINY, random_state=3).fit(X, y)
-    b = TVNetActionClassifier(**TINY, random_state=3).fit(X, y)
-    c = TVNetActionClassifier(**TINY, random_state=4).fit(X, y)
+    a = TVNetActionClassifier(**tiny(), random_state=3).fit(X, y)
+    b = TVNetActionClassifier(**tiny(), random_state=3).fit(X, y)
+    c = TVNetActionClassifier(**tiny(), random_state=4).fit(X, y)
     assert a.loss_curve_ == b.loss_curve_
     if a._device.type == "cpu":
         np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
@@ -137,13 +147,13 @@ def test_random_state_makes_fit_reproducible(videos):
         np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), rtol=0, atol=1e-5)
     assert a.loss_curve_ != c.loss_curve_
     state = torch.random.get_rng_state()
-    TVNetActionClassifier(**TINY, random_state=3).fit(X, y)
+    TVNetActionClassifier(**tiny(), random_state=3).fit(X, y)
     assert torch.equal(torch.random.get_rng_state(), state)  # the caller's generator is untouched
 
 
 def test_warm_start_continues_from_the_fitted_weights(videos):
     X, y = videos
-    clf = TVNetActionClassifier(**TINY, warm_start=True, random_state=0).fit(X, y)
+    clf = TVNetActionClassifier(**tiny(), warm_start=True, random_state=0).fit(X, y)
     model = clf.model_
     after_first = {k: v.clone() for k, v in model.state_dict().items()}
     with mock.patch.object(TVNetActionClassifier, "_make_network",
@@ -168,7 +178,7 @@ def test_warm_start_continues_from_the_fitted_weights(videos):
 def test_train_trains_what_it_says(videos, train, trained):
     X, y = videos
     # Without validation: the last state is kept, however it scores.
-    clf = TVNetActionClassifier(**TINY, train=train, validation_fraction=None,
+    clf = TVNetActionClassifier(**tiny(flow=tiny_flow(train=train)), validation_fraction=None,
                                 random_state=0).fit(X, y)
     fresh = clf._make_network().tvnet
     changed = {name for name, p in clf.model_.tvnet.named_parameters()
@@ -179,7 +189,7 @@ def test_train_trains_what_it_says(videos, train, trained):
 
 def test_validation_on_held_out_videos_keeps_the_best_epoch(videos):
     X, y = videos
-    clf = TVNetActionClassifier(**{**TINY, "max_iter": 3}, validation_fraction=0.25,
+    clf = TVNetActionClassifier(**{**tiny(), "max_iter": 3}, validation_fraction=0.25,
                                 random_state=0).fit(X, y)
     scores = clf.validation_scores_
     assert len(scores) == 4  # before training and after each epoch
@@ -197,7 +207,7 @@ def test_the_state_of_the_best_validation_score_is_restored(videos, monkeypatch)
         return next(scores)
 
     monkeypatch.setattr(TVNetActionClassifier, "_validation_score", scripted)
-    clf = TVNetActionClassifier(**{**TINY, "max_iter": 3}, random_state=0).fit(X, y)
+    clf = TVNetActionClassifier(**{**tiny(), "max_iter": 3}, random_state=0).fit(X, y)
     assert clf.validation_scores_ == [0.5, 0.75, 0.25, 0.5]
     assert clf.best_validation_score_ == 0.75
     final = clf.model_.state_dict()
@@ -207,31 +217,44 @@ def test_the_state_of_the_best_validation_score_is_restored(videos, monkeypatch)
 
 def test_flow_loss_weight_changes_the_tvnet_update(videos):
     X, y = videos
-    with_lf = TVNetActionClassifier(**TINY, random_state=0).fit(X, y)
-    without = TVNetActionClassifier(**TINY, flow_loss_weight=0.0, random_state=0).fit(X, y)
-    frozen = TVNetActionClassifier(**TINY, train=None, random_state=0).fit(X, y)
+    with_lf = TVNetActionClassifier(**tiny(), random_state=0).fit(X, y)
+    without = TVNetActionClassifier(**tiny(), flow_loss_weight=0.0, random_state=0).fit(X, y)
+    frozen = TVNetActionClassifier(**tiny(flow=tiny_flow(train=None)), random_state=0).fit(X, y)
     assert not torch.equal(with_lf.model_.tvnet.u0, without.model_.tvnet.u0)
     # The loss recorded includes lambda_f Lf only when TVNet is trained with it.
     assert with_lf.loss_curve_[0] > without.loss_curve_[0]
     np.testing.assert_allclose(without.loss_curve_, frozen.loss_curve_, rtol=0.2)
 
 
-def test_tvnet_learns_more_slowly_than_the_head(videos):
+def test_tvnet_parts_learn_at_the_flow_stages_rates_and_only_they_are_clipped(videos):
     X, y = videos
-    clf = TVNetActionClassifier(**TINY, random_state=0)
+    clf = TVNetActionClassifier(**tiny(), random_state=0)
     clf.fit(X, y)
-    rates = {g.get("name"): g["lr"] for g in clf._initialize_optimizer().param_groups}
-    # One group per trained part of TVNet, each at a tenth of the heads' rate.
-    assert rates == {None: clf.learning_rate, "u0": pytest.approx(clf.learning_rate * 0.1),
-                     "filters": pytest.approx(clf.learning_rate * 0.1),
-                     "steps": pytest.approx(clf.learning_rate * 0.1)}
-    clf.set_params(tvnet_learning_rate=1e-5)
-    assert {g["lr"] for g in clf._initialize_optimizer().param_groups} == {clf.learning_rate, 1e-5}
+    groups = clf._initialize_optimizer().param_groups
+    rates = {g.get("name"): g["lr"] for g in groups}
+    # TVNetFlow's per-part rates: the step sizes (and the pre-smoothing) at the flow stage's
+    # learning rate, u0 at a tenth, the filters at a hundredth; the heads at their own.
+    rate = clf.flow.learning_rate
+    assert rates == {None: clf.learning_rate, "u0": pytest.approx(rate * 0.1),
+                     "filters": pytest.approx(rate * 0.01),
+                     "filters/log_presmoothing": pytest.approx(rate),
+                     "steps": pytest.approx(rate)}
+    assert {g.get("name") for g in groups if not g.get("clip", True)} == {None}
+    clf.set_params(flow__learning_rate=1e-5)
+    assert {g["lr"] for g in clf._initialize_optimizer().param_groups if g.get("name") == "steps"
+            } == {1e-5}
+    # Clipping: a huge loss moves TVNet's parameters by a clipped gradient, the head's not.
+    with mock.patch.object(torch.nn.utils, "clip_grad_norm_",
+                           wraps=torch.nn.utils.clip_grad_norm_) as clip:
+        clf.fit(X, y)
+    clipped = {id(p) for call in clip.call_args_list for p in call.args[0]}
+    assert clipped == {id(p) for p in clf.model_.tvnet.parameters() if p.requires_grad}
+    assert clip.call_args.kwargs == {"max_norm": 1.0}
 
 
 def test_motion_difference_baseline(videos):
     X, y = videos
-    clf = TVNetActionClassifier(**TINY, motion="difference", random_state=0).fit(X, y)
+    clf = TVNetActionClassifier(**tiny(), motion="difference", random_state=0).fit(X, y)
     assert clf.model_.tvnet is None and clf.flow_loss_curve_ == []
     assert clf.model_.motion_head.features[0][0].in_channels == 5  # n_frames - 1 differences
     assert clf.predict_proba(X).shape == (16, 2)
@@ -246,7 +269,7 @@ def test_normalize_brightness_makes_the_network_blind_to_flicker(videos):
     offsets = torch.tensor([0.0, 0.02, -0.03, 0.01, 0.0, 0.05])[:, None, None]
     flickering = clips * gains + offsets
     for normalize in (True, False):
-        clf = TVNetActionClassifier(**TINY, normalize_brightness=normalize,
+        clf = TVNetActionClassifier(**tiny(), normalize_brightness=normalize,
                                     random_state=0).fit(X, y)
         device = next(clf.model_.parameters()).device  # CUDA where there is one
         with torch.inference_mode():
@@ -262,7 +285,7 @@ def test_subtract_camera_motion_centres_each_flow_on_zero(videos):
     X, y = videos
     pan = torch.from_numpy(np.stack([np.roll(X[0, 0], t, axis=1) for t in range(6)]))[None]
     for subtract in (True, False):
-        clf = TVNetActionClassifier(**TINY, subtract_camera_motion=subtract,
+        clf = TVNetActionClassifier(**tiny(), subtract_camera_motion=subtract,
                                     random_state=0).fit(X, y)
         seen = []
         hook = clf.model_.motion_head.register_forward_pre_hook(
@@ -280,7 +303,7 @@ def test_rgb_stream_on_colour_and_grey_videos():
     colour = np.stack([moving_texture(6, 24, 24, dx=d, seed=k)
                        for k, d in enumerate([1, -1] * 4)])
     y = np.array(["right", "left"] * 4)
-    clf = TVNetActionClassifier(**TINY, rgb_stream=True, random_state=0).fit(colour, y)
+    clf = TVNetActionClassifier(**tiny(), rgb_stream=True, random_state=0).fit(colour, y)
     assert clf.model_.rgb_head.features[0][0].in_channels == 3
     assert clf.predict_proba(colour).shape == (8, 2)
     grey = rng.random((3, 6, 24, 24)).astype(np.float32)
@@ -289,10 +312,10 @@ def test_rgb_stream_on_colour_and_grey_videos():
 
 def test_head_factory_and_inception(videos):
     X, y = videos
-    clf = TVNetActionClassifier(**{**TINY, "head": _linear_head}, random_state=0).fit(X, y)
+    clf = TVNetActionClassifier(**{**tiny(), "head": _linear_head}, random_state=0).fit(X, y)
     assert isinstance(clf.model_.motion_head[-1], nn.Linear)
     assert clf.model_.motion_head[-1].in_features == 4 * 10
-    inception = TVNetActionClassifier(**{**TINY, "head": "inception"}, random_state=0).fit(X, y)
+    inception = TVNetActionClassifier(**{**tiny(), "head": "inception"}, random_state=0).fit(X, y)
     assert type(inception.model_.motion_head).__name__ == "InceptionHead"
 
 
@@ -301,8 +324,8 @@ def test_longer_and_ragged_videos_with_frame_size():
     ragged = [X[i, : 6 + i % 4] for i in range(8)]
     ragged[0] = np.repeat(np.repeat(ragged[0], 2, axis=1), 2, axis=2)  # one 48x48 video
     with pytest.raises(ValueError, match=r"differ in frame size .* set frame_size"):
-        TVNetActionClassifier(**TINY).fit(ragged, y)
-    clf = TVNetActionClassifier(**TINY, frame_size=(16, 20), random_state=0).fit(ragged, y)
+        TVNetActionClassifier(**tiny()).fit(ragged, y)
+    clf = TVNetActionClassifier(**tiny(), frame_size=(16, 20), random_state=0).fit(ragged, y)
     assert clf.predict(ragged).shape == (8,)
 
 
@@ -313,7 +336,7 @@ def test_video_files_are_decoded_lazily(tmp_path):
         for k in range(3):
             write_video(tmp_path / label / f"{k}.mp4", moving_texture(7, 32, 40, dx=dx, seed=k))
     paths, labels = load_video_folder(tmp_path)
-    clf = TVNetActionClassifier(**TINY, frame_size=(24, 24), validation_fraction=0.1,
+    clf = TVNetActionClassifier(**tiny(), frame_size=(24, 24), validation_fraction=0.1,
                                 random_state=0)
     with mock.patch("sktvnet.io.read_video", wraps=__import__("sktvnet.io").io.read_video) as read:
         clf.fit(paths, labels)
@@ -327,7 +350,7 @@ def test_video_files_are_decoded_lazily(tmp_path):
 
 def test_verbose_reports_fit_and_score_in_lines_off_a_terminal(videos, capsys):
     X, y = videos  # 16 videos, batches of 8; capsys's stderr is not a terminal
-    clf = TVNetActionClassifier(**{**TINY, "max_iter": 2}, verbose=1, random_state=0).fit(X, y)
+    clf = TVNetActionClassifier(**{**tiny(), "max_iter": 2}, verbose=1, random_state=0).fit(X, y)
     fit_lines = capsys.readouterr().err.splitlines()
     assert [line.split(",")[0] for line in fit_lines] == [
         "TVNetActionClassifier.fit epoch 1/2: 2/2 steps (100%)",
@@ -347,7 +370,7 @@ def test_no_warnings_in_plain_use(videos):
     X, y = videos
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        TVNetActionClassifier(**TINY, random_state=0).fit(X, y).predict(X)
+        TVNetActionClassifier(**tiny(), random_state=0).fit(X, y).predict(X)
 
 
 # ------------------------------------------------------------------ errors
@@ -371,7 +394,7 @@ def test_not_fitted(videos):
 def test_bad_input(videos, change, error, match):
     X, y = change(*videos)
     with pytest.raises(error, match=match):
-        TVNetActionClassifier(**TINY).fit(X, y)
+        TVNetActionClassifier(**tiny()).fit(X, y)
 
 
 def test_short_video_at_prediction(fitted, videos):
@@ -382,7 +405,10 @@ def test_short_video_at_prediction(fitted, videos):
 @pytest.mark.parametrize(
     "params, error, match",
     [
-        (dict(train="everything"), ValueError, "train"),
+        (dict(flow=tiny_flow(train="everything")), ValueError, "train must be one of"),
+        (dict(flow="tvnet-8-2-15"), TypeError,
+         r"flow must be a TVNetFlow or None, got 'tvnet-8-2-15' \(for weights, "
+         r"flow=TVNetFlow\(weights='tvnet-8-2-15'\)\)"),
         (dict(head="vgg"), ValueError, "head"),
         (dict(n_frames=1), ValueError, "n_frames"),
         (dict(frame_size=(4, 4)), ValueError, r"frame_size must be at least \(8, 8\)"),
@@ -395,32 +421,68 @@ def test_short_video_at_prediction(fitted, videos):
 )
 def test_bad_parameters(videos, params, error, match):
     with pytest.raises(error, match=match):
-        TVNetActionClassifier(**{**TINY, **params}).fit(*videos)
+        TVNetActionClassifier(**{**tiny(), **params}).fit(*videos)
 
 
 # ------------------------------------------------------------------ scikit-learn integration
 def test_grid_search_compares_frozen_and_end_to_end_tvnet(videos):
     X, y = videos
-    grid = GridSearchCV(TVNetActionClassifier(**TINY, random_state=0),
-                        {"train": [None, "all"]}, cv=2)
+    grid = GridSearchCV(TVNetActionClassifier(**tiny(), random_state=0),
+                        {"flow__train": [None, "all"]}, cv=2)
     grid.fit(X, y)
-    assert grid.best_params_["train"] in (None, "all")
-    assert list(grid.cv_results_["param_train"]) == [None, "all"]
+    assert grid.best_params_["flow__train"] in (None, "all")
+    assert list(grid.cv_results_["param_flow__train"]) == [None, "all"]
+    trained = {est.flow.train for est in [grid.best_estimator_]}
+    assert trained == {grid.best_params_["flow__train"]}
     assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
     assert grid.best_estimator_.predict(X).shape == (16,)
 
 
 def test_cross_val_score(videos):
     X, y = videos
-    scores = cross_val_score(TVNetActionClassifier(**TINY, random_state=0), X, y, cv=2)
+    scores = cross_val_score(TVNetActionClassifier(**tiny(), random_state=0), X, y, cv=2)
     assert scores.shape == (2,) and ((0 <= scores) & (scores <= 1)).all()
 
 
 def test_clone_and_params():
-    clf = TVNetActionClassifier(n_iters=7, train="u0", head=_linear_head)
+    clf = TVNetActionClassifier(flow=TVNetFlow(n_iters=7, train="u0"), head=_linear_head)
     copy = clone(clf)
-    assert copy.get_params() == clf.get_params()
-    assert copy.set_params(n_iters=3).n_iters == 3
+    assert copy.flow is not clf.flow and copy.flow.get_params() == clf.flow.get_params()
+    assert copy.set_params(flow__n_iters=3).flow.n_iters == 3 and clf.flow.n_iters == 7
+    deep = clf.get_params()
+    assert deep["flow__train"] == "u0" and deep["head"] is _linear_head
+
+
+def test_the_default_flow_stage_is_tunable_through_flow_parameters():
+    """flow=None is DEFAULT_FLOW: its parameters are listed as flow__<name>, and setting one
+    makes the flow stage that default with the change (what GridSearchCV does)."""
+    clf = TVNetActionClassifier()
+    assert clf.flow is None
+    assert {key[6:]: value for key, value in clf.get_params().items()
+            if key.startswith("flow__")} == TVNetFlow(**DEFAULT_FLOW).get_params()
+    assert "flow__n_iters" not in clf.get_params(deep=False)
+    clone(clf).set_params(flow__n_iters=3)
+    assert clf.flow is None  # a clone's change stays in the clone
+    clf.set_params(flow__n_iters=3)
+    assert clf.flow.get_params() == TVNetFlow(**{**DEFAULT_FLOW, "n_iters": 3}).get_params()
+    assert clone(clf).set_params(flow=None).get_params()["flow__n_iters"] == 10
+
+
+def test_the_flow_stage_sets_tvnet_and_its_weights(videos):
+    """The default flow stage is TVNet-2-1-10 at 0.5 from TV-L1; a flow stage with bundled
+    weights starts TVNet from them, with their structure."""
+    clf = TVNetActionClassifier()
+    tvnet = clf._load_tvnet()
+    assert (clf.structure_, clf.weights_, clf.config_["zoom_factor"]) == ("TVNet-2-1-10", None,
+                                                                          0.5)
+    assert tvnet.u0.requires_grad and tvnet.log_lmbda.requires_grad
+    X, y = videos
+    frozen = TVNetActionClassifier(**tiny(flow=TVNetFlow(train=None)), random_state=0).fit(X, y)
+    reference = load_pretrained()
+    assert frozen.structure_ == reference.structure_ and frozen.weights_ == reference.weights_
+    expected = reference.model_.state_dict()
+    assert all(torch.equal(value.cpu(), expected[key].cpu())
+               for key, value in frozen.model_.tvnet.state_dict().items())
 
 
 # ------------------------------------------------------------------ persistence
@@ -437,7 +499,8 @@ def test_safe_save_load_round_trip_is_bit_exact(fitted, videos, tmp_path):
     X, _ = videos
     fitted.save(tmp_path / "model.sktvnet")
     loaded = TVNetActionClassifier.load(tmp_path / "model.sktvnet")
-    assert loaded.get_params() == fitted.get_params()
+    assert repr(loaded.get_params()) == repr(fitted.get_params())  # flow: a new, equal stage
+    assert isinstance(loaded.flow, TVNetFlow) and loaded.config_ == fitted.config_
     assert loaded.classes_.tolist() == ["left", "right"] and loaded.classes_.dtype.kind == "U"
     assert loaded.loss_curve_ == fitted.loss_curve_ and loaded.n_iter_ == fitted.n_iter_
     np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
@@ -445,7 +508,7 @@ def test_safe_save_load_round_trip_is_bit_exact(fitted, videos, tmp_path):
 
 def test_custom_head_pickles_but_is_not_saved_as_code(videos, tmp_path):
     X, y = videos
-    clf = TVNetActionClassifier(**{**TINY, "head": _linear_head}, random_state=0).fit(X, y)
+    clf = TVNetActionClassifier(**{**tiny(), "head": _linear_head}, random_state=0).fit(X, y)
     loaded = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
     with pytest.raises(TypeError, match="head=.* cannot be written as JSON .* use joblib.dump"):
@@ -470,6 +533,6 @@ def test_set_output_pandas_on_a_pipeline_holding_the_classifier(videos):
     from sklearn.pipeline import make_pipeline
 
     X, y = videos
-    pipe = make_pipeline(TVNetActionClassifier(**TINY, random_state=0))
+    pipe = make_pipeline(TVNetActionClassifier(**tiny(), random_state=0))
     assert pipe.set_output(transform="pandas") is pipe
     assert isinstance(pipe.fit(X, y).predict(X), np.ndarray)

@@ -44,17 +44,20 @@ def _constraints_accept(estimator, name, value):
     return True
 
 
-@pytest.mark.parametrize("estimator", [TVNetFlow, TVNetActionClassifier])
 @pytest.mark.parametrize("name", list(TVNET_SPECS))
-def test_estimator_constraints_accept_what_tvnet_accepts(estimator, name):
+def test_estimator_constraints_accept_what_tvnet_accepts(name):
     spec = TVNET_SPECS[name]
     # TVNetFlow's None is "follow the weights" (or the frozen default), resolved before TVNet.
-    follows = estimator is TVNetFlow
-    disagreements = [(value, _constraints_accept(estimator, name, value))
+    disagreements = [(value, _constraints_accept(TVNetFlow, name, value))
                      for value in _interval_ends(spec)
-                     if _constraints_accept(estimator, name, value)
-                     != (_tvnet_accepts(name, value) or follows and value is None)]
+                     if _constraints_accept(TVNetFlow, name, value)
+                     != (_tvnet_accepts(name, value) or value is None)]
     assert disagreements == []
+
+
+def test_the_classifier_holds_no_copy_of_tvnets_parameters():
+    # Its flow stage is a TVNetFlow, whose constraints are the ones above.
+    assert not set(TVNET_SPECS) & set(TVNetActionClassifier._parameter_constraints)
 
 
 def test_eps_zero_is_refused_by_the_estimator_before_training():
@@ -65,11 +68,10 @@ def test_eps_zero_is_refused_by_the_estimator_before_training():
         TVNet(eps=0)
 
 
-def test_n_scales_none_is_refused_by_tvnet_and_the_estimators():
+def test_n_scales_none_is_refused_by_tvnet_and_followed_by_the_estimator():
     # The reference takes None (as many levels as the image allows); TVNet owns filters per
     # level and needs the number.
     assert not _tvnet_accepts("n_scales", None)
-    assert not _constraints_accept(TVNetActionClassifier, "n_scales", None)
     # TVNetFlow's None follows the weights, or the frozen default: a number reaches TVNet.
     videos = np.random.default_rng(0).random((1, 2, 8, 8))
     assert TVNetFlow(weights=None, n_scales=None, n_iters=2).fit(videos).model_.n_scales == 10

@@ -9,7 +9,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets
@@ -20,14 +20,26 @@ from .. import _progress, losses
 from .._devices import resolve_device
 from .._validation import check_size
 from ..heads import HEADS, _ActionNetwork, make_head
+from ..network import TVNet
 from . import _videos
 from ._base import TorchStateMixin, torch_generator
-from ._training import TVNET_CONSTRAINTS, TrainingMixin, build_tvnet, tvnet_parameter_groups
+from ._flow import TVNetFlow
+from ._training import PART_LR_RATIOS, TrainingMixin, parse_train, tvnet_parameter_groups
 
-# TVNet's learning rate relative to the heads' when tvnet_learning_rate=None. The paper divides
-# the classifier's rate by 255 for TVNet, with SGD, whose steps grow with the gradient (large on
-# [0, 255] images); Adam's steps do not, and 1/255 leaves TVNet nearly where it started.
-TVNET_LR_RATIO = 0.1
+#: The flow stage of ``TVNetActionClassifier(flow=None)``: frozen-TV-L1 start (no weights),
+#: TVNet-2-1-10 (levels 0.5 apart), every part trained with the head. Small frames and motions of
+#: a few pixels need no deeper pyramid, and 20 iterations keep a fit of 160 videos within
+#: minutes on one thread. The learning rate is that of TVNet's step sizes; u0 learns at a tenth
+#: of it and the filters at a hundredth, as in TVNetFlow. The paper divides the classifier's rate
+#: by 255 for TVNet, with SGD, whose steps grow with the gradient (large on [0, 255] images);
+#: Adam's steps do not, and 1/255 leaves TVNet nearly where it started.
+DEFAULT_FLOW = dict(weights=None, n_scales=2, n_iters=10, train="all", learning_rate=3e-3)
+
+
+def default_flow() -> TVNetFlow:
+    """A new :class:`sktvnet.TVNetFlow` configured as :data:`DEFAULT_FLOW`: the flow stage of
+    ``TVNetActionClassifier(flow=None)``."""
+    return TVNetFlow(**DEFAULT_FLOW)
 # The built-in heads halve the frames twice; smaller frames leave them nothing to convolve.
 _MIN_HEAD_SIDE = 8
 
@@ -50,33 +62,24 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
 
     Parameters
     ----------
-    n_scales : int, default=2
-        TVNet's pyramid levels. A second level helps TVNet-2-1-10 with motions that one level of
-        10 iterations under-estimates (on ``make_motion_videos(difficulty="hard")``: 94.0% ->
-        96.2% held out, mean of 3 seeds, for a fifth more fit time).
-    n_warps : int, default=1
-        TVNet's warps per level.
-    n_iters : int, default=10
-        TVNet's iterations per warp: TVNet-2-1-10 by default, enough for motions of a few pixels
-        in small frames; raise it (the paper uses 50) for larger frames and motions.
-    tau : float, default=0.25
-        Time step of the dual update, tau in Eq. 12.
-    lmbda : float, default=0.15
-        Weight of the data term, lambda in Eq. 1.
-    theta : float, default=0.3
-        Tightness of the coupling, theta in Eq. 2.
-    zoom_factor : float, default=0.5
-        Size ratio between pyramid levels.
-    eps : float, default=1e-10
-        Soft non-zero constant of the divisions in Eq. 11-12.
-    train : str or None, default="all"
-        What of TVNet is trained with the head: any combination of ``"u0"`` (its initial
-        flow), ``"filters"`` (its difference filters, the paper's full model with u0, and the
-        width of its pre-smoothing) and
-        ``"steps"`` (tau, lambda and theta of every iteration, see :class:`sktvnet.TVNet`'s
-        ``train_steps``), joined by ``"+"`` in that order (``"u0+filters"``, ``"u0+steps"``,
-        ``"filters+steps"``, ``"u0+filters+steps"``), ``"all"`` for the three, or ``None``:
-        TVNet is a frozen TV-L1 solver, the paper's baseline.
+    flow : TVNetFlow or None, default=None
+        The flow stage: a :class:`sktvnet.TVNetFlow` (cloned in :meth:`fit`) whose ``weights``,
+        structure and constants (``n_scales`` ... ``interpolation``, resolved as
+        :meth:`TVNetFlow.fit` resolves them) build TVNet, whose ``train`` says what of TVNet
+        learns with the head (``None``: TVNet is a frozen TV-L1 solver, the paper's baseline;
+        ``"all"``: the paper's u0 and filters and the step sizes) and whose ``learning_rate``
+        is the rate of TVNet's step sizes (u0 at a tenth of it, the filters at a hundredth, the
+        gradient of TVNet's parameters clipped to norm 1: TVNetFlow's per-part rates). Its
+        other parameters (``max_iter``, ``batch_size``, ``validation_fraction``, ...) are
+        unused: the classifier's schedule trains both. ``None`` is
+        ``TVNetFlow(weights=None, n_scales=2, n_iters=10, train="all", learning_rate=3e-3)``
+        (:data:`DEFAULT_FLOW`): TV-L1's own start, TVNet-2-1-10 with levels 0.5 apart, enough
+        for motions of a few pixels in small frames at a fit of minutes on one thread; a second
+        level helps TVNet-2-1-10 with motions that one level of 10 iterations under-estimates
+        (on ``make_motion_videos(difficulty="hard")``: 94.0% -> 96.2% held out, mean of 3
+        seeds, for a fifth more fit time). Its parameters are tuned as ``flow__<name>``
+        (``GridSearchCV(clf, {"flow__train": [None, "all"]})``) whether ``flow`` is given or
+        None: setting one on ``flow=None`` sets ``flow`` to that default first.
     flow_loss_weight : float, default=0.1
         lambda_f, the weight of the flow loss Lf (TV-L1 energy, Eq. 1) in the training loss;
         0 trains TVNet by the classification loss alone. Unused when TVNet is not trained.
@@ -126,17 +129,13 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         Resize frames to ``(H, W)`` (bilinear, antialiased). ``None`` keeps the videos' size;
         then every video must have the same size in :meth:`fit`.
     learning_rate : float, default=3e-3
-        Adam learning rate of the heads, annealed to 0 along a cosine over ``max_iter`` epochs.
-    tvnet_learning_rate : float or None, default=None
-        Adam learning rate of every trained part of TVNet (annealed the same way). ``None``
-        means ``learning_rate / 10``. The paper divides the classifier's rate by 255, with SGD, whose
-        steps grow with the gradient; Adam's do not: with 1/255 TVNet's parameters moved at
-        most 0.004 from TV-L1 in 950 steps (``benchmarks/bench_action.py``), 0.09 with 1/10.
+        Adam learning rate of the heads, annealed to 0 along a cosine over ``max_iter`` epochs
+        (TVNet's parts learn at the flow stage's rates, annealed the same way).
     weight_decay : float, default=1e-4
         L2 penalty of the heads' weights (decoupled, AdamW); TVNet's parameters have none.
     max_iter : int, default=25
-        Epochs: passes over the training videos (one clip per video per pass), all on one
-        cosine schedule.
+        What it counts: epochs, passes over the training videos (one clip per video per pass),
+        all on one cosine schedule.
     validation_fraction : float or None, default=0.1
         Fraction of the videos held out (at random, at least one; stratified by class when
         there are enough videos for one of each class on both sides) to validate on: their
@@ -170,6 +169,13 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
     model_ : torch.nn.Module
         The fitted network: ``model_.tvnet`` (a :class:`sktvnet.TVNet`, ``None`` for
         ``motion="difference"``), ``model_.motion_head`` and ``model_.rgb_head`` (or ``None``).
+    weights_ : str or None
+        The weights the flow stage started from (as ``TVNetFlow.weights_``; None without
+        weights or for ``motion="difference"``).
+    structure_ : str or None
+        The paper's name of TVNet's structure, ``TVNet-<n_scales>-<n_warps>-<n_iters>``.
+    config_ : dict or None
+        TVNet's structure and constants that ran (as ``TVNetFlow.config_``).
     loss_curve_ : list of float
         Mean training loss ``Lc + lambda_f Lf`` of each epoch (over every fit with
         ``warm_start``).
@@ -211,7 +217,9 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
     >>> from sktvnet import TVNetActionClassifier
     >>> from sktvnet.datasets import make_motion_videos
     >>> X, y = make_motion_videos(16, n_classes=2, shape=(24, 24), random_state=0)
-    >>> clf = TVNetActionClassifier(n_iters=5, head_width=8, max_iter=2, random_state=0)
+    >>> from sktvnet import TVNetFlow
+    >>> flow = TVNetFlow(weights=None, n_scales=1, n_iters=5, train="all")
+    >>> clf = TVNetActionClassifier(flow=flow, head_width=8, max_iter=2, random_state=0)
     >>> clf.fit(X, y).predict_proba(X[:3]).shape
     (3, 2)
     >>> clf.classes_.tolist(), len(clf.loss_curve_)
@@ -219,7 +227,7 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
     """
 
     _parameter_constraints: dict = {
-        **TVNET_CONSTRAINTS,
+        "flow": "no_validation",  # _check_params, with a hint
         "flow_loss_weight": [Interval(Real, 0, None, closed="left")],
         "motion": [StrOptions({"tvnet", "difference"})],
         "normalize_brightness": ["boolean"],
@@ -233,7 +241,6 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         "rgb_stream": ["boolean"],
         "frame_size": [tuple, list, None],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "tvnet_learning_rate": [Interval(Real, 0, None, closed="left"), None],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
@@ -247,15 +254,7 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
     def __init__(
         self,
         *,
-        n_scales=2,
-        n_warps=1,
-        n_iters=10,
-        tau=0.25,
-        lmbda=0.15,
-        theta=0.3,
-        zoom_factor=0.5,
-        eps=1e-10,
-        train="all",
+        flow=None,
         flow_loss_weight=0.1,
         motion="tvnet",
         normalize_brightness=True,
@@ -269,7 +268,6 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         rgb_stream=False,
         frame_size=None,
         learning_rate=3e-3,
-        tvnet_learning_rate=None,
         weight_decay=1e-4,
         max_iter=25,
         validation_fraction=0.1,
@@ -279,15 +277,7 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         random_state=None,
         verbose=0,
     ):
-        self.n_scales = n_scales
-        self.n_warps = n_warps
-        self.n_iters = n_iters
-        self.tau = tau
-        self.lmbda = lmbda
-        self.theta = theta
-        self.zoom_factor = zoom_factor
-        self.eps = eps
-        self.train = train
+        self.flow = flow
         self.flow_loss_weight = flow_loss_weight
         self.motion = motion
         self.normalize_brightness = normalize_brightness
@@ -301,7 +291,6 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         self.rgb_stream = rgb_stream
         self.frame_size = frame_size
         self.learning_rate = learning_rate
-        self.tvnet_learning_rate = tvnet_learning_rate
         self.weight_decay = weight_decay
         self.max_iter = max_iter
         self.validation_fraction = validation_fraction
@@ -322,10 +311,50 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         tags.non_deterministic = False
         return tags
 
+    # ------------------------------------------------------------------ flow stage
+    def get_params(self, deep=True):
+        """Parameters of the estimator; with ``deep``, those of the flow stage as
+        ``flow__<name>``, the default's (:data:`DEFAULT_FLOW`) when ``flow=None``."""
+        params = super().get_params(deep=deep)
+        if deep and self.flow is None:
+            params.update({f"flow__{key}": value
+                           for key, value in default_flow().get_params().items()})
+        return params
+
+    def set_params(self, **params):
+        """Set parameters; ``flow__<name>`` on ``flow=None`` first sets ``flow`` to the default
+        TVNetFlow (:data:`DEFAULT_FLOW`), so that GridSearchCV tunes the default flow stage."""
+        if (self.flow is None and "flow" not in params
+                and any(key.startswith("flow__") for key in params)):
+            self.flow = default_flow()
+        return super().set_params(**params)
+
+    def _json_params(self) -> dict:
+        # The flow stage is written as its own parameters (None stays None).
+        params = super()._json_params()
+        if self.flow is not None:
+            params["flow"] = {"TVNetFlow": self.flow._json_params()}
+        return params
+
+    @classmethod
+    def _params_from_json(cls, params: dict) -> dict:
+        flow = params.get("flow")
+        if isinstance(flow, dict) and set(flow) == {"TVNetFlow"}:
+            params = {**params, "flow": TVNetFlow(**flow["TVNetFlow"])}
+        return params
+
+    def _flow_stage(self) -> TVNetFlow:
+        """A clone of ``flow``, or the default flow stage."""
+        return default_flow() if self.flow is None else clone(self.flow)
+
     # ------------------------------------------------------------------ network
     def _make_network(self) -> _ActionNetwork:
+        """The network's shape (for unpickling and :meth:`load`): TVNet of ``config_``."""
+        return self._assemble(None if self.config_ is None else TVNet(
+            **self.config_, **parse_train(self._flow_stage().train)))
+
+    def _assemble(self, tvnet: TVNet | None) -> _ActionNetwork:
         n_classes = len(self.classes_)
-        tvnet = build_tvnet(self) if self.motion == "tvnet" else None
         channels = (2 if self.motion == "tvnet" else 1) * (self.n_frames - 1)
         kwargs = dict(n_classes=n_classes, width=self.head_width, dropout=self.dropout)
         motion_head = make_head(self.head, in_channels=channels, **kwargs)
@@ -335,6 +364,10 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
                               subtract_camera_motion=self.subtract_camera_motion)
 
     def _check_params(self) -> None:
+        if self.flow is not None and not isinstance(self.flow, TVNetFlow):
+            hint = (f" (for weights, flow=TVNetFlow(weights={self.flow!r}))"
+                    if isinstance(self.flow, str) else "")
+            raise TypeError(f"flow must be a TVNetFlow or None, got {self.flow!r}{hint}")
         check_size(self.frame_size, "frame_size", none_ok=True,
                    low=_MIN_HEAD_SIDE if isinstance(self.head, str) else 1)
         if isinstance(self.head, str) and self.head_width % 4:
@@ -442,21 +475,37 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
             torch.manual_seed(seed)
             if not warm:
                 self.classes_ = classes
-                self.model_ = self._make_network().to(self._device)
+                self.model_ = self._assemble(self._load_tvnet()).to(self._device)
                 self.loss_curve_, self.flow_loss_curve_, self.n_iter_ = [], [], 0
             self._train(sources, torch.from_numpy(encoded.astype(np.int64)), generator)
         return self
+
+    def _load_tvnet(self) -> TVNet | None:
+        """TVNet of the flow stage (its weights, structure and trained parts), None for
+        ``motion="difference"``; sets ``weights_``, ``config_`` and ``structure_``."""
+        self.weights_ = self.config_ = self.structure_ = None
+        if self.motion != "tvnet":
+            return None
+        flow = self._flow_stage()
+        loaded = flow._load_network()
+        self.weights_, self.config_, self.structure_ = (flow.weights_, flow.config_,
+                                                        flow.structure_)
+        return loaded
+
+    # The gradient of TVNet's parameters is clipped to this norm, as TVNetFlow clips its own;
+    # the heads' is not.
+    _max_grad_norm = 1.0
 
     def _parameter_groups(self) -> list[dict]:
         head_params = [p for name, p in self.model_.named_parameters()
                        if not name.startswith("tvnet.") and p.requires_grad]
         groups = [dict(params=[p for p in head_params if p.ndim > 1],
-                       weight_decay=self.weight_decay),
-                  dict(params=[p for p in head_params if p.ndim <= 1], weight_decay=0.0)]
+                       weight_decay=self.weight_decay, clip=False),
+                  dict(params=[p for p in head_params if p.ndim <= 1], weight_decay=0.0,
+                       clip=False)]
         if self.model_.tvnet is not None:
-            lr = (self.learning_rate * TVNET_LR_RATIO if self.tvnet_learning_rate is None
-                  else self.tvnet_learning_rate)
-            groups += tvnet_parameter_groups(self.model_.tvnet, lr)
+            groups += tvnet_parameter_groups(self.model_.tvnet,
+                                             self._flow_stage().learning_rate, PART_LR_RATIOS)
         return groups
 
     def _train(self, sources, labels: Tensor, generator: torch.Generator) -> None:
@@ -464,7 +513,8 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         n_batches = math.ceil(len(train) / self.batch_size)
         self._labels = labels
         self._validation = ([sources[i] for i in validation], labels[validation].numpy())
-        self._use_flow_loss = (self.model_.tvnet is not None and self.train is not None
+        self._use_flow_loss = (self.model_.tvnet is not None
+                               and self._flow_stage().train is not None
                                and self.flow_loss_weight > 0)
 
         def batches(epoch):
@@ -525,7 +575,8 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         if pairs is not None:
             flow, x0, x1 = pairs
             with torch.set_grad_enabled(self._use_flow_loss):
-                flow_loss = losses.tvl1_energy(flow, x0, x1, lmbda=self.lmbda, eps=self.eps)
+                flow_loss = losses.tvl1_energy(flow, x0, x1, lmbda=self.config_["lmbda"],
+                                               eps=self.config_["eps"])
             if self._use_flow_loss:
                 loss = loss + self.flow_loss_weight * flow_loss
             record["flow_loss"] = float(flow_loss.detach())

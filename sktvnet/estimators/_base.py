@@ -72,9 +72,7 @@ class TorchStateMixin:
         The file is written to a temporary name and renamed, so a crash leaves no partial file.
         """
         path = Path(path)
-        # A path parameter (TVNetFlow's weights) is written as its string, which means the same.
-        params = {k: os.fspath(v) if isinstance(v, os.PathLike) else v
-                  for k, v in self.get_params(deep=False).items()}
+        params = self._json_params()
         _check_json_params(self, params)
         fitted = {k: _to_json(v) for k, v in self.__dict__.items()
                   if k.endswith("_") and not k.startswith("_") and k not in self._torch_attributes}
@@ -93,6 +91,18 @@ class TorchStateMixin:
             archive.writestr("fitted.json", json.dumps(fitted))
             if model is not None:
                 archive.writestr("weights.pt", weights.getvalue())
+
+    def _json_params(self) -> dict:
+        """The constructor's parameters as :meth:`save` writes them; an estimator holding
+        another overrides it (and :meth:`_params_from_json`) to write that one's parameters."""
+        # A path parameter (TVNetFlow's weights) is written as its string, which means the same.
+        return {k: os.fspath(v) if isinstance(v, os.PathLike) else v
+                for k, v in self.get_params(deep=False).items()}
+
+    @classmethod
+    def _params_from_json(cls, params: dict) -> dict:
+        """The constructor's parameters from what :meth:`_json_params` wrote."""
+        return params
 
     @classmethod
     def load(cls, path):
@@ -125,7 +135,7 @@ class TorchStateMixin:
             raise ValueError(f"{path} has format version {version}, newer than this sktvnet "
                              f"({__version__}) reads ({FORMAT_VERSION}){writer}: it needs a "
                              "newer sktvnet")
-        estimator = cls(**params)
+        estimator = cls(**cls._params_from_json(params))
         for key, value in fitted.items():
             setattr(estimator, key, _from_json(value))
         if weights is not None:

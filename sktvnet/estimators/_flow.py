@@ -340,19 +340,25 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         """Build the network from ``weights`` on ``device``, untrained: what :meth:`fit` starts
         from, and what :func:`sktvnet.load_pretrained` returns."""
         self._device = resolve_device(self.device)
-        loaded = pretrained.load_tvnet(
-            self.weights, {key: getattr(self, key, None) for key in pretrained.CONFIG_KEYS},
-            **parse_train(self.train))
-        self.weights_ = loaded.weights
-        self.config_ = loaded.config
-        self.structure_ = pretrained.structure_name(loaded.config)
-        self.model_ = loaded.network.to(self._device)
+        self.model_ = self._load_network().to(self._device)
         self.loss_curve_ = []
         self.validation_scores_ = []
         self.best_validation_score_ = None
         self.n_iter_ = 0
         self.n_pairs_seen_ = 0
         return self
+
+    def _load_network(self) -> TVNet:
+        """TVNet built from ``weights`` and the structure asked for, trainable in the parts of
+        ``train``, on the CPU; sets ``weights_``, ``config_`` and ``structure_``. Also the flow
+        stage of :class:`sktvnet.TVNetActionClassifier`."""
+        loaded = pretrained.load_tvnet(
+            self.weights, {key: getattr(self, key, None) for key in pretrained.CONFIG_KEYS},
+            **parse_train(self.train))
+        self.weights_ = loaded.weights
+        self.config_ = loaded.config
+        self.structure_ = pretrained.structure_name(loaded.config)
+        return loaded.network
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)

@@ -16,8 +16,9 @@ The loop is cut into small steps that an estimator overrides where it differs, a
 * :meth:`TrainingMixin._record_epoch`: what ``loss_curve_`` stores.
 
 The meaning of the ``train`` parameter (which parts of TVNet learn, :func:`parse_train`) and the
-learning rate of each part live here too, beside the one function that builds TVNet from an
-estimator's parameters and the split of the validation data.
+learning rate of each part live here too (TVNet itself is built from weights by
+:func:`sktvnet.pretrained.load_tvnet`, through ``TVNetFlow``), beside the split of the validation
+data.
 """
 
 from __future__ import annotations
@@ -102,13 +103,6 @@ def parse_train(train: str | None) -> dict[str, bool]:
                          "in the order u0, filters, steps")
     parts = TRAIN_PARTS[train]
     return {f"train_{part}": part in parts for part in PART_PARAMETERS}
-
-
-def build_tvnet(estimator, **options) -> TVNet:
-    """TVNet with the estimator's structure and constants, trainable in the parts of ``train``;
-    ``options`` are TVNet's other arguments (``texture``, ``interpolation``)."""
-    return TVNet(**{name: getattr(estimator, name) for name in TVNET_SPECS},
-                 **parse_train(estimator.train), **options)
 
 
 def tvnet_parameter_groups(tvnet: TVNet, learning_rate: float,
@@ -225,7 +219,9 @@ class TrainingMixin:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self._max_grad_norm is not None:
-            params = [p for group in optimizer.param_groups for p in group["params"]]
+            # Groups marked clip=False (the action heads) are left out.
+            params = [p for group in optimizer.param_groups if group.get("clip", True)
+                      for p in group["params"]]
             torch.nn.utils.clip_grad_norm_(params, max_norm=self._max_grad_norm)
         optimizer.step()
         schedule.step()
