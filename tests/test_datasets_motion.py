@@ -251,6 +251,134 @@ def test_rotation_and_zoom_speeds_set_how_much_the_discs_change(classes, name):
     assert change(1e-3) < 0.2 * change(slow)
 
 
+# ------------------------------------------------------------------------------ ways of drawing
+def _still(n=8, **kwargs):
+    """Hard videos with nothing moving but the objects (and those barely), no noise."""
+    return make_motion_videos(n, difficulty="hard", **{**_STILL, **kwargs}, random_state=0)
+
+
+def _distances_from_centroid(mask):
+    rows, cols = np.nonzero(mask)
+    return np.hypot(rows - rows.mean(), cols - cols.mean())
+
+
+def test_object_shape_square_turns_its_corners_beyond_the_disc():
+    """A turning disc changes nothing outside its rim (radius 12 px); a turning square of the
+    same size sweeps its corners out to 12 sqrt(2) px."""
+    reach = {}
+    for shape in ("disc", "square"):
+        X, y = _still(16, rotation_speed=10.0, object_shape=shape)
+        turning = X[np.isin(y, (4, 5))]
+        reach[shape] = np.median([_distances_from_centroid(
+            np.abs(video[-1] - video[0]) > 0.02).max() for video in turning])
+    assert reach["disc"] < 13.5 < 15.5 < reach["square"] < 18.0
+
+
+def test_object_edge_hard_changes_only_the_rim():
+    """The same draws with a soft and a hard edge differ only on a ring about the rim (radius
+    12 px), where the soft edge blends the object with the background."""
+    soft, _ = _still(4, object_edge="soft")
+    hard, _ = _still(4, object_edge="hard")
+    for a, b in zip(soft[:, 0], hard[:, 0]):
+        ring = np.abs(a - b) > 1e-6
+        assert 20 < ring.sum() < 200  # a circumference of 75 px, some pixels unchanged
+        assert np.all(np.abs(_distances_from_centroid(ring) - 12.0) < 1.5)
+
+
+def _found_in(patch, images):
+    """Whether ``patch`` is an exact crop (to float32 rounding) of one of ``images``."""
+    for image in images:
+        for row, col in zip(*np.nonzero(np.abs(image - patch[0, 0]) < 1e-6)):
+            crop = image[row:row + patch.shape[0], col:col + patch.shape[1]]
+            if crop.shape == patch.shape and np.allclose(crop, patch, atol=1e-6, rtol=0):
+                return True
+    return False
+
+
+def test_texture_scale_native_cuts_the_images_at_their_own_resolution():
+    """With nothing but the objects moving, a corner of the background is an exact crop of an
+    image: at its own resolution with "native", of the resized image with "zoomed"."""
+    from sktvnet.datasets._motion import _TEXTURE_ZOOM, _native_images, _texture_images
+
+    zoomed = _texture_images(_TEXTURE_ZOOM * 48)
+    for scale, found, not_found in (("native", _native_images(), zoomed),
+                                    ("zoomed", zoomed, _native_images())):
+        X, _ = _still(3, texture_scale=scale)
+        for video in X:
+            corner = video[0, :8, :8].astype(np.float64)
+            assert _found_in(corner, found) and not _found_in(corner, not_found)
+
+
+def test_interpolation_bicubic_keeps_more_detail_between_pixels():
+    """Textures moved by half pixels: the still background is the same, and the moving object
+    keeps more of its fine detail (a larger Laplacian) resampled bicubic than bilinear."""
+    detail = {}
+    for interpolation in ("bilinear", "bicubic"):
+        X, y = _still(8, n_classes=2, speed=1.0, interpolation=interpolation)
+        detail[interpolation] = X
+    bilinear, bicubic = detail["bilinear"], detail["bicubic"]
+    np.testing.assert_allclose(bilinear[:, :, :6, :6], bicubic[:, :, :6, :6], atol=1e-6)
+    # Inside the disc, in the first frame (moved by 2.5 px): the second differences along the
+    # motion, which bilinear resampling at half pixels averages away.
+    energy = {name: np.abs(np.diff(X[:, 0, 18:30, 18:30].astype(np.float64), n=2, axis=-1)
+                           ).mean() for name, X in (("bilinear", bilinear), ("bicubic", bicubic))}
+    assert energy["bilinear"] < 0.8 * energy["bicubic"]
+
+
+def test_n_objects_range_draws_a_number_per_video():
+    def moving_area(**kwargs):
+        X, _ = _still(24, n_classes=4, speed=1.0, object_size=0.25, **kwargs)
+        return (np.abs(X[:, -1] - X[:, 0]) > 0.02).mean(axis=(1, 2))
+
+    one, three, drawn = moving_area(n_objects=1), moving_area(n_objects=3), moving_area(
+        n_objects=(1, 3))
+    assert one.mean() < drawn.mean() < three.mean()
+    assert drawn.std() > 1.5 * one.std()
+
+
+@pytest.mark.parametrize("scene, object_follows", [("background", False), ("camera", True)])
+def test_scene_motion_moves_the_background_alone_or_the_camera(scene, object_follows):
+    """"background": the background drifts and the (nearly still) object stays; "camera": the
+    camera pans and the object moves with the picture."""
+    X, _ = _still(8, background_speed=2.0, camera_speed=2.0, scene_motion=scene)
+    change = np.abs(X[:, -1] - X[:, 0])
+    # A corner is background, which moves in both (and not at all with both speeds 0).
+    assert np.median(change[:, :4, :4].mean(axis=(1, 2))) > 0.005
+    assert np.abs(np.diff(_still(8)[0][:, :, :4, :4], axis=1)).max() == 0
+    inside = np.median(change[:, 20:28, 20:28].mean(axis=(1, 2)))  # always inside the disc
+    assert inside > 0.05 if object_follows else inside < 0.005
+
+
+def test_mixed_preset_draws_every_way_per_video(monkeypatch):
+    """Each video of the "mixed" preset draws each way of drawing independently of its class:
+    every choice appears, in about its share, in every class."""
+    from sktvnet.datasets import _motion
+
+    ways = []
+    original = _motion._motion_video
+
+    def recording(rng, kind, speed, n_frames, shape, nuisances, images):
+        ways.append((kind, {name: nuisances[name] for name in (*_motion._DRAWING, "n_objects")}))
+        return original(rng, kind, speed, n_frames, shape, nuisances, images)
+
+    monkeypatch.setattr(_motion, "_motion_video", recording)
+    X, y = make_motion_videos(96, n_classes=2, difficulty="mixed", shape=(24, 24),
+                              random_state=0)
+    assert X.shape == (96, 6, 24, 24) and np.isfinite(X).all()
+    expected = {"object_shape": ("disc", "square"), "object_edge": ("soft", "hard"),
+                "texture_scale": ("zoomed", "native"), "interpolation": ("bilinear", "bicubic"),
+                "scene_motion": ("camera", "background"), "n_objects": (1, 2, 3)}
+    for name, choices in expected.items():
+        for kind in ("right", "left"):
+            drawn = [way[name] for k, way in ways if k == kind]
+            shares = [drawn.count(choice) / len(drawn) for choice in choices]
+            assert min(shares) > 0.5 / len(choices), (name, kind, shares)
+    # A preset's single choices draw nothing: "hard" keeps its videos.
+    ways.clear()
+    make_motion_videos(4, difficulty="hard", random_state=0)
+    assert {way["object_shape"] for _, way in ways} == {"disc"}
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
@@ -265,7 +393,7 @@ def test_rotation_and_zoom_speeds_set_how_much_the_discs_change(classes, name):
         (dict(speed=0), ValueError, "speed must be > 0.0"),
         (dict(background_speed=-1), ValueError, "background_speed must be >= 0.0"),
         (dict(noise=-0.1), ValueError, "noise must be >= 0.0"),
-        (dict(difficulty="medium"), ValueError, "difficulty must be one of 'easy', 'hard'"),
+        (dict(difficulty="medium"), ValueError, "difficulty must be one of 'easy', 'hard', 'mixed'"),
         (dict(rotation_speed=(5.0, 3.0)), ValueError, "rotation_speed must be .low, high."),
         (dict(zoom_speed=[0.1]), TypeError, "zoom_speed must be a positive number or a"),
         (dict(object_size=2.5), ValueError, "object_size must be <= 2.0"),
@@ -274,6 +402,14 @@ def test_rotation_and_zoom_speeds_set_how_much_the_discs_change(classes, name):
         (dict(camera_speed=-0.5), ValueError, "camera_speed must be >= 0.0"),
         (dict(camera_jitter="a"), TypeError, "camera_jitter must be a real number"),
         (dict(flicker=-0.01), ValueError, "flicker must be >= 0.0"),
+        (dict(object_shape="triangle"), ValueError,
+         "object_shape must be one of 'disc', 'square' or a sequence of them"),
+        (dict(object_edge=()), ValueError, "object_edge must be one of 'soft', 'hard'"),
+        (dict(texture_scale=1), ValueError, "texture_scale must be one of"),
+        (dict(interpolation=("bilinear", "nearest")), ValueError, "interpolation must be one of"),
+        (dict(scene_motion="both "), ValueError, "scene_motion must be one of"),
+        (dict(n_objects=(3, 1)), ValueError, "n_objects must be .low, high. with low <= high"),
+        (dict(n_objects=(0, 1)), ValueError, r"n_objects\[0\] must be >= 1"),
     ],
 )
 def test_make_motion_videos_errors(kwargs, error, match):
