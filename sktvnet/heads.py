@@ -334,20 +334,21 @@ class _ActionNetwork(nn.Module):
 
     With ``normalize_brightness``, each frame is standardised (its mean subtracted, divided by
     its standard deviation) before the motion stream, so that a change of gain or offset between
-    frames (flicker) does not break TV-L1's brightness constancy. With
-    ``subtract_camera_motion``, the median of u and of v of each flow field (the dominant motion:
-    the camera's, where the background fills most of the frame) is subtracted from it before the
-    head, as improved dense trajectories remove camera motion (Wang and Schmid 2013).
+    frames (flicker) does not break TV-L1's brightness constancy. ``camera_motion`` says what the
+    head sees of each flow field: ``"keep"`` the flow, ``"subtract"`` the flow minus its median
+    u and v (the dominant motion: the camera's, where the background fills most of the frame), as
+    improved dense trajectories remove camera motion (Wang and Schmid 2013), ``"both"`` the two
+    (u, v, then u, v minus the medians, for every pair).
     """
 
     def __init__(self, tvnet: TVNet | None, motion_head: nn.Module, rgb_head: nn.Module | None,
-                 *, normalize_brightness: bool = False, subtract_camera_motion: bool = False):
+                 *, normalize_brightness: bool = False, camera_motion: str = "keep"):
         super().__init__()
         self.tvnet = tvnet
         self.motion_head = motion_head
         self.rgb_head = rgb_head
         self.normalize_brightness = normalize_brightness
-        self.subtract_camera_motion = subtract_camera_motion
+        self.camera_motion = camera_motion
 
     def forward(self, clips: Tensor, rgb: Tensor | None = None):
         batch, length, height, width = clips.shape
@@ -362,10 +363,12 @@ class _ActionNetwork(nn.Module):
         else:
             flow = self.tvnet(x0, x1)
             pairs = (flow, x0, x1)
-            if self.subtract_camera_motion:
-                flow = flow - flow.flatten(2).median(dim=2).values[:, :, None, None]
-            # (B * (T-1), 2, H, W) -> (B, 2 (T-1), H, W): u1, v1, u2, v2, ... as in the paper.
-            features = flow.reshape(batch, 2 * (length - 1), height, width)
+            if self.camera_motion != "keep":
+                compensated = flow - flow.flatten(2).median(dim=2).values[:, :, None, None]
+                flow = (compensated if self.camera_motion == "subtract"
+                        else torch.cat([flow, compensated], dim=1))
+            # (B * (T-1), C, H, W) -> (B, C (T-1), H, W): u1, v1, u2, v2, ... as in the paper.
+            features = flow.reshape(batch, -1, height, width)
         logits = [self.motion_head(features)]
         if self.rgb_head is not None:
             mean = rgb.mean(dim=(1, 2, 3), keepdim=True)

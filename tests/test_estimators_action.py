@@ -279,23 +279,72 @@ def test_normalize_brightness_makes_the_network_blind_to_flicker(videos):
         assert gap < 1e-4 if normalize else gap > 1e-3
 
 
-def test_subtract_camera_motion_centres_each_flow_on_zero(videos):
+def test_camera_motion_says_whether_the_head_sees_the_flow_its_compensation_or_both(videos):
     """A clip panning by one pixel per frame: the head sees flows of median zero with
-    subtract_camera_motion, of a median towards one pixel without (TVNet-1-1-5 falls short)."""
+    "subtract", of a median towards one pixel with "keep" (TVNet-2-1-5 falls a little short),
+    and both, pair by pair, with "both"."""
     X, y = videos
     pan = torch.from_numpy(np.stack([np.roll(X[0, 0], t, axis=1) for t in range(6)]))[None]
-    for subtract in (True, False):
-        clf = TVNetActionClassifier(**tiny(), subtract_camera_motion=subtract,
+    seen = {}
+    for camera_motion in ("subtract", "keep", "both"):
+        clf = TVNetActionClassifier(**tiny(), camera_motion=camera_motion,
                                     random_state=0).fit(X, y)
-        seen = []
+        inputs = []
         hook = clf.model_.motion_head.register_forward_pre_hook(
-            lambda module, args: seen.append(args[0]))
+            lambda module, args: inputs.append(args[0]))
         with torch.inference_mode():
             clf.model_(pan.to(next(clf.model_.parameters()).device))
         hook.remove()
-        medians = seen[0].flatten(2).median(dim=2).values  # (1, 10): u1, v1, u2, ...
-        u_medians = float(medians[0, 0::2].abs().max())
-        assert u_medians < 1e-6 if subtract else u_medians > 0.2
+        seen[camera_motion] = inputs[0].cpu()
+    medians = {name: features.flatten(2).median(dim=2).values[0]
+               for name, features in seen.items()}  # u1, v1, u2, v2, ... (both: u1, v1, u1', ...)
+    assert float(medians["subtract"][0::2].abs().max()) < 1e-6
+    assert float(medians["keep"][0::2].min()) > 0.5
+    assert seen["both"].shape[1] == 2 * seen["keep"].shape[1] == 20
+    both = seen["both"].reshape(1, 5, 2, 2, 24, 24)  # pairs, (flow, compensated), (u, v)
+    # The flows differ with the network's training (each fit trains TVNet); the compensated
+    # half has the same median zero, and each pair's halves differ by the flow's median.
+    assert float(both[:, :, 1].flatten(3).median(dim=3).values.abs().max()) < 1e-6
+    difference = both[:, :, 0] - both[:, :, 1]
+    assert torch.allclose(difference, difference[..., :1, :1].expand_as(difference), atol=1e-5)
+
+
+def test_augment_moves_each_training_clip_by_a_random_camera():
+    """A still clip, augmented: it pans (up to 0.5 px a frame, in every direction), shakes and
+    zooms, differently at each draw and the same for the same seed."""
+    from skimage.registration import phase_cross_correlation
+
+    from sktvnet.estimators._action import _camera_augment
+
+    rng = np.random.default_rng(0)
+    from scipy import ndimage
+
+    texture = ndimage.gaussian_filter(rng.random((48, 48)), 1.5).astype(np.float32)
+    still = np.repeat(texture[None], 6, axis=0)
+    generator = torch.Generator().manual_seed(0)
+    moved = [_camera_augment(still, generator) for _ in range(40)]
+    shifts = np.array([-phase_cross_correlation(clip[0], clip[-1], upsample_factor=20)[0]
+                       for clip in moved])  # (dy, dx) over the 5 steps
+    length = np.hypot(*shifts.T)
+    assert length.max() < 5 * 0.5 + 1.0 and length.max() > 1.5
+    assert (shifts[:, 0] > 0.2).any() and (shifts[:, 0] < -0.2).any()
+    assert (shifts[:, 1] > 0.2).any() and (shifts[:, 1] < -0.2).any()
+    again = _camera_augment(still, torch.Generator().manual_seed(0))
+    np.testing.assert_array_equal(again, moved[0])
+    # The zoom changes the texture's scale: the frames' fine detail varies from draw to draw.
+    detail = [np.abs(np.diff(clip[2], axis=1)).mean() for clip in moved]
+    assert max(detail) > 1.2 * min(detail)
+
+
+def test_augment_changes_training_only(videos):
+    X, y = videos
+    plain = TVNetActionClassifier(**tiny(), augment=False, random_state=0).fit(X, y)
+    augmented = TVNetActionClassifier(**tiny(), augment=True, random_state=0).fit(X, y)
+    assert plain.loss_curve_ != augmented.loss_curve_
+    # Prediction is not augmented: the same network scores the same clips the same.
+    augmented.set_params(augment=False)
+    np.testing.assert_array_equal(augmented.predict_proba(X),
+                                  augmented.set_params(augment=True).predict_proba(X))
 
 
 def test_rgb_stream_on_colour_and_grey_videos():
@@ -416,7 +465,8 @@ def test_short_video_at_prediction(fitted, videos):
         (dict(head_width=10), ValueError, "head_width must be a multiple of 4"),
         (dict(flow_loss_weight=-1), ValueError, "flow_loss_weight"),
         (dict(normalize_brightness="yes"), ValueError, "normalize_brightness"),
-        (dict(subtract_camera_motion=1), ValueError, "subtract_camera_motion"),
+        (dict(camera_motion=True), ValueError, "camera_motion"),
+        (dict(augment="yes"), ValueError, "augment"),
     ],
 )
 def test_bad_parameters(videos, params, error, match):

@@ -107,6 +107,25 @@ def test_mean_and_magnitude_statistics():
     np.testing.assert_allclose(features, [1.5, -2.0, 3.5, 0.5], rtol=1e-6)
 
 
+def test_camera_motion_describes_the_flow_its_compensation_or_both():
+    """A pan of 2 px right with a patch moving 1 px down: kept, the mean u is the pan's;
+    compensated (the median removed per pair) the background is still and the patch moves
+    down and left; both puts the compensated features after the others."""
+    flow = constant_flow(2.0, 0.0, n_pairs=2, shape=(8, 8))
+    flow[0, :, 1, :3, :3] = 1.0  # a 3x3 patch (less than half the frame) also moves down
+    stats = dict(grid=(1, 1), statistics=("mean",))
+    keep = FlowHistogram(**stats).fit_transform(flow)[0]
+    subtract = FlowHistogram(**stats, camera_motion="subtract").fit_transform(flow)[0]
+    both = FlowHistogram(**stats, camera_motion="both").fit(flow)
+    np.testing.assert_allclose(keep, [2.0, 9 / 64], rtol=1e-6)
+    np.testing.assert_allclose(subtract, [0.0, 9 / 64], atol=1e-7)
+    np.testing.assert_array_equal(both.transform(flow)[0], np.concatenate([keep, subtract]))
+    assert both.get_feature_names_out().tolist() == [
+        "mean_u_t0_y0_x0", "mean_v_t0_y0_x0", "compensated_mean_u_t0_y0_x0",
+        "compensated_mean_v_t0_y0_x0"]
+    assert both.n_features_out_ == 4
+
+
 # ------------------------------------------------------------------ temporal segments
 def test_segments_split_the_pairs_evenly():
     # 4 pairs into 2 segments: pairs 0-1 move right, pairs 2-3 move down.
@@ -232,6 +251,7 @@ def test_non_finite_flows_are_rejected(value):
     (dict(zero_threshold=0.0), "zero_threshold"),
     (dict(norm="max"), "norm"),
     (dict(n_bins=0), "n_bins"),
+    (dict(camera_motion="median"), "camera_motion"),
 ])
 def test_bad_parameters_are_rejected(params, match):
     with pytest.raises(ValueError, match=match):

@@ -92,14 +92,21 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         motion stream, so that a change of brightness between frames (flicker, a camera's
         automatic gain) does not break the brightness constancy that TV-L1 assumes (1% flicker on
         ``make_motion_videos(difficulty="hard")``: 69.5% -> 79.8% held out, mean of 3 seeds).
-    subtract_camera_motion : bool, default=True
-        Subtract from each flow field the median of its u and of its v before the head: the
-        dominant motion, that of the camera where the background fills most of the frame, as
-        improved dense trajectories remove camera motion [3]_ (a camera pan on
-        ``make_motion_videos(difficulty="hard")``: 79.8% -> 94.0% held out). Set it to False when
-        the camera is still and the moving subject fills most of the frame: the median is then
-        the subject's own motion. The loss Lf is that of the flow before the subtraction.
-        Unused with ``motion="difference"``.
+    camera_motion : {"both", "subtract", "keep"}, default="both"
+        What the head sees of each flow field. ``"subtract"``: the flow minus the median of its
+        u and of its v, the dominant motion, that of the camera where the background fills most
+        of the frame, as improved dense trajectories remove camera motion [3]_ (a camera pan on
+        ``make_motion_videos(difficulty="hard")``: 79.8% -> 94.0% held out); but where the
+        background moves on its own before a still camera (water, a crowd), or the subject
+        fills most of the frame, the median is not the camera's and subtracting it removes part
+        of the signal. ``"keep"``: the flow as it is. ``"both"``: the two, stacked (twice the
+        channels), so that the head learns which to trust. The loss Lf is that of the flow
+        itself. Unused with ``motion="difference"``.
+    augment : bool, default=True
+        Move each training clip by a random camera motion before the motion stream: a pan of
+        up to ``0.5`` px/frame in any direction, a shake of 0.1 px per frame, and a zoom of the
+        whole clip by a factor between 0.8 and 1.25 (the textures' scale), resampled bicubic.
+        Labels of motion patterns do not change with where the camera points or how far it is.
     head : {"resnet", "inception"} or callable, default="resnet"
         Classification network: a compact ResNet-style or BN-Inception-style CNN
         (:mod:`sktvnet.heads`; the paper uses BN-Inception, pretrained, which cannot be
@@ -231,7 +238,8 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         "flow_loss_weight": [Interval(Real, 0, None, closed="left")],
         "motion": [StrOptions({"tvnet", "difference"})],
         "normalize_brightness": ["boolean"],
-        "subtract_camera_motion": ["boolean"],
+        "camera_motion": [StrOptions({"both", "subtract", "keep"})],
+        "augment": ["boolean"],
         "head": [StrOptions(set(HEADS)), callable],
         "head_width": [Interval(Integral, 4, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -258,7 +266,8 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         flow_loss_weight=0.1,
         motion="tvnet",
         normalize_brightness=True,
-        subtract_camera_motion=True,
+        camera_motion="both",
+        augment=True,
         head="resnet",
         head_width=16,
         dropout=0.2,
@@ -281,7 +290,8 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         self.flow_loss_weight = flow_loss_weight
         self.motion = motion
         self.normalize_brightness = normalize_brightness
-        self.subtract_camera_motion = subtract_camera_motion
+        self.camera_motion = camera_motion
+        self.augment = augment
         self.head = head
         self.head_width = head_width
         self.dropout = dropout
@@ -355,13 +365,14 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
 
     def _assemble(self, tvnet: TVNet | None) -> _ActionNetwork:
         n_classes = len(self.classes_)
-        channels = (2 if self.motion == "tvnet" else 1) * (self.n_frames - 1)
+        per_pair = {"tvnet": 4 if self.camera_motion == "both" else 2, "difference": 1}
+        channels = per_pair[self.motion] * (self.n_frames - 1)
         kwargs = dict(n_classes=n_classes, width=self.head_width, dropout=self.dropout)
         motion_head = make_head(self.head, in_channels=channels, **kwargs)
         rgb_head = make_head(self.head, in_channels=3, **kwargs) if self.rgb_stream else None
         return _ActionNetwork(tvnet, motion_head, rgb_head,
                               normalize_brightness=self.normalize_brightness,
-                              subtract_camera_motion=self.subtract_camera_motion)
+                              camera_motion=self.camera_motion)
 
     def _check_params(self) -> None:
         if self.flow is not None and not isinstance(self.flow, TVNetFlow):
@@ -557,7 +568,7 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
             start = int(torch.randint(len(video) - self.n_frames + 1, (1,), generator=generator))
             flip = self.horizontal_flip and bool(torch.rand(1, generator=generator) < 0.5)
             clip, rgb = self._clip(video, start, flip)
-            clips.append(clip)
+            clips.append(_camera_augment(clip, generator) if self.augment else clip)
             rgbs.append(rgb)
         if len({c.shape for c in clips}) > 1:
             raise ValueError(
@@ -690,3 +701,33 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         """
         scores = self._scores(X)
         return self.classes_[np.argmax(scores, axis=1)]
+
+
+# The random camera motion of ``augment=True``: a pan of up to this many px/frame, a shake of
+# this standard deviation in px, a zoom between these factors (log-uniform).
+_AUGMENT_PAN, _AUGMENT_SHAKE, _AUGMENT_ZOOM = 0.5, 0.1, (0.8, 1.25)
+
+
+def _camera_augment(clip: np.ndarray, generator: torch.Generator) -> np.ndarray:
+    """``clip`` ``(T, H, W)`` seen by a camera that pans, shakes and zooms at random: frame t
+    shows the content at ``centre + (x - centre) / zoom - offset_t``, bicubic (a spline, which
+    keeps the detail that bilinear resampling at half pixels would average away)."""
+    from scipy import ndimage
+
+    n_frames, height, width = clip.shape
+    draws = torch.rand(3, generator=generator, dtype=torch.float64).numpy()
+    shake = torch.randn(n_frames, 2, generator=generator, dtype=torch.float64).numpy()
+    speed, heading = _AUGMENT_PAN * draws[0], 2 * np.pi * draws[1]
+    low, high = np.log(_AUGMENT_ZOOM)
+    zoom = np.exp(low + (high - low) * draws[2])
+    times = np.arange(n_frames) - (n_frames - 1) / 2.0
+    offsets = (times[:, None] * speed * np.array([np.sin(heading), np.cos(heading)])
+               + _AUGMENT_SHAKE * shake)  # (rows, cols) per frame
+    centre = (np.array([height, width]) - 1) / 2.0
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float64)
+    out = np.empty_like(clip)
+    for t in range(n_frames):
+        coordinates = [centre[0] + (rows - centre[0]) / zoom - offsets[t, 0],
+                       centre[1] + (cols - centre[1]) / zoom - offsets[t, 1]]
+        out[t] = ndimage.map_coordinates(clip[t], coordinates, order=3, mode="reflect")
+    return out

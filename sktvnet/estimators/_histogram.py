@@ -82,6 +82,14 @@ class FlowHistogram(TransformerMixin, BaseEstimator):
     statistics : tuple of {"hof", "mean", "magnitude"}, default=("hof", "mean", "magnitude")
         Which features to compute. Whatever their order here, the columns come in the order
         ``hof``, ``mean``, ``magnitude``; within each, by segment, cell row, cell column.
+    camera_motion : {"keep", "subtract", "both"}, default="keep"
+        Which flow the features describe: the flow as it is (``"keep"``), the flow minus the
+        median of its u and of its v in each pair (``"subtract"``: the dominant motion, the
+        camera's where the background fills most of the frame, removed as improved dense
+        trajectories do), or both, the compensated features after the others (named
+        ``compensated_...``), as :class:`sktvnet.TVNetActionClassifier`'s ``camera_motion``.
+        Brightness is the flow's business: :class:`sktvnet.TVNetFlow`'s ``texture`` and
+        ``compensate_brightness`` keep a change of brightness from reading as motion.
 
     Attributes
     ----------
@@ -133,6 +141,7 @@ class FlowHistogram(TransformerMixin, BaseEstimator):
         "binning": [StrOptions({"soft", "hard"})],
         "norm": [StrOptions({"l1", "l2"}), None],
         "statistics": [tuple, list],
+        "camera_motion": [StrOptions({"keep", "subtract", "both"})],
     }
 
     def __init__(
@@ -145,6 +154,7 @@ class FlowHistogram(TransformerMixin, BaseEstimator):
         binning="soft",
         norm="l1",
         statistics=STATISTICS,
+        camera_motion="keep",
     ):
         self.n_bins = n_bins
         self.grid = grid
@@ -153,6 +163,7 @@ class FlowHistogram(TransformerMixin, BaseEstimator):
         self.binning = binning
         self.norm = norm
         self.statistics = statistics
+        self.camera_motion = camera_motion
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -223,7 +234,16 @@ class FlowHistogram(TransformerMixin, BaseEstimator):
         grid = self._check_grid()
         statistics = self._check_statistics()
         flows = _check_flows(X, grid)
-        rows = [self._video_features(flow, grid, statistics) for flow in flows]
+        rows = []
+        for flow in flows:
+            views = []
+            if self.camera_motion != "subtract":
+                views.append(self._video_features(flow, grid, statistics))
+            if self.camera_motion != "keep":
+                median = np.median(flow.reshape(*flow.shape[:2], -1), axis=-1)
+                views.append(self._video_features(flow - median[..., None, None], grid,
+                                                  statistics))
+            rows.append(np.concatenate(views))
         return np.stack(rows).astype(np.float32)
 
     def get_feature_names_out(self, input_features=None):
@@ -253,8 +273,11 @@ class FlowHistogram(TransformerMixin, BaseEstimator):
             "mean": ["mean_u_{}", "mean_v_{}"],
             "magnitude": ["magnitude_mean_{}", "magnitude_std_{}"],
         }
-        return [name.format(cell) for stat in self._check_statistics()
-                for cell in cells for name in per_cell[stat]]
+        names = [name.format(cell) for stat in self._check_statistics()
+                 for cell in cells for name in per_cell[stat]]
+        if self.camera_motion == "both":
+            names += [f"compensated_{name}" for name in names]
+        return names
 
     # ------------------------------------------------------------------ computation
     def _video_features(self, flow: np.ndarray, grid: tuple[int, int], statistics) -> np.ndarray:
