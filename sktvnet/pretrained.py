@@ -45,10 +45,14 @@ FORMAT_VERSION = 1
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 # What a weights file must describe, in this order: the structure, then the constants.
 CONFIG_KEYS = ("n_scales", "n_warps", "n_iters", "tau", "lmbda", "theta", "zoom_factor", "eps",
-               "texture", "compensate_brightness", "median_filter", "preset", "tol",
-               "interpolation")
+               "texture", "compensate_brightness", "match_brightness", "median_filter", "preset",
+               "tol", "interpolation")
+# Keys that change what runs around the weights, not what they were trained for: an entry's value
+# is only its default, and a value asked for replaces it rather than contradicting the weights.
+OPTION_KEYS = ("match_brightness",)
 # Values of the keys that files written before the key existed do not record.
-_CONFIG_DEFAULTS = {"texture": False, "compensate_brightness": False, "median_filter": 0,
+_CONFIG_DEFAULTS = {"texture": False, "compensate_brightness": False,
+                    "match_brightness": False, "median_filter": 0,
                     "preset": None, "tol": 0.0, "interpolation": "bilinear"}
 #: The value of ``weights`` that means :data:`RECOMMENDED`, read when the weights are loaded
 #: (torchvision's ``weights="DEFAULT"``).
@@ -59,8 +63,8 @@ DEFAULT = "DEFAULT"
 #: fits the next, and one warp of 50 iterations per level keeps it fast.
 FROZEN_CONFIG = {"n_scales": 10, "n_warps": 1, "n_iters": 50, "tau": 0.25, "lmbda": 0.15,
                  "theta": 0.3, "zoom_factor": 0.7, "eps": 1e-10, "texture": False,
-                 "compensate_brightness": False, "median_filter": 0, "preset": None, "tol": 0.0,
-                 "interpolation": "bilinear"}
+                 "compensate_brightness": False, "match_brightness": False, "median_filter": 0,
+                 "preset": None, "tol": 0.0, "interpolation": "bilinear"}
 #: TVNet as ``cv2.optflow.DualTVL1OpticalFlow_create()`` at its defaults, which
 #: ``tvl1_optical_flow(preset="opencv")`` reproduces: OpenCV's method (``preset="opencv"``), 5
 #: levels 0.8 apart, 5 warps, median filter 5, cubic warps, and OpenCV's stopping rule: at most
@@ -200,16 +204,17 @@ WEIGHTS: dict[str, PretrainedWeights] = {
         PretrainedWeights(
             name="tvnet-8-2-15",
             file="tvnet-8-2-15.safetensors",
-            config=dict(_TVNET_8_2_15),
+            config={**_TVNET_8_2_15, "match_brightness": True},
             train="filters+steps",
             recipe=f"python benchmarks/train_pretrained.py --name tvnet-8-2-15 (seed 0): "
                    f"{_RECIPE}: 56 at 240x320 (motions up to 4 px) and 8 at 384x512 (up to "
                    "12 px), exact warps",
-            description="TVNet-8-2-15 on the frames themselves, trained on exact warps: more "
-                        "precise than TV-L1 at its defaults on small and large motions alike, "
-                        "at a multiple of its speed; under a change of brightness between the "
-                        "frames it fails as TV-L1 does (tvnet-8-2-15-texture, or "
-                        "tvnet-8-2-15-compensated for a global change, serve such footage)",
+            description="TVNet-8-2-15 on the frames themselves, trained on exact warps, "
+                        "whose second frame's brightness is first matched to the first's "
+                        "(match_brightness: a gain and an offset fitted on a coarse alignment "
+                        "that brightness cannot mislead): more precise than TV-L1 at its "
+                        "defaults on small and large motions, under exposure changes and on "
+                        "real footage, at a multiple of its speed",
         ),
     ]
 }
@@ -304,9 +309,10 @@ def _source(weights) -> tuple[str, str, Path, dict]:
 
 def check_against(params: dict, config: dict, source: str) -> None:
     """Raise :class:`WeightsMismatch` for the first of ``params`` (None: unset) that differs from
-    the weights' ``config``; ``source`` names the weights."""
+    the weights' ``config``; ``source`` names the weights. :data:`OPTION_KEYS` never
+    contradict: they replace the weights' value."""
     for key, value in params.items():
-        if value is None or key not in config:
+        if value is None or key not in config or key in OPTION_KEYS:
             continue
         if key == "texture":
             value = canonical_texture(value)
@@ -325,7 +331,8 @@ def load_tvnet(weights=DEFAULT, params: dict | None = None, **options) -> Loaded
     params : dict, optional
         Structure and constants asked for (``n_iters``, ``texture``, ...; None: unset). With
         weights, an unset value follows the weights and a set one must equal the weights' (else
-        :class:`WeightsMismatch`); without, unset values are :data:`FROZEN_CONFIG`'s, except
+        :class:`WeightsMismatch`), except :data:`OPTION_KEYS` (``match_brightness``), whose
+        value replaces the weights'; without, unset values are :data:`FROZEN_CONFIG`'s, except
         ``zoom_factor`` when ``n_scales`` is given: :func:`frozen_zoom_factor`.
     **options
         TVNet's other arguments (``train_u0``, ``fused``, ...), which weights do not set.
@@ -362,6 +369,7 @@ def load_tvnet(weights=DEFAULT, params: dict | None = None, **options) -> Loaded
     config = {**stored, **registered}
     config["texture"] = canonical_texture(config["texture"])
     check_against(params, config, words)
+    config.update({key: params[key] for key in OPTION_KEYS if key in params})
     network = TVNet(**config, **options)
     network.load_state_dict(state)
     return LoadedTVNet(network, config, identity, f"{words}: {_describe(config)}")

@@ -1046,3 +1046,67 @@ def test_tol_stops_each_pair_as_the_reference_does():
     with pytest.raises(ValueError, match="checkpoint needs a fixed number of iterations"):
         TVNet(tol=0.01, checkpoint=True)
     assert "tol=0.05" in repr(net)
+
+
+# ------------------------------------------------------------------ brightness match
+def _smooth_warped_pair(shape=(96, 128), seed=0):
+    """A smooth scene (where an offset reads as a large motion) and its shift by (1.5, -1)."""
+    rng = np.random.default_rng(seed)
+    scene = ndimage.gaussian_filter(rng.random((shape[0] + 16, shape[1] + 16)), 6)
+    scene = ndimage.gaussian_filter(rng.random(scene.shape), 1.5) * 0.3 + scene
+    scene = (scene - scene.min()) / np.ptp(scene)
+    y, x = np.mgrid[8:8 + shape[0], 8:8 + shape[1]].astype(np.float64)
+    image1 = scene[8:8 + shape[0], 8:8 + shape[1]]
+    image0 = ndimage.map_coordinates(scene, [y - 1.0, x + 1.5], order=3)
+    return image0, image1, np.array([1.5, -1.0])
+
+
+@pytest.mark.parametrize("gain, offset", [(1.02, -0.01), (0.98, 0.01), (1.0, 0.0)])
+def test_match_brightness_stats_recover_a_gain_and_offset_of_a_moving_pair(gain, offset):
+    image0, image1, _ = _smooth_warped_pair()
+    changed = gain * image0 + offset                   # frame t brighter or darker
+    i0, i1 = (torch.from_numpy(im)[None, None] * 255.0 for im in (changed, image1))
+    fitted_gain, fitted_offset = network.match_brightness_stats(i0, i1)
+    # a * I1 + b ~= I0 = gain * I1(x + w) + 255 offset: the two maps of I1's grey levels differ
+    # by a tenth of a grey level (the change is 2.5 to 5 grey levels).
+    difference = (fitted_gain - gain) * i1 + fitted_offset - 255.0 * offset
+    assert float(difference.pow(2).mean().sqrt()) < 0.1
+
+
+def test_match_brightness_turns_a_brightness_change_back_into_the_motion():
+    image0, image1, (u, v) = _smooth_warped_pair()
+    inner = (slice(None), slice(None), slice(12, -12), slice(12, -12))
+    structure = dict(n_scales=4, n_warps=2, n_iters=15, zoom_factor=0.5)
+
+    def error(net, frame0):
+        flow = net(_to_torch(frame0), _to_torch(image1))[inner].numpy()
+        return float(np.hypot(flow[0, 0] - u, flow[0, 1] - v).mean())
+
+    plain, matched = TVNet(**structure), TVNet(**structure, match_brightness=True)
+    changed = 1.02 * image0 + 0.01
+    assert error(plain, changed) > 5 * error(plain, image0)     # TV-L1 reads it as motion
+    assert error(matched, changed) < 1.5 * error(plain, image0) + 0.02
+
+
+def test_match_brightness_keeps_pairs_of_constant_brightness_as_they_are():
+    image0, image1, _ = _smooth_warped_pair()
+    x0, x1 = _to_torch(image0), _to_torch(image1)
+    structure = dict(n_scales=3, n_warps=1, n_iters=10)
+    torch.testing.assert_close(TVNet(**structure, match_brightness=True)(x0, x1),
+                               TVNet(**structure)(x0, x1), rtol=0, atol=0)
+    # ... each pair of a batch on its own: the changed one is matched, the other is not.
+    changed = 1.03 * x0 + 0.01
+    both = TVNet(**structure, match_brightness=True)(torch.cat([x0, changed]),
+                                                      torch.cat([x1, x1]))
+    torch.testing.assert_close(both[:1], TVNet(**structure)(x0, x1), rtol=0, atol=0)
+    assert (both[1:] - TVNet(**structure)(changed, x1)).abs().max() > 0.1
+
+
+def test_match_brightness_passes_gradients_and_is_refused_when_not_a_bool():
+    x0, x1 = _frames(shape=(48, 48), batch=2)
+    net = TVNet(n_scales=2, n_warps=1, n_iters=3, train_steps=True, match_brightness=True)
+    net.double()(x0 * 1.05 + 0.02, x1).abs().mean().backward()
+    assert all(torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0
+               for p in net.parameters() if p.requires_grad)
+    with pytest.raises(TypeError, match="match_brightness must be a bool, got str 'yes'"):
+        TVNet(match_brightness="yes")

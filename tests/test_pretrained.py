@@ -12,8 +12,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from sktvnet import TVNetFlow, load_pretrained
 from sktvnet.network import TVNet
-from sktvnet.pretrained import (FROZEN_CONFIG, RECOMMENDED, WEIGHTS, WeightsMismatch, load_tvnet,
-                                load_weights, save_weights)
+from sktvnet.pretrained import (FROZEN_CONFIG, OPTION_KEYS, RECOMMENDED, WEIGHTS, WeightsMismatch,
+                                load_tvnet, load_weights, save_weights)
 
 STRUCTURE = dict(n_scales=2, n_warps=1, n_iters=5, zoom_factor=0.5)
 
@@ -42,7 +42,10 @@ def test_registry_files_ship_small_and_describe_their_structure():
         assert entry.path.is_file(), f"{name}: {entry.path} is missing from the package"
         assert entry.path.stat().st_size < 1_000_000
         state, config = load_weights(entry.path)
-        assert {k: config[k] for k in entry.config} == entry.config
+        # The file records what it was trained for; options around it (OPTION_KEYS) are the
+        # entry's to choose.
+        trained_for = {k: v for k, v in entry.config.items() if k not in OPTION_KEYS}
+        assert {k: config[k] for k in trained_for} == trained_for
         net = TVNet(**entry.config)
         net.load_state_dict(state)  # every tensor present, every shape right
         assert entry.structure == "TVNet-{n_scales}-{n_warps}-{n_iters}".format(**entry.config)
@@ -148,6 +151,16 @@ def test_the_default_weights_contradicted_raise():
     with pytest.raises(ValueError, match=f"n_iters=20 contradicts the weights '{RECOMMENDED}', "
                                          "made for n_iters=15"):
         TVNetFlow(n_iters=20).fit(_pairs(1))
+
+
+def test_match_brightness_follows_the_weights_unless_set_and_never_contradicts_them():
+    # The recommended entry matches brightness; a value asked for replaces the entry's, since
+    # the match runs before the network and the weights do not depend on it.
+    assert WEIGHTS[RECOMMENDED].config["match_brightness"] is True
+    for asked, ran in ((None, True), (False, False), (True, True)):
+        flow = TVNetFlow(match_brightness=asked).fit(_pairs(1))
+        assert flow.config_["match_brightness"] is ran is flow.model_.match_brightness
+    assert TVNetFlow(weights=None).fit(_pairs(1)).config_["match_brightness"] is False
 
 
 def test_non_finite_weights_are_refused_naming_the_tensor(weights_file, tmp_path):

@@ -78,8 +78,13 @@ def _load_model_file(path: str, params: dict, **options):
     words = f"model file {path!r}"
     pretrained.check_against(params, estimator.config_, words)
     network = estimator.model_.cpu().eval()
+    config = dict(estimator.config_)
+    for key in pretrained.OPTION_KEYS:
+        if params.get(key) is not None:
+            config[key] = params[key]
+            setattr(network, key, params[key])
     for name, value in options.items():
         setattr(network, name, value)  # run-time options (fused) only
-    return pretrained.LoadedTVNet(network, estimator.config_, path,
+    return pretrained.LoadedTVNet(network, config, path,
                                   f"{words} ({estimator.weights_ or 'TV-L1'} fitted): "
                                   f"{estimator.structure_}")

@@ -174,7 +174,7 @@ class _Outputs:
 
 # The options that set TVNet's structure and constants, as TVNet's parameters are named.
 _STRUCTURE_OPTIONS = ("n_scales", "n_warps", "n_iters", "tau", "lmbda", "theta", "zoom_factor",
-                      "eps", "texture", "preset", "interpolation")
+                      "eps", "texture", "match_brightness", "preset", "interpolation")
 
 
 def _flow_estimator(args: argparse.Namespace) -> tuple[str, Callable[[np.ndarray, np.ndarray],
@@ -223,10 +223,10 @@ def _reference(args: argparse.Namespace, given: dict):
     from .. import _validation
     from ..reference import tvl1_optical_flow
 
-    for option in ("weights", "eps"):
+    for option in ("weights", "eps", "match_brightness"):
         if getattr(args, option) not in (None, "none"):
             raise ValueError(f"{option_name(option)} applies to --method tvnet; the reference "
-                             "TV-L1 has no weights and no eps")
+                             "TV-L1 has no weights, no eps and no brightness match")
     # The options given, checked now (before any input is read); the reference takes its own
     # (IPOL's) defaults for the others.
     options = {key: value for key, value in given.items() if value is not None and key != "eps"}
@@ -402,6 +402,10 @@ def add_parser(subparsers) -> None:
                         help="solve on the texture of every pyramid level (the level minus its "
                              "Gaussian blur of sigma 2), so that changes of brightness between "
                              "frames (exposure, flicker) are not read as motion")
+    solver.add_argument("--match-brightness", action=argparse.BooleanOptionalAction,
+                        help="before the flow, match the second frame's brightness to the "
+                             "first's by a gain and an offset fitted on a coarse alignment "
+                             "(the recommended weights do; --no-match-brightness turns it off)")
     solver.add_argument("--interpolation", choices=("bilinear", "bicubic"),
                         help="how warps and the pyramid interpolate between pixels: bilinear "
                              "(the paper's TVNet) or bicubic (IPOL's TV-L1, more precise for the "

@@ -91,6 +91,13 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         that a change of brightness between the frames is not read as motion, while the frames'
         low frequencies, which carry large motions, are kept (the texture removes them).
         Without weights, False.
+    match_brightness : bool or None, default=None
+        Before the flow, map the second frame's grey levels by the gain and offset that match
+        them to the first's, fitted on a coarse alignment that brightness cannot mislead (see
+        :class:`sktvnet.TVNet`), so that a change of exposure or flicker is not read as motion;
+        pairs whose brightness does not change measurably keep their frames. Unlike the
+        structure, it is not tied to the weights: None follows them (the recommended weights
+        match), a bool replaces their choice. Without weights, False.
     median_filter : int or None, default=None
         Side of a median filter applied to the flow before every 30 iterations of a warp, as
         OpenCV's DualTVL1 does (its default is 5; see :class:`sktvnet.TVNet`): 0 turns it off,
@@ -253,6 +260,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         "weights": [str, os.PathLike, None],
         "texture": ["boolean", Interval(Real, 0, 1, closed="both"), "array-like", None],
         "compensate_brightness": ["boolean", None],
+        "match_brightness": ["boolean", None],
         "median_filter": [Interval(Integral, 0, None, closed="left"), None],
         "preset": [StrOptions(set(PRESETS)), None],
         "tol": [Interval(Real, 0, None, closed="left"), None],
@@ -272,6 +280,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         eps=None,
         texture=None,
         compensate_brightness=None,
+        match_brightness=None,
         median_filter=None,
         preset=None,
         tol=None,
@@ -299,6 +308,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         self.eps = eps
         self.texture = texture
         self.compensate_brightness = compensate_brightness
+        self.match_brightness = match_brightness
         self.median_filter = median_filter
         self.preset = preset
         self.tol = tol
