@@ -361,9 +361,13 @@ def test_rgb_stream_on_colour_and_grey_videos():
 
 def test_head_factory_and_inception(videos):
     X, y = videos
-    clf = TVNetActionClassifier(**{**tiny(), "head": _linear_head}, random_state=0).fit(X, y)
-    assert isinstance(clf.model_.motion_head[-1], nn.Linear)
-    assert clf.model_.motion_head[-1].in_features == 4 * 10
+    # 6 frames: 5 flows of 2 channels, and with camera_motion="both" (the default) their
+    # camera-compensated copies beside them; the linear layer sees 2x2 pooled cells of each.
+    for camera_motion, channels in (("keep", 10), ("both", 20)):
+        clf = TVNetActionClassifier(**{**tiny(), "head": _linear_head},
+                                    camera_motion=camera_motion, random_state=0).fit(X, y)
+        assert isinstance(clf.model_.motion_head[-1], nn.Linear)
+        assert clf.model_.motion_head[-1].in_features == 4 * channels
     inception = TVNetActionClassifier(**{**tiny(), "head": "inception"}, random_state=0).fit(X, y)
     assert type(inception.model_.motion_head).__name__ == "InceptionHead"
 
