@@ -59,8 +59,7 @@ class Run:
 
 # The bundled weights' entries, each trained and measured by its own run of train_pretrained.py
 # (sktvnet.pretrained.WEIGHTS; listed here so that reading the index needs no torch).
-PRETRAINED = ("tvnet-8-2-15-compensated", "tvnet-8-2-15-coarse-texture", "tvnet-8-2-15-texture",
-              "tvnet-8-2-15")
+PRETRAINED = ("tvnet-8-2-15", "tvnet-8-2-15-texture")
 RESULTS_PAGE = "results.rst"
 
 INDEX: tuple[Run, ...] = (

@@ -10,12 +10,8 @@ crop would cap the pyramid) and of two sizes, so that every level of the structu
 A fifth of the pairs is held out to validate on, and the best-scoring state is kept. The
 entries differ in what they do about brightness and in their pairs:
 
-* ``tvnet-8-2-15`` (recommended): on the frames themselves, exact warps;
-* ``tvnet-8-2-15-compensated``: a gain and an offset fitted at every warp
-  (``compensate_brightness=True``); exact warps and 2% brightness changes with noise at
-  240x320, and motions of up to 50 px at 384x512 (``groups``: each its own changes);
-* ``tvnet-8-2-15-coarse-texture``: the coarse levels on textures, the finest on the frames;
-  half of the pairs exact warps, half with brightness changes up to 0.5% and noise 0.002;
+* ``tvnet-8-2-15`` (recommended): on the frames themselves, exact warps (the registry adds
+  ``match_brightness``, which runs before the network and is not trained);
 * ``tvnet-8-2-15-texture``: every level on its texture; every pair with brightness changes up
   to 2% and noise 0.005.
 
@@ -57,8 +53,6 @@ from _common import divert_results, write_results
 # on the frames, a 2% change drove the held-out EPE of exact warps up by 2.6x in a trial
 # (0.0258 -> 0.0679 px): TVNet learned to ignore brightness at the cost of precision.
 REALISM = {"brightness": 0.02, "noise": 0.005}
-# Milder changes, of the order of an automatic exposure's between two frames: a third held-out set.
-MILD = {"brightness": 0.005, "noise": 0.002}
 RECIPE = {
     "train": "filters+steps", "loss": "epe", "learning_rate": 0.02, "max_iter": 300, "batch_size": 2,
     "validation_fraction": 0.2,
@@ -68,22 +62,9 @@ RECIPE = {
     **REALISM,
 }
 RECIPES = {
-    # Half of every group exact, half with mild brightness changes and noise (``exact_fraction``):
-    # trained on changes alone, the finest level, on the frames, traded its precision on exact
-    # warps for robustness (0.0233 -> 0.0334 px with changes of 0.005 and noise 0.002 in every
-    # pair, 0.0386 with 0.02 and 0.005, in trials), which the validation pairs, all changed,
-    # rewarded.
-    "tvnet-8-2-15-coarse-texture": {**RECIPE, **MILD, "exact_fraction": 0.5},
     "tvnet-8-2-15-texture": RECIPE,
     # On the frames, brightness constancy is what TV-L1 reads motion from: exact warps.
     "tvnet-8-2-15": {**RECIPE, "brightness": 0.0, "noise": 0.0},
-    # Every kind of motion the held-out benchmark has, on other images: small motions at the
-    # size served, exact and with a 2% brightness change and noise (which compensate_brightness
-    # meets at every warp), and motions of up to 50 px at 384x512 for the coarse levels, fewer
-    # pairs so that their larger errors do not swamp the small motions'.
-    "tvnet-8-2-15-compensated": {
-        **RECIPE, "groups": [(20, (240, 320), 5.0, 0.0, 0.0), (20, (240, 320), 5.0, 0.02, 0.005),
-                             (6, (384, 512), 50.0, 0.0, 0.0), (6, (384, 512), 20.0, 0.02, 0.005)]},
 }
 QUICK_PAIRS = [(6, (60, 80), 2.0), (2, (96, 128), 4.0)]
 
@@ -100,32 +81,15 @@ class _IpolPresmoothing(TVNetFlow):
 
 
 def training_pairs(recipe: dict, seed: int) -> tuple[list, list]:
-    """The recipe's pairs, group by group. ``groups`` gives each group its own brightness
-    change and noise (group k drawn with seed ``seed + k``). Otherwise, with ``exact_fraction``,
-    that share of every group of ``pairs`` is drawn first as exact warps (seeds ``seed + k``),
-    then the rest with the recipe's brightness changes and noise (seeds ``seed + 10 + k``)."""
-    if "groups" in recipe:
-        X, y = [], []
-        for k, (n, size, displacement, brightness, noise) in enumerate(recipe["groups"]):
-            frames, flows = make_flow_pairs(n, size=size, max_displacement=displacement,
-                                            images="train", brightness=brightness, noise=noise,
-                                            random_state=seed + k)
-            X += list(frames)
-            y += list(flows)
-        return X, y
-    fraction = recipe.get("exact_fraction", 0.0)
-    draws = [(seed, fraction, 0.0, 0.0), (seed + 10, 1.0 - fraction, recipe["brightness"],
-                                          recipe["noise"])] if fraction else [
-        (seed, 1.0, recipe["brightness"], recipe["noise"])]
+    """The recipe's pairs, group by group of ``pairs`` (group k drawn with seed ``seed + k``),
+    each with the recipe's brightness change and noise."""
     X, y = [], []
-    for first_seed, share, brightness, noise in draws:
-        for k, (n, size, displacement) in enumerate(recipe["pairs"]):
-            frames, flows = make_flow_pairs(round(n * share), size=size,
-                                            max_displacement=displacement, images="train",
-                                            brightness=brightness, noise=noise,
-                                            random_state=first_seed + k)
-            X += list(frames)
-            y += list(flows)
+    for k, (n, size, displacement) in enumerate(recipe["pairs"]):
+        frames, flows = make_flow_pairs(n, size=size, max_displacement=displacement,
+                                        images="train", brightness=recipe["brightness"],
+                                        noise=recipe["noise"], random_state=seed + k)
+        X += list(frames)
+        y += list(flows)
     return X, y
 
 
@@ -150,10 +114,7 @@ def main() -> None:
     recipe = dict(RECIPES[args.name])
     if args.quick:
         recipe["max_iter"] = 4
-        if "groups" in recipe:
-            recipe["groups"] = [(2, (60, 80), 2.0, b, n) for *_, b, n in recipe["groups"]]
-        else:
-            recipe["pairs"] = QUICK_PAIRS
+        recipe["pairs"] = QUICK_PAIRS
     output = args.output or (Path(os.environ.get("TMPDIR", "/tmp")) / entry.file if args.quick
                              else entry.path)
     X_train, y_train = training_pairs(recipe, args.seed)

@@ -159,49 +159,6 @@ _RECIPE = ("train='filters+steps' (the filters at a hundredth of the rate, the p
 WEIGHTS: dict[str, PretrainedWeights] = {
     entry.name: entry for entry in [
         PretrainedWeights(
-            name="tvnet-8-2-15-compensated",
-            file="tvnet-8-2-15-compensated.safetensors",
-            config={**_TVNET_8_2_15, "compensate_brightness": True},
-            train="filters+steps",
-            recipe="python benchmarks/train_pretrained.py --name tvnet-8-2-15-compensated "
-                   f"(seed 0): {_RECIPE}: 20 pairs at 240x320 with motions up to 5 px, 20 "
-                   "more with brightness changes up to 2% and noise 0.005, 6 at 384x512 with "
-                   "motions up to 50 px and 6 up to 20 px with the same changes",
-            description="TVNet-8-2-15 (levels 0.6 apart, IPOL's bicubic warps) that fits a "
-                        "gain and an offset between the frames at every warp, so that a "
-                        "global brightness change is not motion, with step sizes and filters "
-                        "learned on exact warps, brightness changes with noise, and motions up "
-                        "to 50 px; for footage whose exposure changes. On smooth, weakly "
-                        "textured scenes a brightness offset and a motion can explain the same "
-                        "change, and it can then fail by pixels where TV-L1 does not",
-        ),
-        PretrainedWeights(
-            name="tvnet-8-2-15-coarse-texture",
-            file="tvnet-8-2-15-coarse-texture.safetensors",
-            config={**_TVNET_8_2_15, "texture": (0.0, 1.0)},
-            train="filters+steps",
-            recipe=f"python benchmarks/train_pretrained.py --name tvnet-8-2-15-coarse-texture "
-                   f"(seed 0): {_RECIPE}: 56 at 240x320 (motions up to 4 px) and 8 at 384x512 "
-                   "(up to 12 px), half of each exact warps and half with brightness changes up "
-                   "to 0.5% and noise 0.002",
-            description="TVNet-8-2-15 that solves its coarse levels on their texture and its "
-                        "finest level on the frames (the recommended entry before "
-                        "tvnet-8-2-15-compensated, which replaces it: the texture removes the "
-                        "low frequencies that carry large motions)",
-        ),
-        PretrainedWeights(
-            name="tvnet-8-2-15-texture",
-            file="tvnet-8-2-15-texture.safetensors",
-            config={**_TVNET_8_2_15, "texture": True},
-            train="filters+steps",
-            recipe=f"python benchmarks/train_pretrained.py --name tvnet-8-2-15-texture (seed 0): "
-                   f"{_RECIPE}: 56 at 240x320 (motions up to 4 px) and 8 at 384x512 (up to "
-                   "12 px), every pair with brightness changes up to 2% and noise 0.005",
-            description="TVNet-8-2-15 that solves every level on its texture, trained on pairs "
-                        "with brightness changes and noise; for footage whose brightness "
-                        "changes more than a gain and an offset describe (local flicker)",
-        ),
-        PretrainedWeights(
             name="tvnet-8-2-15",
             file="tvnet-8-2-15.safetensors",
             config={**_TVNET_8_2_15, "match_brightness": True},
@@ -215,6 +172,18 @@ WEIGHTS: dict[str, PretrainedWeights] = {
                         "that brightness cannot mislead): more precise than TV-L1 at its "
                         "defaults on small and large motions, under exposure changes and on "
                         "real footage, at a multiple of its speed",
+        ),
+        PretrainedWeights(
+            name="tvnet-8-2-15-texture",
+            file="tvnet-8-2-15-texture.safetensors",
+            config={**_TVNET_8_2_15, "texture": True},
+            train="filters+steps",
+            recipe=f"python benchmarks/train_pretrained.py --name tvnet-8-2-15-texture (seed 0): "
+                   f"{_RECIPE}: 56 at 240x320 (motions up to 4 px) and 8 at 384x512 (up to "
+                   "12 px), every pair with brightness changes up to 2% and noise 0.005",
+            description="TVNet-8-2-15 that solves every level on its texture, trained on pairs "
+                        "with brightness changes and noise; for footage whose brightness "
+                        "changes more than a gain and an offset describe (local flicker)",
         ),
     ]
 }
