@@ -14,19 +14,24 @@ network into another runtime's format.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import logging
 import os
+import warnings
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
 from . import _validation
+from ._progress import progress
 from ._version import __version__
 from .io import atomic_write
-from .network import TVNet
+from .network import LOOP_BODIES, TVNet, _match_aligner, _scan
 
-__all__ = ["EXPORT_FORMATS", "ONNX_OPSET", "check_export_path", "export_tvnet"]
+__all__ = ["EXPORT_FORMATS", "ONNX_OPSET", "check_export_path", "count_onnx_nodes",
+           "export_tvnet"]
 
 #: File suffix -> format written by :func:`export_tvnet`.
 EXPORT_FORMATS = {".onnx": "ONNX", ".pt2": "torch.export"}
@@ -47,6 +52,98 @@ class _FramesToFlow(nn.Module):
         return self.tvnet(frame0, frame1)
 
 
+def count_onnx_nodes(graph) -> int:
+    """Nodes of an ONNX graph (``onnx.load(path).graph``), those of its loops' bodies included:
+    the size of what a runtime loads, which for TVNet grows with the pyramid levels and not
+    with the iterations."""
+    total = 0
+    for node in graph.node:
+        total += 1
+        for attribute in node.attribute:
+            if attribute.HasField("g"):
+                total += count_onnx_nodes(attribute.g)
+            total += sum(count_onnx_nodes(body) for body in attribute.graphs)
+    return total
+
+
+def _strip_trace_records(graph) -> None:
+    """Drop what the exporter records of the torch code behind each node (stack traces, the
+    module path, in ``metadata_props`` and ``doc_string``), in the loops' bodies too: more than
+    half of the file, and nothing a runtime reads."""
+    for node in graph.node:
+        del node.metadata_props[:]
+        node.doc_string = ""
+        for attribute in node.attribute:
+            if attribute.HasField("g"):
+                _strip_trace_records(attribute.g)
+            for body in attribute.graphs:
+                _strip_trace_records(body)
+    for value in (*graph.input, *graph.output, *graph.value_info, *graph.initializer):
+        del value.metadata_props[:]
+
+
+def _forget_compiled_loops() -> None:
+    """Make torch forget what it compiled of the loops for an earlier export. torch.export
+    traces each loop by compiling torch.scan's inner function, whose cache would serve a loop
+    compiled for another batch size (one fixed by ``batch_size``) and break a dynamic batch.
+    Only those functions, where torch lets them be named (its ``reset_code``): other compiled
+    code (a fused TVNet) keeps its cache; otherwise all of torch.compile's caches."""
+    if _scan is None:
+        return
+    codes = [body.__code__ for body in LOOP_BODIES]
+    codes += [const for const in _scan.__code__.co_consts
+              if getattr(const, "co_name", None) == "run_flattened_scan"]
+    reset_code = getattr(torch._dynamo, "reset_code", None)
+    if reset_code is None or len(codes) == len(LOOP_BODIES):
+        torch._dynamo.reset()
+        return
+    for code in codes:
+        reset_code(code)
+
+
+@contextlib.contextmanager
+def _quiet_exporters():
+    """Silence what the exporters say on every export and a user can do nothing about:
+    torch.onnx's registry logs one warning per torchvision operator when torchvision is not
+    installed (TVNet uses none); the ONNX translator logs that the loops' list of per-iteration
+    output axes is an empty list, whose type it guesses (right: a loop of TVNet has no
+    per-iteration output); torch's pytree warns of its own deprecated API."""
+    loggers = [logging.getLogger(name) for name in (
+        "torch.onnx._internal.exporter._registration", "onnx_ir._convenience")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+def _remove_unused_initializers(graph) -> None:
+    """Drop the initializers that no node reads (in the graph or in a loop's body, which may
+    read the outer graph's names): the optimizer leaves a few, and onnxruntime warns of each
+    when it opens the file."""
+    used: set[str] = set()
+
+    def collect(body) -> None:
+        for node in body.node:
+            used.update(node.input)
+            for attribute in node.attribute:
+                if attribute.HasField("g"):
+                    collect(attribute.g)
+                for sub in attribute.graphs:
+                    collect(sub)
+
+    collect(graph)
+    used.update(value.name for value in graph.output)
+    kept = [init for init in graph.initializer if init.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+
+
 def check_export_path(path) -> Path:
     """``path`` as a Path, after checking that its suffix names a format of
     :data:`EXPORT_FORMATS` (before anything slow happens)."""
@@ -60,13 +157,17 @@ def check_export_path(path) -> Path:
 
 
 def _eager_copy(model: TVNet) -> TVNet:
-    """A float32 CPU copy that runs eagerly and needs no gradient, whatever the original does."""
+    """A float32 CPU copy that runs eagerly and needs no gradient, whatever the original does;
+    with ``match_brightness``, it holds its own copy of the aligner (a submodule, so that its
+    parameters are the graph's like the network's own)."""
     network = copy.deepcopy(model).to(device="cpu", dtype=torch.float32).eval()
     network.requires_grad_(False)
     network.fused = False
     network.checkpoint = False
     # The traced graph cannot read a parameter's value, which sets the pre-smoothing's window.
     network._presmoothing_constant = float(network.presmoothing_sigma())
+    if network.match_brightness:
+        network.match_aligner = _eager_copy(_match_aligner(torch.device("cpu")))
     return network
 
 
@@ -78,21 +179,30 @@ def export_tvnet(
     channels: int = 1,
     batch_size: int | None = None,
     optimize: bool = True,
+    verbose: int = 0,
 ) -> Path:
     """Export ``model`` to ONNX (``.onnx``) or to a ``torch.export`` program (``.pt2``).
 
     The graph takes two frames and returns their flow, computed as ``model(frame0, frame1)``
-    does: grey conversion, joint scaling to [0, 255] of each pair, pre-smoothing (sigma 0.8),
-    the pyramid and the ``n_scales * n_warps * n_iters`` unrolled iterations, with the current
-    parameters of ``model`` (frozen or trained). It runs eagerly, in float32, on the CPU graph
-    of the model; the model itself is not modified.
+    does: grey conversion, joint scaling to [0, 255] of each pair, the brightness match when
+    the model has ``match_brightness`` (its aligner included), pre-smoothing, the pyramid and
+    the iterations, with the current parameters of ``model`` (frozen or trained). It runs
+    eagerly, in float32, on the CPU graph of the model; the model itself is not modified.
 
-    The frame size is fixed: the number of pyramid levels, their sizes and the resampling
-    weights between them are computed from ``frame_shape`` when the graph is traced. Frames of
-    another size are refused at run time: ``torch.export`` programs raise an error naming the
-    expected size (``Guard failed: frame0.size()[2] == 48``), onnxruntime an
-    ``INVALID_ARGUMENT`` error naming the input, the dimension, the received and the expected
-    size. The batch dimension is dynamic unless ``batch_size`` is given.
+    The graph grows with the number of pyramid levels, not with the iterations: on each level
+    the warps are one loop and the iterations of a warp one loop inside it (``torch.scan``,
+    ONNX ``Scan``, where torch has it: 2.6 and later; older versions unroll them), whose
+    per-iteration step sizes and difference filters are the loop's scanned inputs. A model
+    that stops early (``tol``) or median-filters the flow exports unrolled.
+
+    The frame size is fixed: the number of pyramid levels depends on it (IPOL's cap keeps the
+    coarsest level's diagonal at about 16 px), and so do their sizes and the resampling
+    between them, which the graph computes for ``frame_shape`` when it is traced; one graph
+    cannot serve sizes whose pyramids differ in depth. Frames of another size are refused at run time:
+    ``torch.export`` programs raise an error naming the expected size (``Guard failed:
+    frame0.size()[2] == 48``), onnxruntime an ``INVALID_ARGUMENT`` error naming the input, the
+    dimension, the received and the expected size. The batch dimension is dynamic unless
+    ``batch_size`` is given.
 
     Shape:
         - frame0, frame1 (graph inputs): ``(B, C, H, W)`` float32, any range, with
@@ -117,12 +227,11 @@ def export_tvnet(
         Fixed batch size of the graph; ``None`` (default) leaves the batch dimension dynamic.
     optimize : bool, default=True
         For ONNX, run the exporter's graph optimizer (constant folding, redundancies removed):
-        about 6x fewer nodes and faster runs. Its time grows faster than the number of unrolled
-        iterations: on a 2-core AMD EPYC, 96x128 frames, TVNet-1-1-20 exported in 13 + 23 s
-        and optimized in 28 s more, TVNet-1-1-40 in 21 + 45 s and 87 s more. For large
-        structures pass ``False``: the export stays linear in the iterations, and
-        onnxruntime's own optimizations at session start recover most of the speed
-        (TVNet-1-1-40: 67 against 58 ms for 8 pairs). No effect on ``.pt2``.
+        a fraction of the nodes, a faster session start without onnxruntime's warnings about
+        the nodes it cannot fold, and faster runs, for some tens of seconds more on large
+        structures (``benchmarks/results/export.md``). No effect on ``.pt2``.
+    verbose : int, default=0
+        1 shows the progress of the stages (trace, translation to ONNX, optimization).
 
     Returns
     -------
@@ -161,7 +270,12 @@ def export_tvnet(
         batch_size = _validation.check_int("batch_size", batch_size)
     if not isinstance(optimize, bool):
         raise TypeError(f"optimize must be True or False, got {optimize!r}")
+    verbose = _validation.check_int("verbose", verbose, low=0)
 
+    onnx = path.suffix.lower() == ".onnx"
+    stages = ["trace"] + (["translate to ONNX"] + (["optimize"] if optimize else []) if onnx
+                          else [])
+    bar = progress(total=len(stages), desc="export", unit="stage", disable=not verbose)
     wrapper = _FramesToFlow(_eager_copy(model)).eval()
     batch = _TRACE_BATCH if batch_size is None else batch_size
     generator = torch.Generator().manual_seed(0)
@@ -171,18 +285,29 @@ def export_tvnet(
     if batch_size is None:
         dim = torch.export.Dim("batch", min=1)
         dynamic = {"frame0": {0: dim}, "frame1": {0: dim}}
-    program = torch.export.export(wrapper, example, dynamic_shapes=dynamic)
-
-    with atomic_write(path) as handle:
-        if path.suffix.lower() == ".pt2":
-            torch.export.save(program, handle)
-        else:
+    with bar, _quiet_exporters():
+        _forget_compiled_loops()
+        program = torch.export.export(wrapper, example, dynamic_shapes=dynamic)
+        bar.set_postfix(done=stages[0])
+        bar.update(1)
+        with atomic_write(path) as handle:
+            if not onnx:
+                torch.export.save(program, handle)
+                return path
             onnx_program = torch.onnx.export(
                 program, example, dynamo=True, opset_version=ONNX_OPSET,
                 input_names=["frame0", "frame1"], output_names=["flow"],
-                optimize=optimize, verbose=False,
+                optimize=False, verbose=False,
             )
+            bar.set_postfix(done=stages[1])
+            bar.update(1)
+            if optimize:
+                onnx_program.optimize()
+                bar.set_postfix(done=stages[2])
+                bar.update(1)
             proto = onnx_program.model_proto
+            _strip_trace_records(proto.graph)
+            _remove_unused_initializers(proto.graph)
             for value in (*proto.graph.input, *proto.graph.output):
                 first = value.type.tensor_type.shape.dim[0]
                 if first.HasField("dim_param"):

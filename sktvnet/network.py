@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import math
 import os
 import warnings
@@ -19,6 +20,11 @@ from ._validation import (check_interpolation, check_like, check_median_filter, 
                           check_real, check_tensor, check_texture, check_tvnet_params,
                           texture_shares)
 from . import functional as tvf
+
+try:  # a loop in an exported graph (torch >= 2.6); older versions export the iterations unrolled
+    from torch._higher_order_ops.scan import scan as _scan
+except ImportError:  # pragma: no cover - depends on the torch version
+    _scan = None
 
 __all__ = ["TVNet", "COMPILE_ENV_VAR", "COMPILE_MIN_WORK"]
 
@@ -231,7 +237,8 @@ def _match_aligner(device) -> "TVNet":
     return aligner
 
 
-def match_brightness_stats(i0: Tensor, i1: Tensor) -> tuple[Tensor, Tensor]:
+def match_brightness_stats(i0: Tensor, i1: Tensor, aligner: "TVNet | None" = None
+                           ) -> tuple[Tensor, Tensor]:
     """Gain ``a`` and offset ``b`` (each ``(B, 1, 1, 1)``, no gradient) with
     ``a * I1(x + w(x)) + b ~= I0(x)``, where ``w`` is a coarse flow that no change of brightness
     can mislead.
@@ -256,10 +263,12 @@ def match_brightness_stats(i0: Tensor, i1: Tensor) -> tuple[Tensor, Tensor]:
     batch, _, height, width = i0.shape
     down = max(1.0, min(float(MATCH_DOWNSCALE), min(height, width) / MATCH_MIN_SIDE))
     small = (max(1, round(height / down)), max(1, round(width / down)))
-    with torch.no_grad():
+    # No gradient flows here; while exporting (under inference mode already) a no_grad region
+    # would wrap the aligner's loops in a region that torch.export cannot nest loops in.
+    with contextlib.nullcontext() if torch.compiler.is_exporting() else torch.no_grad():
         pair = F.interpolate(torch.cat([i0, i1], dim=1), size=small, mode="area")
-        coarse = _match_aligner(i0.device)._flow(pair[:, 0:1], pair[:, 1:2], fused=False,
-                                                 use_checkpoint=False)
+        aligner = _match_aligner(i0.device) if aligner is None else aligner
+        coarse = aligner._flow(pair[:, 0:1], pair[:, 1:2], fused=False, use_checkpoint=False)
         scale = torch.tensor([width / small[1], height / small[0]], dtype=i0.dtype,
                              device=i0.device).view(1, 2, 1, 1)
         flow = F.interpolate(coarse, size=(height, width), mode="bilinear",
@@ -301,15 +310,42 @@ def match_brightness_stats(i0: Tensor, i1: Tensor) -> tuple[Tensor, Tensor]:
     return gain, m0 - gain * m1
 
 
-def _match_brightness(i0: Tensor, i1: Tensor) -> Tensor:
+def _match_brightness(i0: Tensor, i1: Tensor, aligner: "TVNet | None" = None) -> Tensor:
     """``i1`` (grey levels in [0, 255]) mapped by :func:`match_brightness_stats`, where the change
     is large enough to be measured: pairs whose fitted change is under ``MATCH_MIN_CHANGE`` grey
     levels (root mean square over the frame) keep ``i1`` as it is. That is the size of the fit's
     own error on pairs of constant brightness, a tenth of what a 1% change of exposure makes."""
-    gain, offset = match_brightness_stats(i0, i1)
+    gain, offset = match_brightness_stats(i0, i1, aligner)
     change = (gain - 1.0) * i1 + offset
     rms = change.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt()
     return torch.where(rms >= MATCH_MIN_CHANGE, i1 + change, i1)
+
+
+# The bodies of the loops of an exported graph (TVNet._iterate_loop, TVNet._solve_level_loop),
+# at module level so that export.py can make torch forget what it compiled of them before.
+def _loop_iteration(rho_c, grad, denom, eps: float, carry, scanned):
+    """One iteration: ``carry`` is (u, px, py), ``scanned`` the iteration's forward and
+    divergence taps and its row of the step table."""
+    flow, px, py = carry
+    forward_taps, div_taps, row = scanned
+    flow, (px, py) = tvf._tvl1_step(
+        flow, (px, py), rho_c, grad, denom, l_t=row[0], taut=row[1], theta=row[2], eps=eps,
+        forward_weight=forward_taps, divergence_weight=div_taps)
+    return (flow, px, py), ()
+
+
+def _loop_warp(i0, stack, eps_tensor, options, n_iters: int, eps: float, carry, scanned):
+    """One warp: linearise at the current flow, then the loop of its ``n_iters`` iterations;
+    ``scanned`` holds the warp's taps and step sizes, one row per iteration."""
+    flow, px, py = carry
+    forward_taps, div_taps, rows = scanned
+    rho_c, grad, denom = _linearize(i0, stack, flow, eps_tensor, *options)
+    flow, (px, py) = TVNet._iterate_loop(flow, (px, py), rho_c, grad, denom, forward_taps,
+                                         div_taps, rows, 0, n_iters, eps)
+    return (flow, px, py), ()
+
+
+LOOP_BODIES = (_loop_iteration, _loop_warp)
 
 
 def _fused_kernel(kind: str, *args):
@@ -806,7 +842,8 @@ class TVNet(nn.Module):
         scale = tvf._opencv_scale if opencv else tvf._normalize_pair
         i0, i1 = scale(tvf._to_grey(x0), tvf._to_grey(x1))
         if self.match_brightness:
-            i1 = _match_brightness(i0, i1)
+            # An exported copy holds its aligner (export.py); TVNet shares one per device.
+            i1 = _match_brightness(i0, i1, self._modules.get("match_aligner"))
         if opencv:  # OpenCV's pyramid: no pre-smoothing, levels resized without blur
             shapes = _core.opencv_pyramid_shapes(height, width, self.n_scales, self.zoom_factor)
             levels = tvf._opencv_pyramid(torch.cat([i0, i1], dim=1), shapes, self.zoom_factor)
@@ -876,6 +913,9 @@ class TVNet(nn.Module):
         eps = torch.tensor(self.eps, dtype=i0.dtype, device=i0.device)
         bicubic = self.interpolation == "bicubic"
         opencv = self.preset == "opencv"
+        if (torch.compiler.is_exporting() and _scan is not None and self.n_warps > 1
+                and not self.median_filter and self.tol == 0):
+            return self._solve_level_loop(i0, stack, flow, forward, div, steps, eps)
         for warp_index in range(self.n_warps):
             if fused:
                 rho_c, grad, denom = _COMPILED("linearize", i0, stack, flow, eps, bicubic,
@@ -914,6 +954,23 @@ class TVNet(nn.Module):
                                           div, steps, first, last, fused, use_reentrant=False)
         return flow
 
+    def _solve_level_loop(self, i0, stack, flow, forward, div, steps, eps):
+        """``_solve_level`` for export: the warps of a level are one loop (a ``torch.scan``,
+        an ONNX ``Scan``) whose body warps ``I1`` and runs the loop of the iterations
+        (``_iterate_loop``), so that the graph holds one warp per level whatever ``n_warps``."""
+        n_warps, n_iters = self.n_warps, self.n_iters
+        default = torch.tensor([tvf.FORWARD_TAPS] * 2, dtype=flow.dtype, device=flow.device)[None]
+        forward = torch.cat([forward, default]).reshape(n_warps, n_iters, 2, 2)
+        div = torch.cat([default, div]).reshape(n_warps, n_iters, 2, 2)
+        steps = steps.reshape(n_warps, n_iters, -1)
+        options = (self.interpolation == "bicubic", self.compensate_brightness,
+                   self.preset == "opencv")
+        body = functools.partial(_loop_warp, i0.clone(), stack.clone(), eps, options, n_iters,
+                                 self.eps)
+        zeros = torch.zeros_like(flow)
+        (flow, _, _), _ = _scan(body, (flow.clone(), zeros, zeros.clone()), (forward, div, steps))
+        return flow
+
     def _iterate_to_tol(self, u, p, rho_c, grad, denom, forward, div, steps, start: int,
                         stop: int, fused: bool, settled):
         """Iterations ``start .. stop - 1`` one at a time, each pair stopping for the rest of the
@@ -945,16 +1002,20 @@ class TVNet(nn.Module):
         ``steps`` (see ``_step_table``).
         """
         last = self.n_warps * self.n_iters - 1
+        exporting = torch.compiler.is_exporting() and _scan is not None and stop - start > 1
         # Inference runs on zero-bordered buffers, in place when eager. Under torch.compile or
         # torch.export of the whole network (ONNX files) the functional form serves better: the
         # graph plans its own memory, and a mutating graph exports larger and runs slower.
         inference = not torch.is_grad_enabled() and not torch.compiler.is_compiling()
-        if fused or inference:
+        if fused or inference or exporting:
             # Where a tap set does not exist (p = 0 before the first iteration, p unused after the
             # last) any taps will do; padding keeps one tensor kind for the compiled graph's guards.
             default = torch.tensor([tvf.FORWARD_TAPS] * 2, dtype=u.dtype, device=u.device)[None]
             forward = torch.cat([forward, default])
             div = torch.cat([default, div])
+        if exporting:
+            return self._iterate_loop(u, p, rho_c, grad, denom, forward, div, steps, start, stop,
+                                      self.eps)
         if inference:
             return self._iterate_padded(u, p, rho_c, grad, denom, forward, div, steps,
                                         start, stop, fused=fused, last=last)
@@ -979,6 +1040,24 @@ class TVNet(nn.Module):
                 update_dual=t < last,
             )
         return u, p
+
+    @staticmethod
+    def _iterate_loop(u, p, rho_c, grad, denom, forward, div, steps, start: int, stop: int,
+                      eps: float):
+        """``_iterate`` for export: one loop over the iterations (``torch.scan``, an ONNX
+        ``Scan``), whose body is written once in the graph and whose per-iteration taps and
+        step sizes are the loop's scanned inputs. Every iteration updates the dual variable
+        (after the last one of a level that p is unused, and u does not depend on it), and p = 0
+        stands for p = None (its divergence is zero, so u is the same). ``forward`` and ``div``
+        hold a tap set for every iteration (``_iterate`` pads them)."""
+        if p is None:
+            p = (torch.zeros_like(u), torch.zeros_like(u))
+        # Fresh tensors: the loop body cannot trace views whose offset depends on the batch.
+        body = functools.partial(_loop_iteration, rho_c.clone(), grad.clone(), denom.clone(),
+                                 eps)
+        (u, px, py), _ = _scan(body, (u, p[0], p[1]),
+                               (forward[start:stop], div[start:stop], steps[start:stop]))
+        return u, (px, py)
 
     @staticmethod
     def _iterate_padded(u, p, rho_c, grad, denom, forward, div, steps, start: int, stop: int, *,

@@ -6,6 +6,8 @@ networks are small (TVNet-2-1-3 at 48x64: two pyramid levels, so the resampling 
 and every exported file is made once per module.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -15,7 +17,7 @@ import sktvnet
 import sktvnet.export
 from sktvnet import TVNetFlow, export_tvnet, make_synthetic_pair
 from sktvnet.cli import main
-from sktvnet.export import ONNX_OPSET
+from sktvnet.export import ONNX_OPSET, count_onnx_nodes
 
 onnx = pytest.importorskip("onnx", reason="the export extra (onnx) is not installed")
 ort = pytest.importorskip("onnxruntime", reason="the export extra (onnxruntime) is not installed")
@@ -192,8 +194,11 @@ def test_cli_exports_what_sktvnet_flow_runs(tmp_path, monkeypatch, capsys, weigh
                    "--frame-shape", "48", "64", "--batch-size", "1"])
     assert status == 0, capsys.readouterr().err
     [(model, kwargs)] = exported
-    assert kwargs == dict(frame_shape=(48, 64), channels=1, batch_size=1, optimize=True)
+    assert kwargs == dict(frame_shape=(48, 64), channels=1, batch_size=1, optimize=True,
+                          verbose=1)
     expected = load_pretrained(RECOMMENDED).model_.state_dict()
+    if weights != "file":  # the entry's options come with its name
+        assert model.match_brightness == WEIGHTS[RECOMMENDED].config["match_brightness"]
     assert all(torch.equal(value, expected[key]) for key, value in model.state_dict().items())
     captured = capsys.readouterr()
     assert "TVNet-8-2-15 to" in captured.out and "frames (1, 1, 48, 64)" in captured.out
@@ -203,7 +208,7 @@ def test_cli_exports_what_sktvnet_flow_runs(tmp_path, monkeypatch, capsys, weigh
                    "--frame-shape", "48", "64", "--no-optimize"])
     assert status == 0, capsys.readouterr().err
     assert exported[-1][1] == dict(frame_shape=(48, 64), channels=1, batch_size=None,
-                                   optimize=False)
+                                   optimize=False, verbose=1)
 
 
 def test_cli_pretrained_unknown_name(tmp_path, capsys):
@@ -276,3 +281,45 @@ def test_estimator_export_needs_a_fitted_estimator():
 
     with pytest.raises(NotFittedError):
         TVNetFlow().export("tvnet.onnx", frame_shape=SHAPE)
+
+
+@pytest.mark.parametrize("match_brightness", [False, True])
+def test_graph_does_not_grow_with_iterations(match_brightness, tmp_path, grey_videos, capfd):
+    """Warps and iterations are loops: 3 and 30 iterations a warp give graphs of the same size,
+    and each computes transform()'s flow (two warps a level: the loop of the warps runs);
+    with match_brightness the aligner is in the graph, on a pair whose brightness changes."""
+    videos = grey_videos.copy()
+    videos[:, 1] = videos[:, 1] * 1.1 + 0.03  # a change match_brightness removes
+    counts = []
+    for n_iters in (3, 30):
+        estimator = TVNetFlow(weights=None, n_scales=2, n_warps=2, n_iters=n_iters,
+                              match_brightness=match_brightness, device="cpu").fit(videos)
+        path = tmp_path / f"tvnet-{n_iters}.onnx"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            estimator.export(path, frame_shape=SHAPE)
+        assert [str(w.message) for w in caught] == []  # the exporters' noise is dealt with
+        model = onnx.load(path)
+        counts.append(count_onnx_nodes(model.graph))
+        assert counts[-1] > len(model.graph.node)  # the loops' bodies are counted
+        assert any(node.op_type == "Scan" for node in model.graph.node)
+        capfd.readouterr()
+        expected = estimator.transform(videos)[:, 0]
+        flow = _onnx_flows(path, videos)
+        assert np.abs(flow - expected).mean() < MEAN_TOL
+        assert np.abs(expected).mean() > 0.1
+        # onnxruntime opens the optimized graph without a word.
+        assert capfd.readouterr().err == ""
+    assert counts[0] == counts[1]
+    if match_brightness:  # the match changed the flow, so the graph holds it
+        plain = TVNetFlow(weights=None, n_scales=2, n_warps=2, n_iters=30,
+                          device="cpu").fit(videos).transform(videos)[:, 0]
+        assert np.abs(plain - expected).mean() > 10 * MEAN_TOL
+
+
+def test_export_reports_its_stages(frozen, tmp_path, capsys):
+    export_tvnet(frozen.model_, tmp_path / "tvnet.onnx", frame_shape=SHAPE, verbose=1)
+    err = capsys.readouterr().err
+    assert "export" in err and "3/3 stages" in err and "done=optimize" in err
+    export_tvnet(frozen.model_, tmp_path / "quiet.onnx", frame_shape=SHAPE)
+    assert capsys.readouterr().err == ""

@@ -39,8 +39,8 @@ def add_parser(subparsers) -> None:
             "float32 in any range and returns flow (B, 2, H, W), u then v in pixels; grey "
             "conversion, scaling and smoothing are inside. H and W are fixed to --frame-shape "
             "(the pyramid is built for that size); the batch is dynamic unless --batch-size is "
-            "given. Exporting takes from seconds to minutes: the graph holds every unrolled "
-            "iteration."
+            "given. Exporting takes from seconds to a few minutes: the graph holds each pyramid "
+            "level once, its warps and iterations as loops."
         ),
     )
     parser.add_argument("--weights", metavar="NAME|PATH",
@@ -56,9 +56,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--batch-size", type=_batch, metavar="N",
                         help="fixed batch size (default: dynamic)")
     parser.add_argument("--no-optimize", dest="optimize", action="store_false",
-                        help="skip the ONNX graph optimizer, whose time grows faster than "
-                             "the number of unrolled iterations (large structures, such as the "
-                             "pretrained one), for a somewhat slower graph")
+                        help="skip the ONNX graph optimizer: a faster export, for a larger, "
+                             "slower graph that onnxruntime opens more slowly")
     parser.set_defaults(handler=run)
 
 
@@ -73,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     path = export_tvnet(network, output, frame_shape=tuple(args.frame_shape),
                         channels=args.channels, batch_size=args.batch_size,
-                        optimize=args.optimize)
+                        optimize=args.optimize, verbose=1)
     seconds = time.perf_counter() - start
     batch = "B" if args.batch_size is None else str(args.batch_size)
     height, width = args.frame_shape

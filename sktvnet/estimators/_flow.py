@@ -660,7 +660,8 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         is scaled inside, like :meth:`transform` does) and returns ``flow`` ``(B, 2, H, W)``,
         u then v in pixels, equal to what :meth:`transform` computes for those frames. The frame
         size is fixed to ``frame_shape``; the batch is dynamic unless ``batch_size`` is given.
-        See :func:`sktvnet.export_tvnet` for the details and the errors on other sizes.
+        The stages' progress shows when the estimator's ``verbose`` is set. See
+        :func:`sktvnet.export_tvnet` for the details and the errors on other sizes.
 
         Parameters
         ----------
@@ -673,8 +674,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         batch_size : int, optional
             Fixed batch size; ``None`` leaves it dynamic.
         optimize : bool, default=True
-            Run the ONNX graph optimizer; ``False`` for large structures, whose optimization
-            takes much longer than the export itself.
+            Run the ONNX graph optimizer (a smaller, faster graph for some seconds more).
 
         Returns
         -------
@@ -685,7 +685,8 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         from ..export import export_tvnet
 
         return export_tvnet(self.model_, path, frame_shape=frame_shape, channels=channels,
-                            batch_size=batch_size, optimize=optimize)
+                            batch_size=batch_size, optimize=optimize,
+                            verbose=min(int(self.verbose), 1))
 
 
 def _video_flows_in_worker(estimator, sources, names, threads):
