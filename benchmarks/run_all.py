@@ -85,6 +85,8 @@ INDEX: tuple[Run, ...] = (
     Run("bench_texture.py", (), ("texture",),
         f"{RESULTS_PAGE}: The bundled pretrained weights",
         ("--weights", "0", "--reference-weights", "0", "--test-pairs", "1")),
+    Run("bench_transfer.py", (), ("transfer",),
+        f"{RESULTS_PAGE}: The bundled pretrained weights", ("--quick",)),
     Run("bench_reference.py", (), ("reference",),
         f"{RESULTS_PAGE}: The reference TV-L1 beside IPOL, OpenCV and scikit-image",
         ("--repeat", "1")),
