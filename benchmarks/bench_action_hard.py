@@ -18,9 +18,10 @@ seed ``s`` draws its own training set (``random_state=10 + s``) and seeds the mo
 Rows, each fitted on every variant and seed:
 
 1. ``TVNetActionClassifier()``: the defaults, end to end with ``L = Lc + 0.1 Lf``;
-2. ``TVNetActionClassifier(flow=TVNetFlow(..., train=None))``: the same with TVNet frozen;
-3. ``TVNetActionClassifier(motion="difference")``: the same head on frame differences;
-4. ``make_pipeline(TVNetFlow(), FlowHistogram(...), LogisticRegression(max_iter=1000))``: the
+2. ``TVNetActionClassifier(flow_loss_weight=0)``: end to end without the flow loss Lf;
+3. ``TVNetActionClassifier(flow=TVNetFlow(..., train=None))``: the same with TVNet frozen;
+4. ``TVNetActionClassifier(motion="difference")``: the same head on frame differences;
+5. ``make_pipeline(TVNetFlow(), FlowHistogram(...), LogisticRegression(max_iter=1000))``: the
    recommended weights' flows summarised by flow histograms, a linear model (deterministic: the
    seeds differ only by their training sets), with the flow as it is and with
    ``camera_motion="both"``; the flows are computed once and shared by the two rows, whose fit
@@ -32,7 +33,7 @@ as a check that it still solves it. End to end minus frozen is given per seed an
 Usage::
 
     python benchmarks/bench_action_hard.py [--train 160] [--test 160] [--seeds 5] [--jobs 1]
-        [--threads 1] [--quick] [--output NAME]
+        [--threads 1] [--variants NAME ...] [--quick] [--output NAME]
 
 ``--jobs`` fits that many seeds at once, in processes of ``--threads`` torch threads each (fit
 times then share the machine: the load is recorded). ``--quick`` (2 seeds of 24 training and 24
@@ -48,6 +49,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shlex
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -82,6 +84,7 @@ TUNING = ("hard", "bicubic", "3 objects", "jitter 0.2 px")
 HELD_OUT = ("square, hard edge, native", "background drift", "mixed")
 
 END_TO_END = "end to end, L = Lc + 0.1 Lf (defaults)"
+NO_LF = "end to end, no Lf (flow_loss_weight=0)"
 FROZEN = "frozen TVNet (flow__train=None)"
 
 
@@ -93,6 +96,7 @@ def methods(seed: int, epochs: dict) -> dict:
 
     return {
         END_TO_END: classifier(),
+        NO_LF: classifier(flow_loss_weight=0.0),
         FROZEN: classifier(flow=TVNetFlow(**{**DEFAULT_FLOW, "train": None})),
         "frame differences (motion=\"difference\")": classifier(motion="difference"),
     }
@@ -154,11 +158,13 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help="2 seeds of 24 + 24 videos of 32x32, 2 epochs, 2 variants: checks "
                              "that the script works")
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
+                        metavar="NAME", help="columns to run (default: every variant)")
     parser.add_argument("--output", default=None,
                         help="name of the result files in benchmarks/results (.md, .json)")
     args = parser.parse_args(argv)
     shape = (48, 48)
-    variants = list(VARIANTS)
+    variants = list(args.variants)
     if args.quick:
         args.train, args.test, args.seeds, shape = 24, 24, 2, (32, 32)
         variants = ["hard", "mixed"]
@@ -218,6 +224,8 @@ def main(argv=None):
                      f"{max(r['load'] for r in every):.1f} |")
     gaps = {v: [100 * (e["accuracy"] - f["accuracy"])
                 for e, f in zip(results[v][END_TO_END], results[v][FROZEN])] for v in header}
+    lf_gaps = {v: [100 * (e["accuracy"] - f["accuracy"])
+                   for e, f in zip(results[v][END_TO_END], results[v][NO_LF])] for v in header}
     targets = [v for v in held
                if np.mean([r["accuracy"] for r in results[v][END_TO_END]]) < 0.90]
     fit_times = [r["fit_time_s"] for v in header for r in results[v][END_TO_END]]
@@ -225,6 +233,9 @@ def main(argv=None):
         "",
         "End to end minus frozen TVNet, per seed (points): " + "; ".join(
             f"{v}: {' / '.join(f'{g:+.1f}' for g in gaps[v])}" for v in header) + ".",
+        "",
+        "With Lf minus without, per seed (points): " + "; ".join(
+            f"{v}: {' / '.join(f'{g:+.1f}' for g in lf_gaps[v])}" for v in header) + ".",
         "",
         f"Easy preset (`make_motion_videos()`, {len(X)} training and {args.test} held-out "
         f"videos), `TVNetActionClassifier(random_state=0)`: {100 * easy['accuracy']:.1f}% in "
@@ -239,7 +250,10 @@ def main(argv=None):
         "",
         "Command: `python benchmarks/bench_action_hard.py "
         + ("--quick" if args.quick else f"--train {args.train} --test {args.test} "
-           f"--seeds {args.seeds}") + (f" --jobs {args.jobs}" if args.jobs > 1 else "")
+           f"--seeds {args.seeds}")
+        + ("" if variants == list(VARIANTS) or args.quick
+           else " --variants " + " ".join(shlex.quote(v) for v in variants))
+        + (f" --jobs {args.jobs}" if args.jobs > 1 else "")
         + (f" --threads {args.threads}" if args.threads else "") + "`",
         "",
     ]
@@ -248,7 +262,8 @@ def main(argv=None):
     write_results(args.output or "action_hard", text,
                   {"args": vars(args), "machine": machine, "variants": VARIANTS,
                    "tuning": list(TUNING), "held_out": list(HELD_OUT), "results": results,
-                   "easy_defaults": easy, "end_to_end_minus_frozen_points": gaps})
+                   "easy_defaults": easy, "end_to_end_minus_frozen_points": gaps,
+                   "lf_minus_no_lf_points": lf_gaps})
 
 
 if __name__ == "__main__":
