@@ -348,6 +348,17 @@ def _loop_warp(i0, stack, eps_tensor, options, n_iters: int, eps: float, carry, 
 LOOP_BODIES = (_loop_iteration, _loop_warp)
 
 
+def _taps_per_iteration(forward: Tensor, div: Tensor) -> tuple[Tensor, Tensor]:
+    """A level's forward and divergence taps (one set per dual update, T - 1 of them) padded to
+    one set per iteration: ``forward[t]`` at the end of iteration t, ``div[t]`` at its start.
+    Where a set does not exist (p = 0 before the first iteration, p unused after the last) any
+    taps will do; padding keeps one tensor kind for compiled graphs and one row per iteration
+    for the exported loops."""
+    default = torch.tensor([tvf.FORWARD_TAPS] * 2, dtype=forward.dtype,
+                           device=forward.device)[None]
+    return torch.cat([forward, default]), torch.cat([default, div])
+
+
 def _fused_kernel(kind: str, *args):
     """``_linearize(*args)`` (``kind="linearize"``, once per warp) or ``_uniform_step(*args)``
     (``"step"``, once per iteration): the two parts of TVNet that run compiled. One compiled
@@ -959,9 +970,9 @@ class TVNet(nn.Module):
         an ONNX ``Scan``) whose body warps ``I1`` and runs the loop of the iterations
         (``_iterate_loop``), so that the graph holds one warp per level whatever ``n_warps``."""
         n_warps, n_iters = self.n_warps, self.n_iters
-        default = torch.tensor([tvf.FORWARD_TAPS] * 2, dtype=flow.dtype, device=flow.device)[None]
-        forward = torch.cat([forward, default]).reshape(n_warps, n_iters, 2, 2)
-        div = torch.cat([default, div]).reshape(n_warps, n_iters, 2, 2)
+        forward, div = _taps_per_iteration(forward, div)
+        forward = forward.reshape(n_warps, n_iters, 2, 2)
+        div = div.reshape(n_warps, n_iters, 2, 2)
         steps = steps.reshape(n_warps, n_iters, -1)
         options = (self.interpolation == "bicubic", self.compensate_brightness,
                    self.preset == "opencv")
@@ -1008,11 +1019,7 @@ class TVNet(nn.Module):
         # graph plans its own memory, and a mutating graph exports larger and runs slower.
         inference = not torch.is_grad_enabled() and not torch.compiler.is_compiling()
         if fused or inference or exporting:
-            # Where a tap set does not exist (p = 0 before the first iteration, p unused after the
-            # last) any taps will do; padding keeps one tensor kind for the compiled graph's guards.
-            default = torch.tensor([tvf.FORWARD_TAPS] * 2, dtype=u.dtype, device=u.device)[None]
-            forward = torch.cat([forward, default])
-            div = torch.cat([default, div])
+            forward, div = _taps_per_iteration(forward, div)
         if exporting:
             return self._iterate_loop(u, p, rho_c, grad, denom, forward, div, steps, start, stop,
                                       self.eps)
