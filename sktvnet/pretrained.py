@@ -154,6 +154,8 @@ _TVNET_8_2_15 = {"n_scales": 8, "n_warps": 2, "n_iters": 15, **_TVL1_CONSTANTS,
 _RECIPE = ("train='filters+steps' (the filters at a hundredth of the rate, the pre-smoothing at "
            "IPOL's sigma), EPE loss, Adam 0.02 with cosine decay, 300 steps of 2 whole pairs of "
            "make_flow_pairs(images='train'); a fifth held out, the best state kept")
+# The pairs both entries train on (train_pretrained.RECIPE["pairs"]).
+_PAIRS = "56 at 240x320 (motions up to 4 px) and 8 at 384x512 (up to 12 px)"
 
 #: The bundled weights, by name.
 WEIGHTS: dict[str, PretrainedWeights] = {
@@ -164,8 +166,7 @@ WEIGHTS: dict[str, PretrainedWeights] = {
             config={**_TVNET_8_2_15, "match_brightness": True},
             train="filters+steps",
             recipe=f"python benchmarks/train_pretrained.py --name tvnet-8-2-15 (seed 0): "
-                   f"{_RECIPE}: 56 at 240x320 (motions up to 4 px) and 8 at 384x512 (up to "
-                   "12 px), exact warps",
+                   f"{_RECIPE}: {_PAIRS}, exact warps",
             description="TVNet-8-2-15 on the frames themselves, trained on exact warps, "
                         "whose second frame's brightness is first matched to the first's "
                         "(match_brightness: a gain and an offset fitted on a coarse alignment "
@@ -179,8 +180,8 @@ WEIGHTS: dict[str, PretrainedWeights] = {
             config={**_TVNET_8_2_15, "texture": True},
             train="filters+steps",
             recipe=f"python benchmarks/train_pretrained.py --name tvnet-8-2-15-texture (seed 0): "
-                   f"{_RECIPE}: 56 at 240x320 (motions up to 4 px) and 8 at 384x512 (up to "
-                   "12 px), every pair with brightness changes up to 2% and noise 0.005",
+                   f"{_RECIPE}: {_PAIRS}, every pair with brightness changes up to 2% and "
+                   "noise 0.005",
             description="TVNet-8-2-15 that solves every level on its texture, trained on pairs "
                         "with brightness changes and noise; for footage whose brightness "
                         "changes more than a gain and an offset describe (local flicker)",
