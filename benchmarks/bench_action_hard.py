@@ -114,7 +114,7 @@ HISTOGRAMS = {
 
 def _videos(variant: str, n: int, random_state: int, shape) -> tuple:
     params = {"difficulty": "hard", **VARIANTS[variant]}
-    return make_motion_videos(n, shape=shape, random_state=random_state, **params)
+    return make_motion_videos(n, frame_shape=shape, random_state=random_state, **params)
 
 
 def run_seed(seed: int, variants, args, shape, epochs: dict, threads: int | None) -> dict:
@@ -189,8 +189,8 @@ def main(argv=None):
     results = {v: {row: [s[v][row] for s in per_seed] for row in per_seed[0][v]}
                for v in variants}
 
-    X, y = make_motion_videos(32 if args.quick else 120, shape=shape, random_state=0)
-    X_easy, y_easy = make_motion_videos(args.test, shape=shape, random_state=1)
+    X, y = make_motion_videos(32 if args.quick else 120, frame_shape=shape, random_state=0)
+    X_easy, y_easy = make_motion_videos(args.test, frame_shape=shape, random_state=1)
     easy = fit_and_score(TVNetActionClassifier(**epochs, random_state=0), X, y, X_easy, y_easy)
     print(f"easy preset, defaults: {easy}", flush=True)
 

@@ -1,4 +1,4 @@
-"""When does torch.compile pay for TVNet on this CPU? The measurements behind ``fused="auto"``.
+"""When does torch.compile pay for TVNet on this CPU? The measurements behind ``compiled="auto"``.
 
 Three parts, each timed in fresh processes so that every compile is a first compile:
 
@@ -43,7 +43,7 @@ def _set_mode(mode: str) -> None:
     if mode == "former":
         from sktvnet.network import TVNet
 
-        TVNet._use_fused = lambda self, need_grad, shape: not need_grad
+        TVNet._use_compiled = lambda self, need_grad, shape: not need_grad
 
 
 def _timed(fn):
@@ -64,14 +64,14 @@ def child_calibrate() -> dict:
     x0 = torch.from_numpy(image0)[None, None].repeat(8, 1, 1, 1)
     x1 = torch.from_numpy(image1)[None, None].repeat(8, 1, 1, 1)
     work = 8 * 240 * 320 * 50
-    eager, fused = TVNet(n_iters=50, fused=False), TVNet(n_iters=50, fused=True)
+    eager, fused = TVNet(n_iters=50, compiled=False), TVNet(n_iters=50, compiled=True)
     with torch.inference_mode():
         eager(x0, x1)
         eager_s = min(_timed(lambda: eager(x0, x1))[0] for _ in range(3))
         first_s, _ = _timed(lambda: fused(x0, x1))
         fused_s = min(_timed(lambda: fused(x0, x1))[0] for _ in range(3))
         # A new size, batch and structure after the first compile: does the graph serve it?
-        small = TVNet(n_scales=3, n_warps=3, n_iters=30, fused=True)
+        small = TVNet(n_scales=3, n_warps=3, n_iters=30, compiled=True)
         y0, y1 = x0[:4, :, :68, :160].contiguous(), x1[:4, :, :68, :160].contiguous()
         new_size_s, _ = _timed(lambda: small(y0, y1))
         new_size_warm_s = min(_timed(lambda: small(y0, y1))[0] for _ in range(3))
@@ -91,7 +91,7 @@ def child_first_call(mode: str) -> dict:
     _set_mode(mode)
     from sktvnet import TVNetFlow, make_motion_videos
 
-    X, _ = make_motion_videos(3, n_classes=3, n_frames=5, shape=(68, 160), random_state=0)
+    X, _ = make_motion_videos(3, n_classes=3, n_frames=5, frame_shape=(68, 160), random_state=0)
     seconds, flows = _timed(
         lambda: TVNetFlow(n_scales=3, n_warps=3, n_iters=30, weights=None).fit_transform(X))
     return {"mode": mode, "seconds": seconds, "shape": list(flows.shape)}
@@ -101,7 +101,7 @@ def child_video(mode: str) -> dict:
     _set_mode(mode)
     from sktvnet import TVNetFlow, make_motion_videos
 
-    X, _ = make_motion_videos(2, n_classes=2, n_frames=100, shape=(240, 320), random_state=0)
+    X, _ = make_motion_videos(2, n_classes=2, n_frames=100, frame_shape=(240, 320), random_state=0)
     seconds, flows = _timed(lambda: TVNetFlow().fit_transform(X[:1]))
     return {"mode": mode, "seconds": seconds, "pairs_per_s": flows.shape[1] / seconds}
 
@@ -160,7 +160,7 @@ def main() -> None:
         "|---|---|---|---|",
     ]
     names = {"eager": "SKTVNET_COMPILE=0", "former": "former rule (compile every inference call)",
-             "auto": "default (fused=\"auto\", this rule)"}
+             "auto": "default (compiled=\"auto\", this rule)"}
     for m in MODES:
         lines.append(f"| {names[m]} | {first[m]:.2f} | {first[m] / first['eager']:.2f} "
                      f"| {video[m]:.1f} |")

@@ -99,7 +99,7 @@ def bench_model(name, net, pairs, batches, repeat, folder):
     print(row, flush=True)
 
     eager = net
-    eager.fused = False
+    eager.compiled = False
     runs = {"onnxruntime": lambda a, b: session.run(["flow"], {"frame0": a, "frame1": b})[0],
             "torch.export (.pt2)": lambda a, b: program(torch.from_numpy(a),
                                                         torch.from_numpy(b)).numpy(),

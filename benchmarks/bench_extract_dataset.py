@@ -64,7 +64,7 @@ def make_tree(root: Path, n_frames: int, n_generated: int) -> list[str]:
     from sktvnet.datasets import MOTION_CLASSES, make_motion_videos
     from sktvnet.io import iter_video
 
-    videos, labels = make_motion_videos(n_generated, 4, n_frames=n_frames, shape=(240, 320),
+    videos, labels = make_motion_videos(n_generated, 4, n_frames=n_frames, frame_shape=(240, 320),
                                         random_state=0)
     for k, (video, label) in enumerate(zip(videos, labels)):
         folder = root / MOTION_CLASSES[label]
@@ -122,7 +122,7 @@ def run_opencv_loop(root: Path, out: Path, threads: int) -> dict:
         tvl1 = cv2.optflow.DualTVL1OpticalFlow_create()
         with RawframesWriter(out / video.name) as writer:
             previous = None
-            for chunk in iter_video(video.source, chunk_size=16, resize=size):
+            for chunk in iter_video(video.source, chunk_size=16, frame_shape=size):
                 for rgb in chunk:
                     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
                     if previous is not None:

@@ -17,7 +17,7 @@ EPE is in pixels (mean over the pixels of every pair). Speed is pairs per second
 reference runs on one core either way), after a warm-up, the best of ``--repeat`` runs. sktvnet's
 models run through ``TVNetFlow.transform`` as a user would call it, eagerly
 (``SKTVNET_COMPILE=0``, set by this script): a job of this size runs so, and the work that the
-process has run eagerly would otherwise make ``fused="auto"`` compile in the middle of one
+process has run eagerly would otherwise make ``compiled="auto"`` compile in the middle of one
 method's timing and give the methods after it the compiled path (``benchmarks/results/tvnet.md``
 measures what compiling brings to long jobs).
 

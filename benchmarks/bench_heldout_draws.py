@@ -144,7 +144,7 @@ def main(argv=None):
                              f"default, {DEFAULT_LEARNING_RATE})")
     args = parser.parse_args(argv)
 
-    X_train, y_train = make_flow_pairs(args.train_pairs, size=(128, 128), images="train",
+    X_train, y_train = make_flow_pairs(args.train_pairs, frame_shape=(128, 128), images="train",
                                        max_displacement=args.max_displacement,
                                        random_state=args.seed)
     draws = {}
@@ -152,7 +152,7 @@ def main(argv=None):
         h, w = (int(n) for n in size.split("x"))
         counts = [(args.seed + 1, args.table_pairs)] + [
             (args.seed + 2 + k, args.test_pairs) for k in range(args.draws)]
-        draws[size] = [make_flow_pairs(n, size=(h, w), images="test",
+        draws[size] = [make_flow_pairs(n, frame_shape=(h, w), images="test",
                                        max_displacement=args.max_displacement, random_state=s)
                        for s, n in counts]
     cpu = cpu_name()

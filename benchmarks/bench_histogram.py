@@ -85,7 +85,7 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
 
     X, y = make_motion_videos(args.train + args.test, n_classes=args.classes,
-                              shape=(args.size, args.size), random_state=args.seed)
+                              frame_shape=(args.size, args.size), random_state=args.seed)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, train_size=args.train, test_size=args.test, stratify=y, random_state=args.seed)
     machine = {"cpu": cpu_name(), "cpu_count": os.cpu_count(),

@@ -1,9 +1,9 @@
 """What bicubic warps cost and bring: frozen TVNet with ``interpolation="bilinear"`` (the paper's)
 against ``"bicubic"`` (IPOL's), same structures, same pairs, in one run.
 
-For each structure: held-out EPE on the 16 240x320 pairs of Table 1 (``make_flow_pairs(16,
-size=(240, 320), images="test", random_state=1)``, up to 4 px) and ``transform`` speed of those
-pairs as one ``(16, 2, 240, 320)`` batch, compiled (warm-up excluded), with one torch thread and
+For each structure: held-out EPE on the 16 240x320 pairs of Table 1
+(``make_flow_pairs(16, frame_shape=(240, 320), images="test", random_state=1)``, up to 4 px) and
+``transform`` speed of those pairs as one ``(16, 2, 240, 320)`` batch, compiled (warm-up excluded), with one torch thread and
 with one per core. The two interpolations are timed in turn, call after call (medians of 7), so
 that a change of the machine's speed during the run touches both alike; the NumPy reference at
 its defaults runs on one core before and after them.
@@ -53,7 +53,7 @@ def reference_speed(X) -> float:
 
 
 def main() -> None:
-    X, y = make_flow_pairs(16, size=(240, 320), images="test", max_displacement=4.0,
+    X, y = make_flow_pairs(16, frame_shape=(240, 320), images="test", max_displacement=4.0,
                            random_state=1)
     cpu = cpu_name()
     reference = {"epe": epe(np.stack([tvl1_optical_flow(a, b)[None] for a, b in X]), y),
@@ -65,7 +65,7 @@ def main() -> None:
                             batch_size=len(X), device="cpu").fit(X[:1]) for i in INTERPOLATIONS}
         row = {"structure": name, "config": config}
         for interpolation, model in models.items():
-            model.model_.fused = True
+            model.model_.compiled = True
             row[f"epe {interpolation}"] = epe(model.transform(X), y)  # also the compile warm-up
         for n in threads:
             torch.set_num_threads(n)

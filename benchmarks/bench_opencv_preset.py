@@ -52,7 +52,7 @@ def _opencv(frame0, frame1):
 
 
 def _tvnet(config):
-    network = load_tvnet(None, config, fused=False).network.eval()
+    network = load_tvnet(None, config, compiled=False).network.eval()
 
     def tvnet(frame0, frame1):
         x0 = torch.from_numpy(frame0.astype(np.float32))[None, None]

@@ -41,7 +41,7 @@ STRUCTURES = ["1-1-50", "3-1-10", "3-3-10"]
 def held_out_epe(structure: str, sigma: float, X: np.ndarray, y: np.ndarray) -> float:
     n_scales, n_warps, n_iters = map(int, structure.split("-"))
     net = TVNet(n_scales=n_scales, n_warps=n_warps, n_iters=n_iters, zoom_factor=0.5,
-                fused=False)
+                compiled=False)
     with torch.no_grad():
         net.log_presmoothing.fill_(math.log(sigma / PRESMOOTHING_SIGMA))
         frames = torch.as_tensor(X, dtype=torch.float32)
@@ -60,7 +60,7 @@ def main(argv=None) -> None:
     results = {}
     for size in args.sizes:
         h, w = (int(n) for n in size.split("x"))
-        X, y = make_flow_pairs(args.test_pairs, size=(h, w), images="test",
+        X, y = make_flow_pairs(args.test_pairs, frame_shape=(h, w), images="test",
                                max_displacement=4.0, random_state=args.seed)
         for structure in args.structures:
             row = {sigma: held_out_epe(structure, sigma, X, y) for sigma in args.sigmas}

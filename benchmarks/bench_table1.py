@@ -48,7 +48,7 @@ def epe(flows, truth) -> float:
 
 def timed_transform(est, X) -> tuple[np.ndarray, float]:
     """Flows of the pairs X (n, 2, H, W) and the seconds per pair of a second call: the first,
-    on the same pairs, may compile (``fused="auto"`` weighs the work of the whole call, so a
+    on the same pairs, may compile (``compiled="auto"`` weighs the work of the whole call, so a
     warm-up on fewer pairs could leave the compilation inside the timed call)."""
     est.transform(X)
     start = time.perf_counter()
@@ -164,10 +164,10 @@ def main(argv=None):
     sizes = [tuple(int(n) for n in s.split("x")) for s in args.sizes]
     torch.manual_seed(args.seed)
 
-    X_train, y_train = make_flow_pairs(args.train_pairs, size=sizes[0], images="train",
+    X_train, y_train = make_flow_pairs(args.train_pairs, frame_shape=sizes[0], images="train",
                                        max_displacement=args.max_displacement,
                                        random_state=args.seed)
-    tests = {f"{h}x{w}": make_flow_pairs(args.test_pairs, size=(h, w), images="test",
+    tests = {f"{h}x{w}": make_flow_pairs(args.test_pairs, frame_shape=(h, w), images="test",
                                          max_displacement=args.max_displacement,
                                          random_state=args.seed + 1) for h, w in sizes}
     cpu = cpu_name()
@@ -238,7 +238,7 @@ def retime(path: Path) -> None:
                "date": time.strftime("%Y-%m-%d"), "reference": {}, "structures": {}}
     for size in args.sizes:
         h, w = (int(n) for n in size.split("x"))
-        X, _ = make_flow_pairs(args.test_pairs, size=(h, w), images="test",
+        X, _ = make_flow_pairs(args.test_pairs, frame_shape=(h, w), images="test",
                                max_displacement=args.max_displacement,
                                random_state=args.seed + 1)
         retimed["reference"][size] = timed(
@@ -253,7 +253,7 @@ def retime(path: Path) -> None:
             if sigma is not None:
                 with torch.no_grad():
                     est.model_.log_presmoothing.fill_(math.log(sigma / PRESMOOTHING_SIGMA))
-            est.model_.fused = True  # compiled: the warm-up call compiles, the timed ones don't
+            est.model_.compiled = True  # compiled: the warm-up call compiles, the timed ones don't
             seconds = timed(lambda: est.transform(X), repeat=3)[0] / len(X)
             retimed["structures"].setdefault(f"TVNet-{structure}", {})[size] = seconds
             print(f"TVNet-{structure} {size}: {1000 * seconds:.0f} ms per pair", flush=True)

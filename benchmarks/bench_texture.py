@@ -71,7 +71,8 @@ def main(argv=None) -> None:
     parser.add_argument("--reference-weights", nargs="+", default=REFERENCE_WEIGHTS)
     parser.add_argument("--test-pairs", type=int, default=8)
     args = parser.parse_args(argv)
-    tests = {label: make_flow_pairs(args.test_pairs, size=(240, 320), images="test", **kwargs)
+    tests = {label: make_flow_pairs(args.test_pairs, frame_shape=(240, 320), images="test",
+                                    **kwargs)
              for label, kwargs in TESTS.items()}
     motorcycle = load_stereo_motorcycle()
     # The texture alone: the recommended entry's structure without its brightness match, which

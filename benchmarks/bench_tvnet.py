@@ -40,7 +40,7 @@ from _common import cpu_name, epe, timed, write_results
 
 def bench_tvnet(structure, batch, fused, device, image0, image1, truth, repeat):
     n_scales, n_warps, n_iters = map(int, structure.split("-"))
-    net = TVNet(n_scales=n_scales, n_warps=n_warps, n_iters=n_iters, fused=fused).to(device)
+    net = TVNet(n_scales=n_scales, n_warps=n_warps, n_iters=n_iters, compiled=fused).to(device)
     x0 = torch.from_numpy(image0).to(device)[None, None].expand(batch, 1, *image0.shape).contiguous()
     x1 = torch.from_numpy(image1).to(device)[None, None].expand(batch, 1, *image1.shape).contiguous()
 
@@ -83,7 +83,7 @@ def memory_child(device_name, use_checkpoint):
     image0, image1, _ = make_synthetic_pair("camera", (240, 320), dtype=np.float32)
     x0 = torch.from_numpy(image0).to(device)[None, None].repeat(4, 1, 1, 1)
     x1 = torch.from_numpy(image1).to(device)[None, None].repeat(4, 1, 1, 1)
-    net = TVNet(n_iters=50, train_u0=True, train_filters=True, fused=False,
+    net = TVNet(n_iters=50, train_u0=True, train_filters=True, compiled=False,
                 checkpoint=use_checkpoint).to(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()

@@ -84,7 +84,7 @@ def main(argv=None):
                                                               interpolation=interpolation),
                lambda f: f.shape == (2,) + a.shape[:2] and np.isfinite(f).all())
 
-    net = TVNet(n_scales=2, n_iters=3, fused=False)
+    net = TVNet(n_scales=2, n_iters=3, compiled=False)
 
     @config
     @given(any_array(min_dims=2, max_dims=5), st.booleans())

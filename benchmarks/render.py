@@ -113,7 +113,7 @@ def which_model(name: str, base: Path) -> str:
     ours = [row for row in rows if row["kind"] != "opencv" and row["kind"] != "reference"]
     fastest = max(ours, key=lambda row: row["pairs_per_s"]["1"])
     choices = [("the recommended model", "`TVNetFlow()`", recommended),
-               ("exact TV-L1 (IPOL's algorithm, NumPy)", "`tvl1_optical_flow(frame0, frame1)`",
+               ("exact TV-L1 (IPOL's algorithm, NumPy)", "`tvl1_optical_flow(image0, image1)`",
                 reference),
                ("the paper's TVNet-50, to train end to end", "`TVNet()`", tvnet50)]
     if fastest is not recommended and fastest is not tvnet50:

@@ -85,7 +85,7 @@ def training_pairs(recipe: dict, seed: int) -> tuple[list, list]:
     each with the recipe's brightness change and noise."""
     X, y = [], []
     for k, (n, size, displacement) in enumerate(recipe["pairs"]):
-        frames, flows = make_flow_pairs(n, size=size, max_displacement=displacement,
+        frames, flows = make_flow_pairs(n, frame_shape=size, max_displacement=displacement,
                                         images="train", brightness=recipe["brightness"],
                                         noise=recipe["noise"], random_state=seed + k)
         X += list(frames)

@@ -42,14 +42,14 @@ _TRACE_BATCH = 2
 
 
 class _FramesToFlow(nn.Module):
-    """The exported signature: ``flow = f(frame0, frame1)``, names that become the graph's."""
+    """The exported signature: ``flow = f(image0, image1)``, names that become the graph's."""
 
     def __init__(self, tvnet: TVNet) -> None:
         super().__init__()
         self.tvnet = tvnet
 
-    def forward(self, frame0: Tensor, frame1: Tensor) -> Tensor:
-        return self.tvnet(frame0, frame1)
+    def forward(self, image0: Tensor, image1: Tensor) -> Tensor:
+        return self.tvnet(image0, image1)
 
 
 def count_onnx_nodes(graph) -> int:
@@ -87,7 +87,7 @@ def _forget_compiled_loops() -> None:
     traces each loop by compiling torch.scan's inner function, whose cache would serve a loop
     compiled for another batch size (one fixed by ``batch_size``) and break a dynamic batch.
     Only those functions, where torch lets them be named (its ``reset_code``): other compiled
-    code (a fused TVNet) keeps its cache; otherwise all of torch.compile's caches."""
+    code (a compiled TVNet) keeps its cache; otherwise all of torch.compile's caches."""
     if _scan is None:
         return
     codes = [body.__code__ for body in LOOP_BODIES]
@@ -162,7 +162,7 @@ def _eager_copy(model: TVNet) -> TVNet:
     parameters are the graph's like the network's own)."""
     network = copy.deepcopy(model).to(device="cpu", dtype=torch.float32).eval()
     network.requires_grad_(False)
-    network.fused = False
+    network.compiled = False
     network.checkpoint = False
     # The traced graph cannot read a parameter's value, which sets the pre-smoothing's window.
     network._presmoothing_constant = float(network.presmoothing_sigma())
@@ -183,7 +183,7 @@ def export_tvnet(
 ) -> Path:
     """Export ``model`` to ONNX (``.onnx``) or to a ``torch.export`` program (``.pt2``).
 
-    The graph takes two frames and returns their flow, computed as ``model(frame0, frame1)``
+    The graph takes two frames and returns their flow, computed as ``model(image0, image1)``
     does: grey conversion, joint scaling to [0, 255] of each pair, the brightness match when
     the model has ``match_brightness`` (its aligner included), pre-smoothing, the pyramid and
     the iterations, with the current parameters of ``model`` (frozen or trained). It runs
@@ -200,15 +200,15 @@ def export_tvnet(
     between them, which the graph computes for ``frame_shape`` when it is traced; one graph
     cannot serve sizes whose pyramids differ in depth. Frames of another size are refused at run time:
     ``torch.export`` programs raise an error naming the expected size (``Guard failed:
-    frame0.size()[2] == 48``), onnxruntime an ``INVALID_ARGUMENT`` error naming the input, the
+    image0.size()[2] == 48``), onnxruntime an ``INVALID_ARGUMENT`` error naming the input, the
     dimension, the received and the expected size. The batch dimension is dynamic unless
     ``batch_size`` is given.
 
     Shape:
-        - frame0, frame1 (graph inputs): ``(B, C, H, W)`` float32, any range, with
+        - image0, image1 (graph inputs): ``(B, C, H, W)`` float32, any range, with
           ``(H, W) = frame_shape`` and ``C = channels``.
         - flow (graph output): ``(B, 2, H, W)`` float32, u (horizontal) then v (vertical), in
-          pixels, ``frame0(x) ~= frame1(x + w(x))``.
+          pixels, ``image0(x) ~= image1(x + w(x))``.
 
     Parameters
     ----------
@@ -253,7 +253,7 @@ def export_tvnet(
     >>> path = export_tvnet(net, os.path.join(folder, "tvnet.onnx"), frame_shape=(16, 24))
     >>> session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
     >>> frames = np.random.default_rng(0).random((2, 3, 1, 16, 24), dtype=np.float32)
-    >>> (flow,) = session.run(["flow"], {"frame0": frames[0], "frame1": frames[1]})
+    >>> (flow,) = session.run(["flow"], {"image0": frames[0], "image1": frames[1]})
     >>> flow.shape
     (3, 2, 16, 24)
     """
@@ -284,7 +284,7 @@ def export_tvnet(
     dynamic = None
     if batch_size is None:
         dim = torch.export.Dim("batch", min=1)
-        dynamic = {"frame0": {0: dim}, "frame1": {0: dim}}
+        dynamic = {"image0": {0: dim}, "image1": {0: dim}}
     with bar, _quiet_exporters():
         _forget_compiled_loops()
         program = torch.export.export(wrapper, example, dynamic_shapes=dynamic)
@@ -296,7 +296,7 @@ def export_tvnet(
                 return path
             onnx_program = torch.onnx.export(
                 program, example, dynamo=True, opset_version=ONNX_OPSET,
-                input_names=["frame0", "frame1"], output_names=["flow"],
+                input_names=["image0", "image1"], output_names=["flow"],
                 optimize=False, verbose=False,
             )
             bar.set_postfix(done=stages[1])

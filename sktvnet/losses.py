@@ -17,8 +17,8 @@ __all__ = ["tvl1_energy", "endpoint_error"]
 
 def tvl1_energy(
     flow: Tensor,
-    x0: Tensor,
-    x1: Tensor,
+    image0: Tensor,
+    image1: Tensor,
     *,
     lmbda: float = 0.15,
     eps: float = _core.GRAD_IS_ZERO,
@@ -34,14 +34,14 @@ def tvl1_energy(
 
     Shape:
         - flow: ``(B, 2, H, W)``, u first, in pixels.
-        - x0, x1: ``(B, C, H, W)``, C = 1 or 3 (RGB).
+        - image0, image1: ``(B, C, H, W)``, C = 1 or 3 (RGB).
         - output: scalar.
 
     Parameters
     ----------
     flow : Tensor of shape (B, 2, H, W)
-        Flow w = (u1, u2) from ``x0`` to ``x1``.
-    x0, x1 : Tensor of shape (B, C, H, W)
+        Flow w = (u1, u2) from ``image0`` to ``image1``.
+    image0, image1 : Tensor of shape (B, C, H, W)
         Frames at t and t+1, same dtype and device as ``flow``.
     lmbda : float, default=0.15
         Weight of the data term, lambda in Eq. 1.
@@ -55,7 +55,7 @@ def tvl1_energy(
     Returns
     -------
     energy : Tensor, 0-d
-        Differentiable w.r.t. ``flow``, ``x0`` and ``x1``.
+        Differentiable w.r.t. ``flow``, ``image0`` and ``image1``.
 
     References
     ----------
@@ -66,22 +66,22 @@ def tvl1_energy(
     --------
     >>> import torch
     >>> from sktvnet.losses import tvl1_energy
-    >>> x1 = torch.arange(16.0).expand(1, 1, 8, 16)  # a ramp along x
-    >>> x0 = x1 + 1.0                                 # I0(x) = I1(x + 1): u = 1 px
+    >>> image1 = torch.arange(16.0).expand(1, 1, 8, 16)  # a ramp along x
+    >>> image0 = image1 + 1.0                             # I0(x) = I1(x + 1): u = 1 px
     >>> still = torch.zeros(1, 2, 8, 16)
     >>> moving = still.clone()
     >>> moving[:, 0] = 1.0
-    >>> round(float(tvl1_energy(still, x0, x1)), 4), round(float(tvl1_energy(moving, x0, x1)), 4)
-    (2.3906, 0.1494)
+    >>> [round(float(tvl1_energy(flow, image0, image1)), 4) for flow in (still, moving)]
+    [2.3906, 0.1494]
     """
     check_tensor(flow, "flow", channels=(2,))
-    check_tensor(x0, "x0", channels=(1, 3))
-    check_tensor(x1, "x1", channels=(1, 3))
-    check_like(x1, x0, "x1", "x0")
-    check_like(x0, flow, "x0", "flow", spatial_only=True)
+    check_tensor(image0, "image0", channels=(1, 3))
+    check_tensor(image1, "image1", channels=(1, 3))
+    check_like(image1, image0, "image1", "image0")
+    check_like(image0, flow, "image0", "flow", spatial_only=True)
     lmbda = check_real("lmbda", lmbda, low=0.0, low_open=False)
     eps = check_real("eps", eps, low=0.0, low_open=False)
-    i0, i1 = tvf._to_grey(x0), tvf._to_grey(x1)
+    i0, i1 = tvf._to_grey(image0), tvf._to_grey(image1)
     if normalize:
         i0, i1 = tvf._normalize_pair(i0, i1)
     ux, uy = tvf._forward_gradient(flow)

@@ -232,7 +232,7 @@ _MATCH_ALIGNERS: dict = {}
 def _match_aligner(device) -> "TVNet":
     aligner = _MATCH_ALIGNERS.get(device)
     if aligner is None:
-        aligner = TVNet(**MATCH_ALIGNER, fused=False).to(device).eval()
+        aligner = TVNet(**MATCH_ALIGNER, compiled=False).to(device).eval()
         _MATCH_ALIGNERS[device] = aligner
     return aligner
 
@@ -268,7 +268,7 @@ def match_brightness_stats(i0: Tensor, i1: Tensor, aligner: "TVNet | None" = Non
     with contextlib.nullcontext() if torch.compiler.is_exporting() else torch.no_grad():
         pair = F.interpolate(torch.cat([i0, i1], dim=1), size=small, mode="area")
         aligner = _match_aligner(i0.device) if aligner is None else aligner
-        coarse = aligner._flow(pair[:, 0:1], pair[:, 1:2], fused=False, use_checkpoint=False)
+        coarse = aligner._flow(pair[:, 0:1], pair[:, 1:2], compiled=False, use_checkpoint=False)
         scale = torch.tensor([width / small[1], height / small[0]], dtype=i0.dtype,
                              device=i0.device).view(1, 2, 1, 1)
         flow = F.interpolate(coarse, size=(height, width), mode="bilinear",
@@ -380,7 +380,7 @@ def _fused_kernel(kind: str, *args):
 _COMPILED = _CompiledFunction(_fused_kernel, dynamic=True,
                               options={"assert_indirect_indexing": False})
 
-#: Work above which ``fused="auto"`` compiles, in pixel-iterations (pairs x pixels summed over
+#: Work above which ``compiled="auto"`` compiles, in pixel-iterations (pairs x pixels summed over
 #: the pyramid levels x n_warps x n_iters). The break-even point, the first compile divided by
 #: the time that fusing saves per pixel-iteration, measured 1.5e9 and 2.4e9 in two runs on a
 #: quiet 2-core AMD EPYC with inductor's disk cache warm (a compile of 10 s;
@@ -400,7 +400,7 @@ _job = contextvars.ContextVar("sktvnet_job", default=None)
 @contextlib.contextmanager
 def _job_of(pair_pixels: int):
     """Announce that the coming calls make one job of ``pair_pixels`` (pairs x H x W, e.g. a
-    video's (T - 1) * H * W), so that ``fused="auto"`` weighs compiling against the whole job,
+    video's (T - 1) * H * W), so that ``compiled="auto"`` weighs compiling against the whole job,
     not against each batch of it."""
     token = _job.set((pair_pixels, _eager_work))
     try:
@@ -410,7 +410,7 @@ def _job_of(pair_pixels: int):
 
 
 def _compile_pays(work_per_pixel: float, batch_pixels: int) -> bool:
-    """The rule of ``fused="auto"`` for inference; counts the work it leaves to eager.
+    """The rule of ``compiled="auto"`` for inference; counts the work it leaves to eager.
 
     A compiled graph serves every later call (one graph for all sizes), so it always pays once
     it exists. Before that, compiling pays when the job (else this call) plus the work already
@@ -562,7 +562,7 @@ class TVNet(nn.Module):
         markedly more precise for the same iterations: on held-out 240x320 warps, frozen
         TVNet-4-3-10 goes from 0.095 to 0.070 px (``benchmarks/bench_table1.py``), for 16 instead
         of 4 reads per warped pixel once per warp, not per iteration.
-    fused : {"auto", True, False}, default="auto"
+    compiled : {"auto", True, False}, default="auto"
         Run the iterations compiled with ``torch.compile``: ``True`` always, ``False`` never,
         ``"auto"`` for inference (nothing needs a gradient) when it pays. The first compile of a
         process takes seconds (one graph then serves every size), so ``"auto"`` compiles once a
@@ -584,7 +584,7 @@ class TVNet(nn.Module):
     u0 : nn.Parameter of shape (2, 16, 16)
         Initial flow, in pixels of the input, zero-initialised. It is resized (bilinear,
         antialiased) to the coarsest level and multiplied by ``zoom_factor ** (levels - 1)``, the
-        nominal coarsest/finest size ratio, as the reference does with ``flow0``.
+        nominal coarsest/finest size ratio, as the reference does with ``u0``.
     centered_weight : nn.Parameter of shape (n_scales, 2, 3)
         Taps wc of the image gradient (Eq. 3) of each level, x then y; initialised (-0.5, 0, 0.5).
     forward_weight : nn.Parameter of shape (n_scales, n_warps * n_iters - 1, 2, 2)
@@ -626,10 +626,10 @@ class TVNet(nn.Module):
     >>> import torch
     >>> from sktvnet.network import TVNet
     >>> y, x = torch.meshgrid(torch.arange(48.0), torch.arange(64.0), indexing="ij")
-    >>> frame1 = (torch.sin(0.3 * x) + torch.cos(0.25 * y))[None, None]
-    >>> frame0 = (torch.sin(0.3 * (x + 1.0)) + torch.cos(0.25 * y))[None, None]  # I0(x) = I1(x + 1)
+    >>> image1 = (torch.sin(0.3 * x) + torch.cos(0.25 * y))[None, None]
+    >>> image0 = (torch.sin(0.3 * (x + 1.0)) + torch.cos(0.25 * y))[None, None]  # I0(x) = I1(x + 1)
     >>> net = TVNet(n_scales=2, n_warps=3, n_iters=30)
-    >>> flow = net(frame0, frame1)
+    >>> flow = net(image0, image1)
     >>> flow.shape
     torch.Size([1, 2, 48, 64])
     >>> float(flow[0, 0].median()), float(flow[0, 1].median())  # doctest: +NUMBER
@@ -657,7 +657,7 @@ class TVNet(nn.Module):
         preset: str | None = None,
         tol: float = 0.0,
         interpolation: str = "bilinear",
-        fused: bool | str = "auto",
+        compiled: bool | str = "auto",
         checkpoint: bool = False,
     ) -> None:
         super().__init__()
@@ -671,8 +671,8 @@ class TVNet(nn.Module):
                            ("match_brightness", match_brightness)):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be a bool, got {type(flag).__name__} {flag!r}")
-        if not (isinstance(fused, bool) or fused == "auto"):
-            raise ValueError(f"fused must be 'auto', True or False, got {fused!r}")
+        if not (isinstance(compiled, bool) or compiled == "auto"):
+            raise ValueError(f"compiled must be 'auto', True or False, got {compiled!r}")
         self.n_scales = params["n_scales"]
         self.n_warps = params["n_warps"]
         self.n_iters = params["n_iters"]
@@ -695,7 +695,7 @@ class TVNet(nn.Module):
             raise ValueError("checkpoint needs a fixed number of iterations: tol must be 0 "
                              f"with checkpoint=True, got tol={tol}")
         self.interpolation = check_interpolation(interpolation)
-        self.fused = fused
+        self.compiled = compiled
         self.checkpoint = checkpoint
 
         n_dual = self.n_warps * self.n_iters - 1
@@ -730,7 +730,7 @@ class TVNet(nn.Module):
             f"match_brightness={self.match_brightness}, "
             f"median_filter={self.median_filter}, preset={self.preset!r}, tol={self.tol}, "
             f"interpolation={self.interpolation!r}, "
-            f"fused={self.fused!r}, "
+            f"compiled={self.compiled!r}, "
             f"checkpoint={self.checkpoint}"
         )
 
@@ -786,12 +786,13 @@ class TVNet(nn.Module):
         return table.to(device=device, dtype=dtype)
 
     # ----------------------------------------------------------------------------------------
-    def forward(self, x0: Tensor, x1: Tensor) -> Tensor:
-        """Flow from ``x0`` (frame t) to ``x1`` (frame t+1): ``x0(x) ~= x1(x + w(x))``.
+    def forward(self, image0: Tensor, image1: Tensor) -> Tensor:
+        """Flow from ``image0`` (frame t) to ``image1`` (frame t+1):
+        ``image0(x) ~= image1(x + w(x))``.
 
         Parameters
         ----------
-        x0, x1 : Tensor of shape (B, C, H, W)
+        image0, image1 : Tensor of shape (B, C, H, W)
             Frames, C = 1 or 3 (RGB), float32 or float64, any range (each pair is scaled on its
             own; with ``preset="opencv"``, 8-bit values or [0, 1]), H, W >= 4.
 
@@ -800,41 +801,43 @@ class TVNet(nn.Module):
         flow : Tensor of shape (B, 2, H, W)
             Horizontal u then vertical v, in pixels, in the dtype and on the device of the frames.
         """
-        check_tensor(x0, "x0", channels=(1, 3))
-        check_tensor(x1, "x1", channels=(1, 3))
-        check_like(x1, x0, "x1", "x0")
-        if x0.dtype not in (torch.float32, torch.float64):
+        check_tensor(image0, "image0", channels=(1, 3))
+        check_tensor(image1, "image1", channels=(1, 3))
+        check_like(image1, image0, "image1", "image0")
+        if image0.dtype not in (torch.float32, torch.float64):
             raise TypeError(
-                f"x0 and x1 must be float32 or float64, got {x0.dtype}; convert them with .float()"
+                f"image0 and image1 must be float32 or float64, got {image0.dtype}; convert them "
+                "with .float()"
             )
-        if min(x0.shape[-2:]) < _core.MIN_SIDE:
+        if min(image0.shape[-2:]) < _core.MIN_SIDE:
             raise ValueError(
                 f"frames must be at least {_core.MIN_SIDE}x{_core.MIN_SIDE} pixels, "
-                f"got shape {tuple(x0.shape)}"
+                f"got shape {tuple(image0.shape)}"
             )
         # One pass over the frames, far cheaper than the unrolled iterations: a NaN would
         # otherwise come out as a plausible flow (a NaN column as ~0 motion). Not while tracing
         # (export, compile), where a value cannot decide a branch.
         if not (torch.compiler.is_compiling() or torch.compiler.is_exporting()):
-            for name, frames in (("x0", x0), ("x1", x1)):
+            for name, frames in (("image0", image0), ("image1", image1)):
                 if not bool(torch.isfinite(frames).all()):
                     raise ValueError(f"{name} contains NaN or infinite values; TVNet would turn "
                                      "them into a wrong flow without a word: replace them first")
         need_grad = torch.is_grad_enabled() and (
-            x0.requires_grad or x1.requires_grad or any(p.requires_grad for p in self.parameters())
+            image0.requires_grad or image1.requires_grad
+            or any(p.requires_grad for p in self.parameters())
         )
-        fused = self._use_fused(need_grad, x0.shape)
+        compiled = self._use_compiled(need_grad, image0.shape)
         if need_grad:
-            return self._flow(x0, x1, fused=fused, use_checkpoint=self.checkpoint)
+            return self._flow(image0, image1, compiled=compiled, use_checkpoint=self.checkpoint)
         with torch.inference_mode():
-            flow = self._flow(x0, x1, fused=fused, use_checkpoint=False)
+            flow = self._flow(image0, image1, compiled=compiled, use_checkpoint=False)
         # A normal tensor, not an inference tensor, so that callers may feed it to autograd.
         return flow.clone()
 
-    def _use_fused(self, need_grad: bool, shape) -> bool:
-        if self.fused is False or _COMPILED.failed or not _compile_enabled():
+    def _use_compiled(self, need_grad: bool, shape) -> bool:
+        if self.compiled is False or _COMPILED.failed or not _compile_enabled():
             return False
-        if self.fused is True:
+        if self.compiled is True:
             return True
         if need_grad:
             return False
@@ -843,7 +846,7 @@ class TVNet(nn.Module):
         per_pixel = sum(h * w for h, w in levels) / (height * width) * self.n_warps * self.n_iters
         return _compile_pays(per_pixel, batch * height * width)
 
-    def _flow(self, x0: Tensor, x1: Tensor, *, fused: bool, use_checkpoint: bool) -> Tensor:
+    def _flow(self, x0: Tensor, x1: Tensor, *, compiled: bool, use_checkpoint: bool) -> Tensor:
         batch, _, height, width = x0.shape
         dtype, device = x0.dtype, x0.device
         bicubic = self.interpolation == "bicubic"
@@ -876,7 +879,7 @@ class TVNet(nn.Module):
             flow = self._solve_level(
                 levels[level][:, 0:1], levels[level][:, 1:2], flow,
                 centered[level], forward[level], div[level], steps[level],
-                fused=fused, use_checkpoint=use_checkpoint,
+                compiled=compiled, use_checkpoint=use_checkpoint,
             )
             if level > 0:
                 flow = (tvf._opencv_resize(flow, shapes[level - 1]) if opencv
@@ -910,12 +913,12 @@ class TVNet(nn.Module):
                 u0[None], size=(h, w), mode="bilinear", align_corners=False, antialias=True
             )[0]
         # Pixels of the coarsest level: the inverse of the 1 / zoom_factor applied at each zoom-in
-        # (the reference scales flow0 the same way).
+        # (the reference scales u0 the same way).
         u0 = u0 * self.zoom_factor ** (len(shapes) - 1)
         # Materialised (not a stride-0 expand) so that every iteration sees the same memory layout.
         return u0.expand(batch, 2, h, w).contiguous()
 
-    def _solve_level(self, i0, i1, flow, centered, forward, div, steps, *, fused,
+    def _solve_level(self, i0, i1, flow, centered, forward, div, steps, *, compiled,
                      use_checkpoint):
         """``n_warps`` warps of ``n_iters`` iterations on one level; p starts at 0 (None)."""
         i1x, i1y = tvf._centered_gradient(i1, centered)
@@ -928,7 +931,7 @@ class TVNet(nn.Module):
                 and not self.median_filter and self.tol == 0):
             return self._solve_level_loop(i0, stack, flow, forward, div, steps, eps)
         for warp_index in range(self.n_warps):
-            if fused:
+            if compiled:
                 rho_c, grad, denom = _COMPILED("linearize", i0, stack, flow, eps, bicubic,
                                                self.compensate_brightness, opencv)
             else:
@@ -948,12 +951,12 @@ class TVNet(nn.Module):
                     flow = filtered if settled is None else torch.where(settled, flow, filtered)
                 if self.tol > 0:
                     flow, p, settled = self._iterate_to_tol(
-                        flow, p, rho_c, grad, denom, forward, div, steps, stretch, end, fused,
+                        flow, p, rho_c, grad, denom, forward, div, steps, stretch, end, compiled,
                         settled)
                     continue
                 if not use_checkpoint:
                     flow, p = self._iterate(flow, p, rho_c, grad, denom, forward, div, steps,
-                                            stretch, end, fused)
+                                            stretch, end, compiled)
                     continue
                 # Segments of about sqrt(n_iters) iterations: the backward pass keeps only the
                 # segment boundaries and recomputes one segment at a time, so memory grows like
@@ -962,7 +965,7 @@ class TVNet(nn.Module):
                 for first in range(stretch, end, segment):
                     last = min(first + segment, end)
                     flow, p = _checkpoint(self._iterate, flow, p, rho_c, grad, denom, forward,
-                                          div, steps, first, last, fused, use_reentrant=False)
+                                          div, steps, first, last, compiled, use_reentrant=False)
         return flow
 
     def _solve_level_loop(self, i0, stack, flow, forward, div, steps, eps):
@@ -983,7 +986,7 @@ class TVNet(nn.Module):
         return flow
 
     def _iterate_to_tol(self, u, p, rho_c, grad, denom, forward, div, steps, start: int,
-                        stop: int, fused: bool, settled):
+                        stop: int, compiled: bool, settled):
         """Iterations ``start .. stop - 1`` one at a time, each pair stopping for the rest of the
         warp once the mean over its pixels of the squared change of the flow (u and v summed)
         is at most ``tol ** 2``, the reference's rule and OpenCV's: a settled pair keeps its u
@@ -995,7 +998,7 @@ class TVNet(nn.Module):
         pixels = u.shape[-2] * u.shape[-1]
         for t in range(start, stop):
             u_next, p_next = self._iterate(u, p, rho_c, grad, denom, forward, div, steps, t,
-                                           t + 1, fused)
+                                           t + 1, compiled)
             change = (u_next - u).square().sum(dim=(1, 2, 3), keepdim=True) / pixels
             u = torch.where(settled, u, u_next)
             p = tuple(torch.where(settled, old, new) for old, new in zip(p, p_next))
@@ -1005,7 +1008,7 @@ class TVNet(nn.Module):
         return u, p, settled
 
     def _iterate(self, u, p, rho_c, grad, denom, forward, div, steps, start: int, stop: int,
-                 fused: bool):
+                 compiled: bool):
         """Iterations ``start .. stop - 1`` of a level (counted across its warps).
 
         Dual update t (t = 0 .. T-2, T = n_warps * n_iters) uses ``forward[t]`` at the end of
@@ -1018,15 +1021,15 @@ class TVNet(nn.Module):
         # torch.export of the whole network (ONNX files) the functional form serves better: the
         # graph plans its own memory, and a mutating graph exports larger and runs slower.
         inference = not torch.is_grad_enabled() and not torch.compiler.is_compiling()
-        if fused or inference or exporting:
+        if compiled or inference or exporting:
             forward, div = _taps_per_iteration(forward, div)
         if exporting:
             return self._iterate_loop(u, p, rho_c, grad, denom, forward, div, steps, start, stop,
                                       self.eps)
         if inference:
             return self._iterate_padded(u, p, rho_c, grad, denom, forward, div, steps,
-                                        start, stop, fused=fused, last=last)
-        if fused:
+                                        start, stop, compiled=compiled, last=last)
+        if compiled:
             if p is None:
                 p = (torch.zeros_like(u), torch.zeros_like(u))
             for t in range(start, stop):
@@ -1068,8 +1071,8 @@ class TVNet(nn.Module):
 
     @staticmethod
     def _iterate_padded(u, p, rho_c, grad, denom, forward, div, steps, start: int, stop: int, *,
-                        fused: bool, last: int):
-        """``_iterate`` for inference: ``_padded_step`` compiled (``fused``), else
+                        compiled: bool, last: int):
+        """``_iterate`` for inference: ``_padded_step`` compiled (``compiled``), else
         ``_padded_step_inplace``, between two sets of zero-bordered buffers, each iteration
         writing the set that the previous one read. ``forward`` and ``div`` hold a tap set for
         every iteration (``_iterate`` pads them)."""
@@ -1081,11 +1084,11 @@ class TVNet(nn.Module):
         masks = torch.ones(1, 2, height, width, dtype=u.dtype, device=u.device)
         masks[:, 0, :, -1] = 0.0
         masks[:, 1, -1, :] = 0.0
-        if not fused:
+        if not compiled:
             scratch = [u.new_empty(u.shape[0], 1, height, width)]
             scratch += [torch.empty_like(u) for _ in range(3)]
         for t in range(start, stop):
-            if fused:
+            if compiled:
                 _COMPILED("padded_step", *buffers, *spare, rho_c, grad, denom, masks,
                           forward[t].clone(), div[t].clone(), steps[t].clone())
             else:

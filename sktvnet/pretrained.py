@@ -305,7 +305,7 @@ def load_tvnet(weights=DEFAULT, params: dict | None = None, **options) -> Loaded
         value replaces the weights'; without, unset values are :data:`FROZEN_CONFIG`'s, except
         ``zoom_factor`` when ``n_scales`` is given: :func:`frozen_zoom_factor`.
     **options
-        TVNet's other arguments (``train_u0``, ``fused``, ...), which weights do not set.
+        TVNet's other arguments (``train_u0``, ``compiled``, ...), which weights do not set.
 
     Returns
     -------

@@ -293,7 +293,7 @@ def tvl1_optical_flow(
     n_iters: int = 300,
     tol: float = 0.01,
     interpolation: str = "bicubic",
-    flow0: np.ndarray | None = None,
+    u0: np.ndarray | None = None,
     texture: bool | float | Sequence[float] = False,
     compensate_brightness: bool = False,
     median_filter: int | None = None,
@@ -336,7 +336,7 @@ def tvl1_optical_flow(
     interpolation : {"bicubic", "bilinear"}, default="bicubic"
         Interpolation used for warping and for the pyramid. ``"bicubic"`` (Catmull-Rom) is IPOL's
         choice; ``"bilinear"`` computes the same function as the frozen :class:`sktvnet.TVNet`.
-    flow0 : ndarray of shape (2, H, W), optional
+    u0 : ndarray of shape (2, H, W), optional
         Initial flow (u, v) at full resolution; it is resized to the coarsest level.
     texture : bool, float in [0, 1] or sequence of them, default=False
         Solve on the texture of every pyramid level (the level minus its Gaussian blur of sigma
@@ -438,12 +438,12 @@ def tvl1_optical_flow(
                                              params["zoom_factor"])
     else:
         shapes = _core.pyramid_shapes(*i0.shape, params["n_scales"], params["zoom_factor"])
-    if flow0 is not None:
-        flow0 = np.asarray(flow0)
-        if flow0.shape != (2,) + i0.shape:
-            raise ValueError(f"flow0 must have shape {(2,) + i0.shape}, got {flow0.shape}")
-        if flow0.dtype.kind not in "iuf" or not np.isfinite(flow0).all():
-            raise ValueError("flow0 must hold finite real numbers")
+    if u0 is not None:
+        u0 = np.asarray(u0)
+        if u0.shape != (2,) + i0.shape:
+            raise ValueError(f"u0 must have shape {(2,) + i0.shape}, got {u0.shape}")
+        if u0.dtype.kind not in "iuf" or not np.isfinite(u0).all():
+            raise ValueError("u0 must hold finite real numbers")
 
     z = params["zoom_factor"]
     if opencv:
@@ -466,10 +466,10 @@ def tvl1_optical_flow(
     shares = _validation.texture_shares(texture, len(levels))
     levels = [tuple(im - share * _gaussian_blur(im, _core.TEXTURE_SIGMA) for im in pair)
               if share else pair for pair, share in zip(levels, shares)]
-    if flow0 is None:
+    if u0 is None:
         flow = np.zeros((2,) + shapes[-1], dtype=dtype)
     else:
-        flow = flow0.astype(dtype)
+        flow = u0.astype(dtype)
         if len(shapes) > 1:
             flow = (_resize_centered(flow, shapes[-1]) if opencv
                     else _zoom_in(flow, shapes[-1], interpolation))

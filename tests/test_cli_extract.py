@@ -246,7 +246,7 @@ def test_errors_before_any_video(tmp_path, capsys):
 
 def test_parallel_jobs_write_the_same_files(dataset, tmp_path, capsys):
     assert run([dataset, "-o", tmp_path / "one", *FAST], capsys)[0] == 0
-    status, _, err = run([dataset, "-o", tmp_path / "two", "--jobs", "2", *FAST], capsys)
+    status, _, err = run([dataset, "-o", tmp_path / "two", "--n-jobs", "2", *FAST], capsys)
     assert status == 0, err
     assert tree_files(tmp_path / "two") == tree_files(tmp_path / "one")
 

@@ -147,7 +147,7 @@ def test_image_folder_and_image_pair_inputs(media, tmp_path, capsys):
 
 def test_reference_method_resize_and_fps(media, tmp_path, capsys):
     status, _, err = run([media["mkv"], "-o", tmp_path, "--method", "reference", "--n-scales", "1",
-                          "--n-warps", "1", "--n-iters", "3", "--resize", "16x", "--format",
+                          "--n-warps", "1", "--n-iters", "3", "--frame-shape", "16x", "--format",
                           "npz,mp4", "--fps", "10", "-q"], capsys)
     assert status == 0, err
     assert ("sktvnet flow: the reference TV-L1 (NumPy), n_scales=1, n_warps=1, n_iters=3; "
@@ -336,8 +336,8 @@ def test_bad_solver_options_fail_with_a_message(media, tmp_path, capsys, option,
 
 @pytest.mark.parametrize("option, message", [
     (["--format", "gif"], "expected one or more of flo, npz, png, mp4"),
-    (["--resize", "0x10"], "expected HEIGHTxWIDTH with positive sizes"),
-    (["--resize", "big"], "expected HEIGHTxWIDTH"),
+    (["--frame-shape", "0x10"], "expected HEIGHTxWIDTH with positive sizes"),
+    (["--frame-shape", "big"], "expected HEIGHTxWIDTH"),
     (["--n-iters", "0"], "expected a positive int, got '0'"),
     (["--batch-size", "two"], "expected a int, got 'two'"),
 ])
@@ -358,7 +358,7 @@ def test_output_is_required(media, capsys):
 @pytest.mark.parametrize("command, options", [
     ("flow", ["--format", "--resume", "--method", "--n-scales", "--n-warps", "--n-iters", "--tau",
               "--lmbda", "--theta", "--zoom-factor", "--eps", "--tol", "--device", "--batch-size",
-              "--resize", "--no-compile", "--max-flow", "--legend", "--fps", "--texture",
+              "--frame-shape", "--no-compile", "--max-flow", "--legend", "--fps", "--texture",
               "--interpolation"]),
     ("demo", ["--quick", "--output"]),
 ])
@@ -428,7 +428,7 @@ def test_the_model_is_the_weights_and_the_command_says_which(
     monkeypatch.setattr(TVNet, "__init__", record)
     name = pretrained.RECOMMENDED
     options = [name if option == "RECOMMENDED" else option for option in options]
-    status, _, err = run([media["mkv"], "-o", tmp_path, "--format", "npz", "--resize", "24x32",
+    status, _, err = run([media["mkv"], "-o", tmp_path, "--format", "npz", "--frame-shape", "24x32",
                           "--no-compile", *options], capsys)
     assert status == 0, err
     config = pretrained.WEIGHTS[name].config
@@ -488,12 +488,12 @@ def test_the_command_writes_what_tvnetflow_computes(media, tmp_path, capsys):
     from sktvnet import TVNetFlow, load_pretrained
     from sktvnet.io import read_video
 
-    status, _, err = run([media["mkv"], "-o", tmp_path, "--format", "npz", "--resize", "24x32",
+    status, _, err = run([media["mkv"], "-o", tmp_path, "--format", "npz", "--frame-shape", "24x32",
                           "--no-compile", "-q"], capsys)
     assert status == 0, err
     with np.load(tmp_path / "lossless.npz") as archive:
         written = archive["flow"]
-    video = read_video(media["mkv"], resize=(24, 32))[None]
+    video = read_video(media["mkv"], frame_shape=(24, 32))[None]
     expected = TVNetFlow(batch_size=8).fit_transform(video)[0]
     np.testing.assert_array_equal(expected, load_pretrained().transform(video)[0])
     np.testing.assert_allclose(written, expected, rtol=0, atol=1e-4)
@@ -503,10 +503,10 @@ def test_a_saved_model_is_a_model_for_the_command(media, tmp_path, capsys):
     from sktvnet import TVNetFlow
     from sktvnet.io import read_video
 
-    video = read_video(media["mkv"], resize=(24, 32))[None]
+    video = read_video(media["mkv"], frame_shape=(24, 32))[None]
     est = TVNetFlow(weights=None, n_scales=1, n_iters=3).fit(video)
     est.save(tmp_path / "model.zip")
-    status, _, err = run([media["mkv"], "-o", tmp_path / "out", "--format", "npz", "--resize",
+    status, _, err = run([media["mkv"], "-o", tmp_path / "out", "--format", "npz", "--frame-shape",
                           "24x32", "--no-compile", "-q", "--weights", tmp_path / "model.zip"],
                          capsys)
     assert status == 0, err

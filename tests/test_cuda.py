@@ -22,13 +22,13 @@ SMALL = dict(n_scales=2, n_warps=2, n_iters=5, max_iter=4, batch_size=2, random_
 
 @pytest.fixture(scope="module")
 def pairs():
-    return make_flow_pairs(4, size=(48, 64), max_displacement=2.0, random_state=0)
+    return make_flow_pairs(4, frame_shape=(48, 64), max_displacement=2.0, random_state=0)
 
 
 def test_frozen_tvnet_gives_the_same_flow_on_both_devices(pairs):
     X, _ = pairs
     x0, x1 = (torch.from_numpy(X[:, i:i + 1]).double() for i in range(2))
-    net = TVNet(n_scales=3, n_warps=2, n_iters=10, fused=False).double()
+    net = TVNet(n_scales=3, n_warps=2, n_iters=10, compiled=False).double()
     with torch.no_grad():
         on_cpu = net(x0, x1)
         on_gpu = net.to("cuda")(x0.cuda(), x1.cuda()).cpu()
@@ -70,7 +70,7 @@ def test_pretrained_weights_give_the_same_flow_on_both_devices(pairs):
 
 
 def test_action_classifier_trained_on_cuda_predicts_the_same_on_the_cpu():
-    X, y = make_motion_videos(8, n_classes=2, shape=(24, 24), random_state=0)
+    X, y = make_motion_videos(8, n_classes=2, frame_shape=(24, 24), random_state=0)
     flow = TVNetFlow(weights=None, n_scales=2, n_iters=5, train="all")
     clf = TVNetActionClassifier(flow=flow, head="resnet", head_width=8, max_iter=2, batch_size=4,
                                 device="cuda", random_state=0).fit(X, y)
@@ -85,11 +85,11 @@ def test_action_classifier_trained_on_cuda_predicts_the_same_on_the_cpu():
 def test_learned_presmoothing_and_its_gradient_agree_on_both_devices():
     """The learnable blur (a loop of tap pairs whose window follows sigma) on CUDA: the same
     flow as on the CPU, and the same gradient reaching the pre-smoothing and the step sizes."""
-    X, _ = make_flow_pairs(2, size=(40, 48), max_displacement=3.0, random_state=1)
+    X, _ = make_flow_pairs(2, frame_shape=(40, 48), max_displacement=3.0, random_state=1)
     results = {}
     for device in ("cpu", "cuda"):
         net = TVNet(n_scales=2, n_warps=1, n_iters=5, train_filters=True, train_steps=True,
-                    fused=False).double().to(device)
+                    compiled=False).double().to(device)
         with torch.no_grad():
             net.log_presmoothing.fill_(0.6)  # sigma 0.8 e^0.6 = 1.46 px
         x0, x1 = (torch.from_numpy(X[:, i:i + 1]).double().to(device) for i in range(2))

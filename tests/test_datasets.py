@@ -33,7 +33,7 @@ def test_default_pair_shapes_and_defining_identity():
 
 
 def test_default_flow_is_the_sine_field():
-    _, _, flow = make_synthetic_pair(shape=(48, 64))
+    _, _, flow = make_synthetic_pair(frame_shape=(48, 64))
     y, x = np.mgrid[0:48, 0:64]
     np.testing.assert_allclose(flow[0], 2 + 1.5 * np.sin(2 * np.pi * y / 48), atol=1e-15)
     np.testing.assert_allclose(flow[1], -1 + np.cos(2 * np.pi * x / 64), atol=1e-15)
@@ -79,16 +79,16 @@ def test_array_image():
 
 
 def test_float32_pair_keeps_the_identity():
-    image0, image1, flow = make_synthetic_pair(shape=(40, 60), dtype=np.float32)
+    image0, image1, flow = make_synthetic_pair(frame_shape=(40, 60), dtype=np.float32)
     assert image0.dtype == image1.dtype == flow.dtype == np.float32
     warped = _warp(image1.astype(np.float64), flow.astype(np.float64)).astype(np.float32)
     np.testing.assert_array_equal(image0, warped)
 
 
 def test_random_flow_is_seeded_smooth_and_scaled():
-    _, _, flow_a = make_synthetic_pair(shape=(60, 80), flow="random", random_state=3)
-    _, _, flow_b = make_synthetic_pair(shape=(60, 80), flow="random", random_state=3)
-    _, _, flow_c = make_synthetic_pair(shape=(60, 80), flow="random", random_state=4)
+    _, _, flow_a = make_synthetic_pair(frame_shape=(60, 80), flow="random", random_state=3)
+    _, _, flow_b = make_synthetic_pair(frame_shape=(60, 80), flow="random", random_state=3)
+    _, _, flow_c = make_synthetic_pair(frame_shape=(60, 80), flow="random", random_state=4)
     np.testing.assert_array_equal(flow_a, flow_b)
     assert not np.allclose(flow_a, flow_c)
     assert np.hypot(flow_a[0], flow_a[1]).max() == pytest.approx(5.0)  # default max_displacement
@@ -99,19 +99,19 @@ def test_random_flow_is_seeded_smooth_and_scaled():
 
 
 def test_random_flow_accepts_a_random_state_instance():
-    _, _, expected = make_synthetic_pair(shape=(20, 20), flow="random", random_state=7)
+    _, _, expected = make_synthetic_pair(frame_shape=(20, 20), flow="random", random_state=7)
     rng = np.random.RandomState(7)
-    _, _, flow = make_synthetic_pair(shape=(20, 20), flow="random", random_state=rng)
+    _, _, flow = make_synthetic_pair(frame_shape=(20, 20), flow="random", random_state=rng)
     np.testing.assert_array_equal(flow, expected)
 
 
 def test_max_displacement_scales_any_field():
-    _, _, sine = make_synthetic_pair(shape=(30, 40))
-    _, _, scaled = make_synthetic_pair(shape=(30, 40), max_displacement=1.0)
+    _, _, sine = make_synthetic_pair(frame_shape=(30, 40))
+    _, _, scaled = make_synthetic_pair(frame_shape=(30, 40), max_displacement=1.0)
     assert np.hypot(scaled[0], scaled[1]).max() == pytest.approx(1.0)
     np.testing.assert_allclose(scaled, sine / np.hypot(sine[0], sine[1]).max(), atol=1e-15)
     _, _, random = make_synthetic_pair(
-        shape=(30, 40), flow="random", max_displacement=12, random_state=0
+        frame_shape=(30, 40), flow="random", max_displacement=12, random_state=0
     )
     assert np.hypot(random[0], random[1]).max() == pytest.approx(12.0)
 
@@ -129,9 +129,9 @@ def test_zero_flow_gives_identical_frames():
         (dict(image=np.zeros((8, 8, 4))), ValueError, r"\(H, W, 3\), got shape \(8, 8, 4\)"),
         (dict(image=np.zeros((8, 8), dtype=bool)), TypeError, "real numbers, got dtype bool"),
         (dict(image=np.full((8, 8), np.nan)), ValueError, "image contains NaN or infinite values"),
-        (dict(shape=(2, 30)), ValueError, r"shape must be at least \(4, 4\), got \(2, 30\)"),
-        (dict(shape=(20.0, 30)), TypeError, r"pair of integers \(H, W\) or None, got \(20.0, 30\)"),
-        (dict(shape=(20, 30, 3)), TypeError, "shape must be a pair of integers"),
+        (dict(frame_shape=(2, 30)), ValueError, r"frame_shape must be at least \(4, 4\), got \(2, 30\)"),
+        (dict(frame_shape=(20.0, 30)), TypeError, r"pair of integers \(H, W\) or None, got \(20.0, 30\)"),
+        (dict(frame_shape=(20, 30, 3)), TypeError, "frame_shape must be a pair of integers"),
         (dict(flow="zero"), ValueError, "flow must be 'sine', 'random' or an array, got 'zero'"),
         (dict(flow=np.zeros((2, 5, 5))), ValueError, r"shape \(2, 240, 320\) .* got \(2, 5, 5\)"),
         (dict(flow=np.full((2, 240, 320), np.inf)), ValueError, "flow must hold finite values"),
@@ -192,7 +192,7 @@ def test_train_and_test_images_are_disjoint_bundled_images():
 
 @pytest.mark.parametrize("images", ["train", "test"])
 def test_flow_pairs_shapes_types_ranges(images):
-    X, y = make_flow_pairs(6, size=(40, 56), max_displacement=3.0, images=images, random_state=0)
+    X, y = make_flow_pairs(6, frame_shape=(40, 56), max_displacement=3.0, images=images, random_state=0)
     assert X.shape == (6, 2, 40, 56) and y.shape == (6, 1, 2, 40, 56)
     assert X.dtype == np.float32 and y.dtype == np.float32
     assert X.min() >= 0.0 and X.max() <= 1.0
@@ -205,7 +205,7 @@ def test_flow_pairs_shapes_types_ranges(images):
 def test_flow_pairs_follow_the_flow_convention(motion):
     """I0(x) = I1(x + w(x)): sampling I1 at x + w gives I0 away from the border (the pair was
     warped from a larger crop, so only spline prefiltering near the border differs)."""
-    X, y = make_flow_pairs(4, size=(64, 64), motion=motion, random_state=1)
+    X, y = make_flow_pairs(4, frame_shape=(64, 64), motion=motion, random_state=1)
     inner = (slice(8, -8), slice(8, -8))
     for (image0, image1), (flow,) in zip(X, y):
         warped = _warp(image1.astype(np.float64), flow.astype(np.float64))
@@ -217,44 +217,44 @@ def test_flow_pairs_follow_the_flow_convention(motion):
 
 
 def test_flow_pairs_motion_kinds():
-    _, shift = make_flow_pairs(3, size=(24, 32), motion="shift", random_state=0)
+    _, shift = make_flow_pairs(3, frame_shape=(24, 32), motion="shift", random_state=0)
     assert np.ptp(shift, axis=(3, 4)).max() == 0  # constant fields
-    _, affine = make_flow_pairs(3, size=(24, 32), motion="affine", random_state=0)
+    _, affine = make_flow_pairs(3, frame_shape=(24, 32), motion="affine", random_state=0)
     rows, cols = np.mgrid[0:24, 0:32]
     design = np.stack([np.ones(24 * 32), rows.ravel(), cols.ravel()], 1)
     for field in affine[:, 0].reshape(3, 2, -1).astype(np.float64):
         residual = field.T - design @ np.linalg.lstsq(design, field.T, rcond=None)[0]
         assert np.abs(residual).max() <= 1e-5  # linear in x and y
         assert np.ptp(field, axis=1).max() > 1e-3  # and not a plain shift
-    _, smooth = make_flow_pairs(3, size=(24, 32), motion="smooth", random_state=0)
+    _, smooth = make_flow_pairs(3, frame_shape=(24, 32), motion="smooth", random_state=0)
     curvature = np.abs(np.diff(smooth[:, 0].astype(np.float64), 2, axis=-1)).max()
     assert curvature > 1e-4  # neither constant nor affine
     assert np.abs(np.diff(smooth, axis=-1)).max() <= 0.5  # but smooth
 
 
 def test_flow_pairs_are_deterministic_with_random_state():
-    first = make_flow_pairs(3, size=(16, 16), random_state=7)
-    again = make_flow_pairs(3, size=(16, 16), random_state=np.random.RandomState(7))
-    other = make_flow_pairs(3, size=(16, 16), random_state=8)
+    first = make_flow_pairs(3, frame_shape=(16, 16), random_state=7)
+    again = make_flow_pairs(3, frame_shape=(16, 16), random_state=np.random.RandomState(7))
+    other = make_flow_pairs(3, frame_shape=(16, 16), random_state=8)
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert not np.array_equal(first[1], other[1])
 
 
 def test_flow_pairs_from_named_images():
-    X, _ = make_flow_pairs(2, size=(16, 16), images=["text"], max_displacement=1.0,
+    X, _ = make_flow_pairs(2, frame_shape=(16, 16), images=["text"], max_displacement=1.0,
                            random_state=0)
     # text is dark letters on a light page: the crops are mostly light.
     assert float(np.median(X)) > 0.5
 
 
 def test_brightness_and_noise_change_the_frames_not_the_flow():
-    clean_X, clean_y = make_flow_pairs(1, size=(48, 48), random_state=3)
-    X, y = make_flow_pairs(1, size=(48, 48), brightness=0.3, random_state=3)
+    clean_X, clean_y = make_flow_pairs(1, frame_shape=(48, 48), random_state=3)
+    X, y = make_flow_pairs(1, frame_shape=(48, 48), brightness=0.3, random_state=3)
     np.testing.assert_array_equal(y, clean_y)
     np.testing.assert_array_equal(X[0, 1], clean_X[0, 1])  # I1 untouched
     gain = np.polyfit(clean_X[0, 0].ravel(), X[0, 0].ravel(), 1)[0]
     assert 0.7 <= gain <= 1.3 and abs(gain - 1) > 1e-3
-    noisy_X, noisy_y = make_flow_pairs(1, size=(48, 48), noise=0.02, random_state=3)
+    noisy_X, noisy_y = make_flow_pairs(1, frame_shape=(48, 48), noise=0.02, random_state=3)
     np.testing.assert_array_equal(noisy_y, clean_y)
     difference = (noisy_X - clean_X)[(clean_X > 0.1) & (clean_X < 0.9)]
     assert 0.016 <= difference.std() <= 0.024
@@ -265,8 +265,8 @@ def test_brightness_and_noise_change_the_frames_not_the_flow():
     [
         (dict(n_pairs=0), ValueError, "n_pairs must be >= 1, got 0"),
         (dict(n_pairs=2.0), TypeError, "n_pairs must be an integer"),
-        (dict(size=(2, 30)), ValueError, r"size must be at least \(4, 4\), got \(2, 30\)"),
-        (dict(size=64), TypeError, "size must be a pair of integers \\(H, W\\), got 64"),
+        (dict(frame_shape=(2, 30)), ValueError, r"frame_shape must be at least \(4, 4\), got \(2, 30\)"),
+        (dict(frame_shape=64), TypeError, "frame_shape must be a pair of integers \\(H, W\\), got 64"),
         (dict(max_displacement=0), ValueError, "max_displacement must be > 0.0, got 0.0"),
         (dict(motion="zoom"), ValueError, "motion must be one of 'mixed', 'smooth', .* got 'zoom'"),
         (dict(images="val"), ValueError, "images must be 'train', 'test' or a list.*got 'val'"),

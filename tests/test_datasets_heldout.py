@@ -74,7 +74,7 @@ def test_heldout_images_are_never_training_images():
     assert not set(HELDOUT_IMAGES) & set(FLOW_TRAIN_IMAGES + FLOW_TEST_IMAGES)
     for name in HELDOUT_IMAGES:
         with pytest.raises(ValueError, match="image must be one of"):
-            make_flow_pairs(1, size=(16, 16), images=[name])
+            make_flow_pairs(1, frame_shape=(16, 16), images=[name])
 
 
 def test_heldout_sources_are_read_only_by_the_heldout_module():

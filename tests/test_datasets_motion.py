@@ -57,7 +57,7 @@ def _motion_summary(flows, threshold=0.3):
 
 # ------------------------------------------------------------------------------ make_motion_videos
 def test_shapes_range_and_balanced_labels():
-    X, y = make_motion_videos(30, n_classes=4, n_frames=5, shape=(20, 28), random_state=0)
+    X, y = make_motion_videos(30, n_classes=4, n_frames=5, frame_shape=(20, 28), random_state=0)
     assert X.shape == (30, 5, 20, 28) and X.dtype == np.float32
     assert y.shape == (30,) and y.dtype == np.int64
     assert 0.0 <= X.min() and X.max() <= 1.0
@@ -66,13 +66,13 @@ def test_shapes_range_and_balanced_labels():
 
 
 def test_seeded_and_reproducible():
-    a = make_motion_videos(6, random_state=3, shape=(16, 16))
-    b = make_motion_videos(6, random_state=3, shape=(16, 16))
-    c = make_motion_videos(6, random_state=4, shape=(16, 16))
+    a = make_motion_videos(6, random_state=3, frame_shape=(16, 16))
+    b = make_motion_videos(6, random_state=3, frame_shape=(16, 16))
+    c = make_motion_videos(6, random_state=4, frame_shape=(16, 16))
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
     assert not np.array_equal(a[0], c[0])
-    d = make_motion_videos(6, random_state=np.random.RandomState(3), shape=(16, 16))
+    d = make_motion_videos(6, random_state=np.random.RandomState(3), frame_shape=(16, 16))
     np.testing.assert_array_equal(a[0], d[0])
 
 
@@ -152,16 +152,16 @@ def test_easy_preset_gives_the_videos_of_earlier_versions():
 
 
 def test_hard_preset_shapes_and_determinism():
-    X, y = make_motion_videos(24, difficulty="hard", n_frames=7, shape=(40, 56), random_state=5)
+    X, y = make_motion_videos(24, difficulty="hard", n_frames=7, frame_shape=(40, 56), random_state=5)
     assert X.shape == (24, 7, 40, 56) and X.dtype == np.float32 and y.dtype == np.int64
     assert 0.0 <= X.min() and X.max() <= 1.0
     assert np.bincount(y).tolist() == [3] * 8
-    again = make_motion_videos(24, difficulty="hard", n_frames=7, shape=(40, 56), random_state=5)
+    again = make_motion_videos(24, difficulty="hard", n_frames=7, frame_shape=(40, 56), random_state=5)
     np.testing.assert_array_equal(X, again[0])
-    other, _ = make_motion_videos(24, difficulty="hard", n_frames=7, shape=(40, 56),
+    other, _ = make_motion_videos(24, difficulty="hard", n_frames=7, frame_shape=(40, 56),
                                   random_state=6)
     assert not np.array_equal(X, other)
-    easy, _ = make_motion_videos(24, n_frames=7, shape=(40, 56), random_state=5)
+    easy, _ = make_motion_videos(24, n_frames=7, frame_shape=(40, 56), random_state=5)
     assert not np.array_equal(X, easy)
 
 
@@ -362,7 +362,7 @@ def test_mixed_preset_draws_every_way_per_video(monkeypatch):
         return original(rng, kind, speed, n_frames, shape, nuisances, images)
 
     monkeypatch.setattr(_motion, "_motion_video", recording)
-    X, y = make_motion_videos(96, n_classes=2, difficulty="mixed", shape=(24, 24),
+    X, y = make_motion_videos(96, n_classes=2, difficulty="mixed", frame_shape=(24, 24),
                               random_state=0)
     assert X.shape == (96, 6, 24, 24) and np.isfinite(X).all()
     expected = {"object_shape": ("disc", "square"), "object_edge": ("soft", "hard"),
@@ -386,8 +386,8 @@ def test_mixed_preset_draws_every_way_per_video(monkeypatch):
         (dict(n_classes=1), ValueError, "n_classes must be >= 2, got 1"),
         (dict(n_videos=0), ValueError, "n_videos must be >= 1, got 0"),
         (dict(n_frames=1), ValueError, "n_frames must be >= 2, got 1"),
-        (dict(shape=(12, 48)), ValueError, r"shape must be at least \(16, 16\)"),
-        (dict(shape=48), TypeError, "shape must be a pair of integers"),
+        (dict(frame_shape=(12, 48)), ValueError, r"frame_shape must be at least \(16, 16\)"),
+        (dict(frame_shape=48), TypeError, "frame_shape must be a pair of integers"),
         (dict(speed=(2.0, 1.0)), ValueError, "low <= high"),
         (dict(speed="fast"), TypeError, "speed must be a positive number or a"),
         (dict(speed=0), ValueError, "speed must be > 0.0"),

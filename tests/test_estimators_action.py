@@ -46,7 +46,7 @@ def one_thread():
 @pytest.fixture(scope="module")
 def videos():
     """16 videos of 6 frames, 24x24, of two motions (right, left), labelled by strings."""
-    X, y = make_motion_videos(16, n_classes=2, shape=(24, 24), random_state=0)
+    X, y = make_motion_videos(16, n_classes=2, frame_shape=(24, 24), random_state=0)
     return X, np.array(["right", "left"])[y]
 
 
@@ -94,7 +94,7 @@ def test_string_labels_proba_and_decision_function(fitted, videos):
 
 
 def test_multiclass_decision_function_and_integer_labels():
-    X, y = make_motion_videos(12, n_classes=3, shape=(24, 24), random_state=1)
+    X, y = make_motion_videos(12, n_classes=3, frame_shape=(24, 24), random_state=1)
     clf = TVNetActionClassifier(**tiny(), random_state=0).fit(X, y + 10)
     assert clf.classes_.tolist() == [10, 11, 12]
     decision = clf.decision_function(X)
@@ -104,9 +104,9 @@ def test_multiclass_decision_function_and_integer_labels():
 
 
 def test_learns_left_from_right():
-    X, y = make_motion_videos(32, n_classes=2, shape=(24, 24), background_speed=0.0,
+    X, y = make_motion_videos(32, n_classes=2, frame_shape=(24, 24), background_speed=0.0,
                               random_state=2)
-    X_test, y_test = make_motion_videos(16, n_classes=2, shape=(24, 24), background_speed=0.0,
+    X_test, y_test = make_motion_videos(16, n_classes=2, frame_shape=(24, 24), background_speed=0.0,
                                         random_state=3)
     clf = TVNetActionClassifier(**{**tiny(), "max_iter": 6, "learning_rate": 3e-3},
                                 random_state=0).fit(X, y)
@@ -116,7 +116,7 @@ def test_learns_left_from_right():
 
 def test_test_clips_are_averaged():
     """A long video's scores are the mean of the scores of its test clips, taken as videos."""
-    X, y = make_motion_videos(8, n_classes=2, n_frames=8, shape=(24, 24), random_state=4)
+    X, y = make_motion_videos(8, n_classes=2, n_frames=8, frame_shape=(24, 24), random_state=4)
     clf = TVNetActionClassifier(**tiny(), n_frames=6, n_test_clips=3, random_state=0).fit(X, y)
     clips = np.stack([X[:, s:s + 6] for s in (0, 1, 2)], axis=1)  # starts spread over 0 .. 2
     expected = np.mean([clf._scores(clips[:, k]) for k in range(3)], axis=0)
@@ -373,12 +373,12 @@ def test_head_factory_and_inception(videos):
 
 
 def test_longer_and_ragged_videos_with_frame_size():
-    X, y = make_motion_videos(8, n_classes=2, n_frames=9, shape=(24, 24), random_state=5)
+    X, y = make_motion_videos(8, n_classes=2, n_frames=9, frame_shape=(24, 24), random_state=5)
     ragged = [X[i, : 6 + i % 4] for i in range(8)]
     ragged[0] = np.repeat(np.repeat(ragged[0], 2, axis=1), 2, axis=2)  # one 48x48 video
-    with pytest.raises(ValueError, match=r"differ in frame size .* set frame_size"):
+    with pytest.raises(ValueError, match=r"differ in frame size .* set frame_shape"):
         TVNetActionClassifier(**tiny()).fit(ragged, y)
-    clf = TVNetActionClassifier(**tiny(), frame_size=(16, 20), random_state=0).fit(ragged, y)
+    clf = TVNetActionClassifier(**tiny(), frame_shape=(16, 20), random_state=0).fit(ragged, y)
     assert clf.predict(ragged).shape == (8,)
 
 
@@ -389,14 +389,14 @@ def test_video_files_are_decoded_lazily(tmp_path):
         for k in range(3):
             write_video(tmp_path / label / f"{k}.mp4", moving_texture(7, 32, 40, dx=dx, seed=k))
     paths, labels = load_video_folder(tmp_path)
-    clf = TVNetActionClassifier(**tiny(), frame_size=(24, 24), validation_fraction=0.1,
+    clf = TVNetActionClassifier(**tiny(), frame_shape=(24, 24), validation_fraction=0.1,
                                 random_state=0)
     with mock.patch("sktvnet.io.read_video", wraps=__import__("sktvnet.io").io.read_video) as read:
         clf.fit(paths, labels)
     # Nothing decoded in advance: each of the 5 training videos once per epoch, the held-out
     # one at each validation (before training and after the epoch).
     assert read.call_count == 5 + 2
-    assert read.call_args.kwargs == {"resize": (24, 24)}
+    assert read.call_args.kwargs == {"frame_shape": (24, 24)}
     assert clf.predict(paths).shape == (6,)
     assert set(clf.classes_) == {"Left", "Right"}
 
@@ -464,8 +464,8 @@ def test_short_video_at_prediction(fitted, videos):
          r"flow=TVNetFlow\(weights='tvnet-8-2-15'\)\)"),
         (dict(head="vgg"), ValueError, "head"),
         (dict(n_frames=1), ValueError, "n_frames"),
-        (dict(frame_size=(4, 4)), ValueError, r"frame_size must be at least \(8, 8\)"),
-        (dict(frame_size=(24,)), TypeError, r"frame_size must be a pair of integers \(H, W\) or None"),
+        (dict(frame_shape=(4, 4)), ValueError, r"frame_shape must be at least \(8, 8\)"),
+        (dict(frame_shape=(24,)), TypeError, r"frame_shape must be a pair of integers \(H, W\) or None"),
         (dict(head_width=10), ValueError, "head_width must be a multiple of 4"),
         (dict(flow_loss_weight=-1), ValueError, "flow_loss_weight"),
         (dict(normalize_brightness="yes"), ValueError, "normalize_brightness"),

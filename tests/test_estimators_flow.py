@@ -83,7 +83,7 @@ def test_progress_counts_pairs_not_videos(capsys, monkeypatch):
 
 @pytest.mark.parametrize("n_frames, compiles", [(5, False), (9, True)])
 def test_transform_weighs_compiling_against_the_whole_video(monkeypatch, n_frames, compiles):
-    """One video is one job for fused="auto": its first batch already knows the whole work."""
+    """One video is one job for compiled="auto": its first batch already knows the whole work."""
     from sktvnet import network
 
     calls = []

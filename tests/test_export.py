@@ -76,7 +76,7 @@ def trained(grey_videos):
 def _onnx_flows(path, videos):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     frames = videos.astype(np.float32)
-    (flow,) = session.run(["flow"], {"frame0": frames[:, 0, None], "frame1": frames[:, 1, None]})
+    (flow,) = session.run(["flow"], {"image0": frames[:, 0, None], "image1": frames[:, 1, None]})
     return flow
 
 
@@ -104,7 +104,7 @@ def test_onnx_equals_transform(which, optimize, request, tmp_path, grey_videos):
     onnx.checker.check_model(model)
     assert [o.version for o in model.opset_import if o.domain == ""] == [ONNX_OPSET]
     assert ONNX_OPSET >= 18
-    assert [i.name for i in model.graph.input] == ["frame0", "frame1"]
+    assert [i.name for i in model.graph.input] == ["image0", "image1"]
     assert [o.name for o in model.graph.output] == ["flow"]
     dims = model.graph.output[0].type.tensor_type.shape.dim
     assert [d.dim_param or d.dim_value for d in dims] == ["batch", 2, *SHAPE]
@@ -124,17 +124,17 @@ def test_onnx_equals_transform(which, optimize, request, tmp_path, grey_videos):
     # onnxruntime's own error (the graph cannot add a message): it names the input and the sizes.
     wrong = np.zeros((1, 1, SHAPE[0] + 2, SHAPE[1]), np.float32)
     right = np.zeros((1, 1, *SHAPE), np.float32)
-    with pytest.raises(Exception, match=r"input: frame0 .*\n index: 2 Got: 50 Expected: 48"):
-        session.run(["flow"], {"frame0": wrong, "frame1": right})
+    with pytest.raises(Exception, match=r"input: image0 .*\n index: 2 Got: 50 Expected: 48"):
+        session.run(["flow"], {"image0": wrong, "image1": right})
 
 
 def test_pt2_rgb_fixed_batch_reloads_and_equals_transform(trained, tmp_path, rgb_videos):
     model = trained.model_
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    flags = (model.fused, model.training, [p.requires_grad for p in model.parameters()])
+    flags = (model.compiled, model.training, [p.requires_grad for p in model.parameters()])
     path = trained.export(tmp_path / "tvnet.pt2", frame_shape=SHAPE, channels=3, batch_size=2)
     # The export works on a copy: the estimator keeps its flags, gradients and weights.
-    assert (model.fused, model.training, [p.requires_grad for p in model.parameters()]) == flags
+    assert (model.compiled, model.training, [p.requires_grad for p in model.parameters()]) == flags
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
     program = torch.export.load(path).module()
@@ -148,9 +148,9 @@ def test_pt2_rgb_fixed_batch_reloads_and_equals_transform(trained, tmp_path, rgb
     # recover only part of it, so the comparison is not one of near-zero flows.
     assert np.median(flow[0, 0]) < -0.1 and np.median(flow[1, 0]) < np.median(flow[0, 0])
 
-    with pytest.raises((AssertionError, RuntimeError), match=r"frame0.*\[2\] == 48"):
+    with pytest.raises((AssertionError, RuntimeError), match=r"image0.*\[2\] == 48"):
         program(frames[:, 0, :, :46], frames[:, 1, :, :46])
-    with pytest.raises((AssertionError, RuntimeError), match=r"frame0.*\[0\] == 2"):
+    with pytest.raises((AssertionError, RuntimeError), match=r"image0.*\[0\] == 2"):
         program(frames[:1, 0], frames[:1, 1])
 
 
@@ -159,7 +159,7 @@ def test_cli_exports_a_saved_model(trained, tmp_path, grey_videos, capsys):
     trained.save(model_path)
     out = tmp_path / "tvnet.pt2"
     status = main(["export", "--weights", str(model_path), "-o", str(out),
-                   "--frame-shape", "48", "64"])
+                   "--frame-shape", "48x64"])
     assert status == 0
     printed = capsys.readouterr().out
     assert f"TVNet-2-1-3 to {out} (torch.export), frames (B, 1, 48, 64) -> flow (B, 2, 48, 64)" \
@@ -191,7 +191,7 @@ def test_cli_exports_what_sktvnet_flow_runs(tmp_path, monkeypatch, capsys, weigh
     option = {None: [], "RECOMMENDED": ["--weights", RECOMMENDED],
               "file": ["--weights", str(WEIGHTS[RECOMMENDED].path)]}[weights]
     status = main(["export", *option, "-o", str(out),
-                   "--frame-shape", "48", "64", "--batch-size", "1"])
+                   "--frame-shape", "48x64", "--batch-size", "1"])
     assert status == 0, capsys.readouterr().err
     [(model, kwargs)] = exported
     assert kwargs == dict(frame_shape=(48, 64), channels=1, batch_size=1, optimize=True,
@@ -205,7 +205,7 @@ def test_cli_exports_what_sktvnet_flow_runs(tmp_path, monkeypatch, capsys, weigh
     assert "TVNet-8-2-15" in captured.err  # which model, as `sktvnet flow` says it
     # --no-optimize skips the ONNX optimizer, the slow part for large structures.
     status = main(["export", *option, "-o", str(tmp_path / "tvnet.onnx"),
-                   "--frame-shape", "48", "64", "--no-optimize"])
+                   "--frame-shape", "48x64", "--no-optimize"])
     assert status == 0, capsys.readouterr().err
     assert exported[-1][1] == dict(frame_shape=(48, 64), channels=1, batch_size=None,
                                    optimize=False, verbose=1)
@@ -213,7 +213,7 @@ def test_cli_exports_what_sktvnet_flow_runs(tmp_path, monkeypatch, capsys, weigh
 
 def test_cli_pretrained_unknown_name(tmp_path, capsys):
     status = main(["export", "--weights", "no-such-weights", "-o", str(tmp_path / "a.onnx"),
-                   "--frame-shape", "48", "64"])
+                   "--frame-shape", "48x64"])
     assert status == 1
     assert "no-such-weights" in capsys.readouterr().err
 
@@ -224,7 +224,7 @@ def test_cli_pretrained_unknown_name(tmp_path, capsys):
 ])
 def test_cli_errors(tmp_path, capsys, argv, message):
     argv = [str(tmp_path / a) if a.endswith((".zip", ".onnx", ".tflite")) else a for a in argv]
-    assert main(["export", *argv, "--frame-shape", "48", "64"]) == 1
+    assert main(["export", *argv, "--frame-shape", "48x64"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("sktvnet export: error: ") and message in err
 
@@ -233,16 +233,18 @@ def test_cli_unfitted_model(tmp_path, capsys):
     path = tmp_path / "model.zip"
     TVNetFlow().save(path)
     assert main(["export", "--weights", str(path), "-o", str(tmp_path / "a.onnx"),
-                 "--frame-shape", "8", "8"]) == 1
+                 "--frame-shape", "8x8"]) == 1
     assert "never fitted" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--frame-shape", "3", "64"], "a frame side must be >= 4 pixels, got 3"),
-    (["--frame-shape", "48", "64", "--batch-size", "0"], "the batch size must be >= 1, got 0"),
-    (["--frame-shape", "48", "64", "--channels", "2"], "invalid choice: 2"),
-    (["m.zip", "--frame-shape", "48", "64"], "unrecognized arguments: m.zip"),
-    (["--pretrained", "x", "--frame-shape", "48", "64"], "unrecognized arguments: --pretrained"),
+    (["--frame-shape", "3x64"], "a frame side must be >= 4 pixels, got '3x64'"),
+    (["--frame-shape", "48x"], "expected HEIGHTxWIDTH with positive sizes (e.g. 240x320), got"),
+    (["--frame-shape", "48", "64"], "expected HEIGHTxWIDTH"),
+    (["--frame-shape", "48x64", "--batch-size", "0"], "the batch size must be >= 1, got 0"),
+    (["--frame-shape", "48x64", "--channels", "2"], "invalid choice: 2"),
+    (["m.zip", "--frame-shape", "48x64"], "unrecognized arguments: m.zip"),
+    (["--pretrained", "x", "--frame-shape", "48x64"], "unrecognized arguments: --pretrained"),
 ])
 def test_cli_usage_errors(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:

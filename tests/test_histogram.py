@@ -328,7 +328,7 @@ def test_sklearn_common_checks(estimator, check):
 # ------------------------------------------------------------------ pipelines
 @pytest.fixture(scope="module")
 def motion_videos():
-    X, y = make_motion_videos(16, n_classes=2, n_frames=3, shape=(20, 20), random_state=0)
+    X, y = make_motion_videos(16, n_classes=2, n_frames=3, frame_shape=(20, 20), random_state=0)
     return X, y
 
 

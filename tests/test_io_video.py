@@ -51,24 +51,24 @@ def test_read_video_of_lossy_formats(tmp_path, frames, extension):
 
 
 def test_read_video_resizes(lossless):
-    assert io.read_video(lossless, resize=(16, 24)).shape == (8, 16, 24, 3)
-    assert io.read_video(lossless, resize=(16, None)).shape == (8, 16, 24, 3)  # aspect kept
-    assert io.read_video(lossless, resize=(None, 96)).shape == (8, 64, 96, 3)
+    assert io.read_video(lossless, frame_shape=(16, 24)).shape == (8, 16, 24, 3)
+    assert io.read_video(lossless, frame_shape=(16, None)).shape == (8, 16, 24, 3)  # aspect kept
+    assert io.read_video(lossless, frame_shape=(None, 96)).shape == (8, 64, 96, 3)
     # A constant frame stays constant whatever the filter.
     flat = _resized(np.full((32, 48, 3), 77, np.uint8), (10, 15))
     assert flat.shape == (10, 15, 3) and (flat == 77).all()
 
 
-@pytest.mark.parametrize("resize, error, message", [
-    ((0, 10), ValueError, "resize height must be a positive integer or None, got 0"),
+@pytest.mark.parametrize("frame_shape, error, message", [
+    ((0, 10), ValueError, "frame_shape height must be a positive integer or None, got 0"),
     ((None, None), ValueError, "gives no size"),
-    ((10, 2.5), ValueError, "resize width must be a positive integer"),
-    (10, TypeError, "resize must be None or a (height, width) pair, got 10"),
-    ("10x10", TypeError, "resize must be None or a (height, width) pair"),
+    ((10, 2.5), ValueError, "frame_shape width must be a positive integer"),
+    (10, TypeError, "frame_shape must be None or a (height, width) pair, got 10"),
+    ("10x10", TypeError, "frame_shape must be None or a (height, width) pair"),
 ])
-def test_read_video_rejects_bad_resize(lossless, resize, error, message):
+def test_read_video_rejects_bad_frame_shape(lossless, frame_shape, error, message):
     with pytest.raises(error) as info:
-        io.read_video(lossless, resize=resize)
+        io.read_video(lossless, frame_shape=frame_shape)
     assert message in str(info.value)
 
 

@@ -71,7 +71,7 @@ def test_energy_uses_the_exact_warp_not_a_linearisation():
 
 def test_energy_errors():
     flow, frame = torch.zeros(1, 2, 5, 5), torch.zeros(1, 1, 5, 5)
-    with pytest.raises(ValueError, match=r"x0 and flow must have the same batch size and height, "
+    with pytest.raises(ValueError, match=r"image0 and flow must have the same batch size and height, "
                                          r"width, got \(1, 1, 5, 5\) and \(1, 2, 5, 6\)"):
         tvl1_energy(torch.zeros(1, 2, 5, 6), frame, frame)
     with pytest.raises(ValueError, match=r"flow must have 2 channel\(s\)"):

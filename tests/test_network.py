@@ -1,6 +1,6 @@
 """Tests of TVNet (sktvnet.network): the frozen network is the reference TV-L1 with bilinear warps;
 the trainable one gets a gradient in every parameter; the execution paths (eager, checkpointed,
-fused) agree."""
+compiled) agree."""
 
 import math
 import pickle
@@ -89,7 +89,7 @@ def test_parameters_shapes_and_flags():
         (dict(tau=0.3), ValueError, "tau must be <= 0.25, got 0.3"),
         (dict(zoom_factor=1), ValueError, "zoom_factor must be < 1.0"),
         (dict(eps=0), ValueError, "eps must be > 0.0, got 0.0"),
-        (dict(fused="yes"), ValueError, "fused must be 'auto', True or False, got 'yes'"),
+        (dict(compiled="yes"), ValueError, "compiled must be 'auto', True or False, got 'yes'"),
         (dict(train_u0=1), TypeError, "train_u0 must be a bool, got int 1"),
         (dict(train_steps="yes"), TypeError, "train_steps must be a bool, got str 'yes'"),
         (dict(checkpoint="no"), TypeError, "checkpoint must be a bool"),
@@ -108,9 +108,10 @@ def test_constructor_is_keyword_only():
 def test_forward_errors():
     net = TVNet(n_iters=1)
     ok = torch.zeros(1, 1, 8, 8)
-    with pytest.raises(ValueError, match=r"x1 and x0 must have the same shape, got \(1, 1, 8, 9\)"):
+    with pytest.raises(ValueError,
+                       match=r"image1 and image0 must have the same shape, got \(1, 1, 8, 9\)"):
         net(ok, torch.zeros(1, 1, 8, 9))
-    with pytest.raises(ValueError, match=r"x0 must have 1 or 3 channel\(s\).*got \(1, 2, 8, 8\)"):
+    with pytest.raises(ValueError, match=r"image0 must have 1 or 3 channel\(s\).*got \(1, 2, 8, 8\)"):
         net(torch.zeros(1, 2, 8, 8), torch.zeros(1, 2, 8, 8))
     with pytest.raises(ValueError, match=r"shape \(B, C, H, W\), got \(8, 8\)"):
         net(torch.zeros(8, 8), torch.zeros(8, 8))
@@ -364,11 +365,11 @@ def test_interpolation_is_checked():
     assert "interpolation='bicubic'" in repr(TVNet(interpolation="bicubic"))
 
 
-def test_constant_u0_is_the_reference_flow0():
+def test_constant_u0_is_the_reference_u0():
     image0, image1, _ = _warped_pair("camera", (45, 70))
-    flow0 = np.stack([np.full((45, 70), 1.25), np.full((45, 70), -0.5)])
+    u0 = np.stack([np.full((45, 70), 1.25), np.full((45, 70), -0.5)])
     expected = tvl1_optical_flow(image0, image1, n_scales=3, n_warps=2, n_iters=10, tol=0,
-                                 interpolation="bilinear", flow0=flow0)
+                                 interpolation="bilinear", u0=u0)
     net = TVNet(n_scales=3, n_warps=2, n_iters=10, eps=1e-200).double()
     with torch.no_grad():
         net.u0[0], net.u0[1] = 1.25, -0.5
@@ -514,7 +515,7 @@ def test_gradient_reaches_the_frames():
     assert float(x1.grad.abs().sum()) > 0
 
 
-# ------------------------------------------------------------------ inference, fused path
+# ------------------------------------------------------------------ inference, compiled path
 def test_inference_output_is_a_normal_tensor():
     x0, x1 = _frames()
     net = TVNet(n_iters=3, train_filters=True)
@@ -539,7 +540,7 @@ def _fake_compile(monkeypatch, compiled=None):
     monkeypatch.setattr(torch, "compile", fake)
     cache = network._CompiledFunction(network._fused_kernel, **network._COMPILED.options)
     monkeypatch.setattr(network, "_COMPILED", cache)
-    # fused="auto" finds every job worth compiling, unless a test sets a threshold.
+    # compiled="auto" finds every job worth compiling, unless a test sets a threshold.
     monkeypatch.setattr(network, "COMPILE_MIN_WORK", 0.0)
     monkeypatch.setattr(network, "_eager_work", 0.0)
     return cache, calls
@@ -548,7 +549,7 @@ def _fake_compile(monkeypatch, compiled=None):
 def test_compile_switch_is_read_at_each_call(monkeypatch):
     cache, calls = _fake_compile(monkeypatch)
     x0, x1 = _frames()
-    net = TVNet(n_iters=2, fused=True)
+    net = TVNet(n_iters=2, compiled=True)
     monkeypatch.setenv(network.COMPILE_ENV_VAR, "0")
     net(x0, x1)
     assert calls == [] and cache.compiled is None
@@ -559,18 +560,18 @@ def test_compile_switch_is_read_at_each_call(monkeypatch):
 
 
 @pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
-@pytest.mark.parametrize("fused", ["auto", True])
-def test_fused_path_equals_eager(monkeypatch, fused, interpolation):
-    """The fused loop, with per-iteration steps and taps (here with an identity 'compiler')."""
+@pytest.mark.parametrize("compiled", ["auto", True])
+def test_compiled_path_equals_eager(monkeypatch, compiled, interpolation):
+    """The compiled loop, with per-iteration steps and taps (here with an identity 'compiler')."""
     _fake_compile(monkeypatch)
     image0, image1, _ = _warped_pair("camera", (40, 48))
     x0, x1 = _to_torch(image0), _to_torch(image1)
-    eager = _trainable(n_iters=4, fused=False, interpolation=interpolation)
-    other = _trainable(n_iters=4, fused=fused, interpolation=interpolation)
-    assert other._use_fused(need_grad=False, shape=x0.shape)
+    eager = _trainable(n_iters=4, compiled=False, interpolation=interpolation)
+    other = _trainable(n_iters=4, compiled=compiled, interpolation=interpolation)
+    assert other._use_compiled(need_grad=False, shape=x0.shape)
     with torch.no_grad():
         torch.testing.assert_close(other(x0, x1), eager(x0, x1), rtol=0, atol=1e-12)
-    if fused is True:
+    if compiled is True:
         flow = other(x0, x1)
         tvl1_energy(flow, x0, x1).backward()
         tvl1_energy(eager(x0, x1), x0, x1).backward()
@@ -645,7 +646,7 @@ def test_inference_runs_the_padded_step_and_training_the_autograd_step(monkeypat
 
     monkeypatch.setattr(network._COMPILED, "fn", recording)
     x0, x1 = _frames()
-    net = _trainable(n_scales=1, n_warps=2, n_iters=3, fused=True)
+    net = _trainable(n_scales=1, n_warps=2, n_iters=3, compiled=True)
     with torch.no_grad():
         net(x0.double(), x1.double())
     assert kinds == ["linearize"] + ["padded_step"] * 3 + ["linearize"] + ["padded_step"] * 3
@@ -658,7 +659,7 @@ def test_a_compiled_or_exported_network_stays_functional(monkeypatch):
     """torch.compile or torch.export of the whole network (ONNX files) traces the functional
     iterations: the in-place ones would export as a larger, slower graph."""
     x0, x1 = _frames()
-    net = TVNet(n_scales=2, n_iters=3, fused=False)
+    net = TVNet(n_scales=2, n_iters=3, compiled=False)
     with torch.no_grad():
         in_place = net(x0, x1)
     monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
@@ -686,13 +687,13 @@ def test_compile_error_falls_back_to_eager_once_and_for_all(monkeypatch, error):
     compiled = _raiser(error)
     cache, _ = _fake_compile(monkeypatch, compiled)
     x0, x1 = _frames()
-    expected = TVNet(n_iters=5, fused=False)(x0, x1)
-    net = TVNet(n_iters=5, fused="auto")
+    expected = TVNet(n_iters=5, compiled=False)(x0, x1)
+    net = TVNet(n_iters=5, compiled="auto")
     pattern = rf"(?s)torch.compile failed \({type(error).__name__}.*eagerly"
     with pytest.warns(UserWarning, match=pattern):
         flow = net(x0, x1)
     torch.testing.assert_close(flow, expected, rtol=0, atol=1e-12)
-    assert cache.failed and not net._use_fused(need_grad=False, shape=x0.shape)
+    assert cache.failed and not net._use_compiled(need_grad=False, shape=x0.shape)
     assert compiled.calls == 1
     assert cache("step", *[torch.zeros(1, 2, 4, 4)] * 6, *[torch.ones(2, 2)] * 2,
                  torch.tensor([0.045, 0.8, 0.3, 1e-10]))[0].shape == (1, 2, 4, 4)
@@ -708,7 +709,7 @@ def test_failing_torch_compile_falls_back_to_eager(monkeypatch):
     monkeypatch.setattr(torch, "compile", unsupported)
     x0, x1 = _frames()
     with pytest.warns(UserWarning, match="RuntimeError: Dynamo is not supported"):
-        TVNet(n_iters=2, fused=True)(x0, x1)
+        TVNet(n_iters=2, compiled=True)(x0, x1)
     assert cache.failed
 
 
@@ -719,12 +720,12 @@ def test_runtime_error_of_a_compiled_call_propagates_and_keeps_the_compiled_step
     compiled = _raiser(error)
     cache, calls = _fake_compile(monkeypatch, compiled)
     x0, x1 = _frames()
-    net = TVNet(n_iters=2, fused=True)
+    net = TVNet(n_iters=2, compiled=True)
     for attempt in (1, 2):
         with pytest.raises(type(error), match=str(error)):
             net(x0, x1)
         assert compiled.calls == attempt  # the next call tries the compiled step again
-    assert not cache.failed and net._use_fused(need_grad=False, shape=x0.shape)
+    assert not cache.failed and net._use_compiled(need_grad=False, shape=x0.shape)
     assert len(calls) == 1
 
 
@@ -750,7 +751,7 @@ def test_auto_compiles_a_large_job_at_its_first_batch(no_graph_yet):
     x0, x1 = _frames((24, 32))
     # A 200-pair video of these frames: 200 * 768 * 10 = 1.5e6 pixel-iterations >= 1e6.
     with network._job_of(200 * 24 * 32):
-        assert net._use_fused(need_grad=False, shape=x0.shape)
+        assert net._use_compiled(need_grad=False, shape=x0.shape)
         net(x0, x1)
     assert no_graph_yet == [network._COMPILED.options]
     assert network._eager_work == 0.0
@@ -761,32 +762,32 @@ def test_auto_keeps_one_small_job_eager_to_its_end(no_graph_yet):
     x0, x1 = _frames((24, 32))
     with network._job_of(100 * 24 * 32):  # 7.7e5 pixel-iterations: below 1e6
         for _ in range(100):
-            assert not net._use_fused(need_grad=False, shape=x0.shape)
+            assert not net._use_compiled(need_grad=False, shape=x0.shape)
     assert no_graph_yet == []
 
 
 def test_auto_compiles_once_small_calls_add_up_then_keeps_the_graph(no_graph_yet):
     net = TVNet(n_scales=1, n_iters=10)
     x0, x1 = _frames((24, 32))
-    decisions = [net._use_fused(need_grad=False, shape=x0.shape) for _ in range(140)]
+    decisions = [net._use_compiled(need_grad=False, shape=x0.shape) for _ in range(140)]
     # 7680 pixel-iterations a call: the 131st call would bring the sum to 1e6.
     assert decisions.index(True) == 130
     net(x0, x1)  # compiles
     tiny = TVNet(n_iters=1)
-    assert tiny._use_fused(need_grad=False, shape=(1, 1, 4, 4))
+    assert tiny._use_compiled(need_grad=False, shape=(1, 1, 4, 4))
 
 
 def test_auto_stays_eager_for_training_and_off_switches(no_graph_yet, monkeypatch):
     net = TVNet(n_iters=10)
-    assert not net._use_fused(need_grad=True, shape=(1000, 1, 240, 320))
-    assert TVNet(n_iters=10, fused=True)._use_fused(need_grad=True, shape=(1, 1, 4, 4))
+    assert not net._use_compiled(need_grad=True, shape=(1000, 1, 240, 320))
+    assert TVNet(n_iters=10, compiled=True)._use_compiled(need_grad=True, shape=(1, 1, 4, 4))
     monkeypatch.setenv(network.COMPILE_ENV_VAR, "0")
-    assert not net._use_fused(need_grad=False, shape=(1000, 1, 240, 320))
+    assert not net._use_compiled(need_grad=False, shape=(1000, 1, 240, 320))
 
 
 def test_auto_counts_the_work_of_every_pyramid_level(no_graph_yet):
     net = TVNet(n_scales=2, n_warps=2, n_iters=5)
-    net._use_fused(need_grad=False, shape=(3, 1, 64, 64))
+    net._use_compiled(need_grad=False, shape=(3, 1, 64, 64))
     assert network._eager_work == 3 * (64 * 64 + 32 * 32) * 2 * 5
 
 
@@ -928,7 +929,7 @@ def test_frozen_tvnet_is_as_accurate_as_the_bicubic_reference(structure):
     reference = tvl1_optical_flow(image0, image1, n_scales=n_scales, n_warps=n_warps,
                                   n_iters=n_iters, tol=0)
     with torch.inference_mode():
-        flow = TVNet(n_scales=n_scales, n_warps=n_warps, n_iters=n_iters, fused=False)(
+        flow = TVNet(n_scales=n_scales, n_warps=n_warps, n_iters=n_iters, compiled=False)(
             torch.from_numpy(image0)[None, None], torch.from_numpy(image1)[None, None])[0].numpy()
 
     def epe(f):
@@ -941,7 +942,7 @@ def test_subnormal_contrast_gives_finite_zero_flow():
     image = torch.zeros(1, 1, 8, 8)
     image[0, 0, 0, 0] = 1e-44  # a subnormal float32 range: 255 / range would overflow
     with torch.inference_mode():
-        flow = network.TVNet(n_iters=5, fused=False)(image, image.clone())
+        flow = network.TVNet(n_iters=5, compiled=False)(image, image.clone())
     assert torch.isfinite(flow).all() and not flow.any()
 
 
@@ -983,13 +984,13 @@ def test_brightness_compensation_passes_gradients_to_the_steps():
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
-@pytest.mark.parametrize("which", ["x0", "x1"])
+@pytest.mark.parametrize("which", ["image0", "image1"])
 def test_forward_refuses_non_finite_frames(bad, which):
     """A NaN column once came out as a flow of about 0 (the true motion was 1 px), silently."""
-    frames = {"x0": torch.rand(1, 1, 16, 16), "x1": torch.rand(1, 1, 16, 16)}
+    frames = {"image0": torch.rand(1, 1, 16, 16), "image1": torch.rand(1, 1, 16, 16)}
     frames[which][0, 0, :, 5] = bad
     with pytest.raises(ValueError, match=f"{which} contains NaN or infinite values"):
-        TVNet(n_iters=2)(frames["x0"], frames["x1"])
+        TVNet(n_iters=2)(frames["image0"], frames["image1"])
 
 
 @pytest.mark.parametrize("interpolation", ["bicubic", "bilinear"])

@@ -54,7 +54,7 @@ def test_tvnet_flow_is_finite_and_shaped(pair, batch):
     x0 = image0.expand(batch, 1, *image0.shape)
     x1 = image1.expand(batch, 1, *image1.shape)
     with torch.inference_mode():
-        flow = TVNet(n_scales=2, n_iters=5, fused=False)(x0, x1)
+        flow = TVNet(n_scales=2, n_iters=5, compiled=False)(x0, x1)
     assert flow.shape == (batch, 2) + tuple(image0.shape)
     assert torch.isfinite(flow).all()
 
@@ -64,7 +64,7 @@ def test_tvnet_flow_is_finite_and_shaped(pair, batch):
 def test_tvnet_identical_frames_give_zero(pair):
     image = torch.from_numpy(np.ascontiguousarray(pair[0], dtype=np.float32))[None, None]
     with torch.inference_mode():
-        assert not TVNet(n_iters=5, fused=False)(image, image.clone()).any()
+        assert not TVNet(n_iters=5, compiled=False)(image, image.clone()).any()
 
 
 @settings(max_examples=8, deadline=None, derandomize=True)
@@ -77,7 +77,7 @@ def test_translation_of_a_texture_is_recovered(seed, u, v):
     assert np.median(flow[0]) == pytest.approx(u, abs=0.15)
     assert np.median(flow[1]) == pytest.approx(v, abs=0.15)
     with torch.inference_mode():
-        net = TVNet(n_scales=3, n_warps=3, n_iters=30, fused=False)
+        net = TVNet(n_scales=3, n_warps=3, n_iters=30, compiled=False)
         torch_flow = net(torch.from_numpy(image0)[None, None], torch.from_numpy(texture)[None, None])
     torch_flow = torch_flow[0].numpy()[inner]
     assert np.median(torch_flow[0]) == pytest.approx(u, abs=0.15)

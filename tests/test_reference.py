@@ -239,7 +239,7 @@ def test_zero_tol_runs_every_iteration():
 
 def test_flow0_at_the_solution_stays_close(rng):
     image0, image1, truth = _warped_pair((60, 80))
-    flow = tvl1_optical_flow(image0, image1, flow0=truth, n_scales=1, n_warps=1, n_iters=5)
+    flow = tvl1_optical_flow(image0, image1, u0=truth, n_scales=1, n_warps=1, n_iters=5)
     zero_start = tvl1_optical_flow(image0, image1, n_scales=1, n_warps=1, n_iters=5)
     assert _epe(flow, truth) < 0.5 * _epe(zero_start, truth)
 
@@ -264,8 +264,8 @@ GOOD = np.zeros((20, 24))
         ({"n_iters": True}, TypeError, "n_iters must be an integer"),
         ({"tol": -0.1}, ValueError, "tol must be >= 0"),
         ({"interpolation": "nearest"}, ValueError, "interpolation must be 'bicubic' or 'bilinear'"),
-        ({"flow0": np.zeros((2, 20, 25))}, ValueError, r"flow0 must have shape \(2, 20, 24\)"),
-        ({"flow0": np.full((2, 20, 24), np.nan)}, ValueError, "flow0 must hold finite"),
+        ({"u0": np.zeros((2, 20, 25))}, ValueError, r"u0 must have shape \(2, 20, 24\)"),
+        ({"u0": np.full((2, 20, 24), np.nan)}, ValueError, "u0 must hold finite"),
     ],
 )
 def test_bad_parameters(kwargs, error, match):

@@ -195,7 +195,7 @@ def test_one_warp_learns_a_wider_presmoothing_on_large_motion():
     the error on the training pairs falls."""
     from sktvnet.datasets import make_flow_pairs
 
-    X, y = make_flow_pairs(6, size=(48, 48), max_displacement=3.0, images="train",
+    X, y = make_flow_pairs(6, frame_shape=(48, 48), max_displacement=3.0, images="train",
                            random_state=0)
     params = dict(n_scales=1, n_warps=1, n_iters=20, loss="epe", batch_size=3, crop_size=None,
                   validation_fraction=None, random_state=0)

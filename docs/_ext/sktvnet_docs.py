@@ -244,7 +244,7 @@ def _tvnet_flow(image0, image1, structure: str) -> np.ndarray:
     from sktvnet.network import TVNet
 
     n_scales, n_warps, n_iters = (int(n) for n in structure.split("-"))
-    net = TVNet(n_scales=n_scales, n_warps=n_warps, n_iters=n_iters, fused=False)
+    net = TVNet(n_scales=n_scales, n_warps=n_warps, n_iters=n_iters, compiled=False)
     return net(_as_batch(image0), _as_batch(image1))[0].numpy()
 
 

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
 import zipfile
 
+from .._core import MIN_SIDE
 from ..pretrained import FROZEN_CONFIG
 
 PROG = "sktvnet"
+
+
+def frame_shape_arg(text: str, *, partial: bool = True) -> tuple[int | None, int | None]:
+    """``--frame-shape HxW`` of every command, as ``(height, width)``: ``240x320``; where
+    ``partial``, ``240x`` or ``x320`` leaves the other side to the aspect ratio (``None``)."""
+    match = re.fullmatch(r"(\d*)[xX](\d*)", text.strip())
+    sizes = None if match is None else [int(g) if g else None for g in match.groups()]
+    if sizes is None or (None in sizes and not partial) or sizes == [None, None] or 0 in sizes:
+        keep = ", or 240x / x320 to keep the aspect ratio" if partial else ""
+        raise argparse.ArgumentTypeError(
+            f"expected HEIGHTxWIDTH with positive sizes (e.g. 240x320){keep}, got {text!r}"
+        )
+    if any(n is not None and n < MIN_SIDE for n in sizes):
+        raise argparse.ArgumentTypeError(f"a frame side must be >= {MIN_SIDE} pixels, got {text!r}")
+    return sizes[0], sizes[1]
 
 
 def make_output_folder(path: str) -> bool:
@@ -84,7 +102,7 @@ def _load_model_file(path: str, params: dict, **options):
             config[key] = params[key]
             setattr(network, key, params[key])
     for name, value in options.items():
-        setattr(network, name, value)  # run-time options (fused) only
+        setattr(network, name, value)  # run-time options (compiled) only
     return pretrained.LoadedTVNet(network, config, path,
                                   f"{words} ({estimator.weights_ or 'TV-L1'} fitted): "
                                   f"{estimator.structure_}")

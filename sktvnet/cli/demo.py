@@ -55,7 +55,7 @@ def _tvnet(weights: str | None, image0: np.ndarray, image1: np.ndarray) -> np.nd
     from ..pretrained import load_tvnet
 
     # Eager: two pairs do not repay torch.compile's start-up.
-    net = load_tvnet(weights, fused=False).network
+    net = load_tvnet(weights, compiled=False).network
     with torch.inference_mode():
         return net(_as_batch(image0), _as_batch(image1))[0].numpy()
 

@@ -8,14 +8,7 @@ import sys
 import time
 
 from ..pretrained import structure_name
-from ._common import PROG, load_network
-
-
-def _frame_side(text: str) -> int:
-    value = int(text)
-    if value < 4:
-        raise argparse.ArgumentTypeError(f"a frame side must be >= 4 pixels, got {value}")
-    return value
+from ._common import PROG, frame_shape_arg, load_network
 
 
 def _batch(text: str) -> int:
@@ -35,7 +28,7 @@ def add_parser(subparsers) -> None:
             "program for .pt2. The model is what `sktvnet flow` runs for the same --weights: "
             "the recommended bundled weights by default, a bundled name, a weights file "
             "(sktvnet.pretrained.save_weights), a TVNetFlow saved with save(), or none (frozen "
-            "TV-L1). The graph takes frame0 and frame1 (B, C, H, W) "
+            "TV-L1). The graph takes image0 and image1 (B, C, H, W) "
             "float32 in any range and returns flow (B, 2, H, W), u then v in pixels; grey "
             "conversion, scaling and smoothing are inside. H and W are fixed to --frame-shape "
             "(the pyramid is built for that size); the batch is dynamic unless --batch-size is "
@@ -49,8 +42,9 @@ def add_parser(subparsers) -> None:
                              "`sktvnet flow`)")
     parser.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                         help="destination file, .onnx or .pt2")
-    parser.add_argument("--frame-shape", required=True, nargs=2, type=_frame_side,
-                        metavar=("H", "W"), help="height and width of the frames, in pixels")
+    parser.add_argument("--frame-shape", required=True, metavar="HxW",
+                        type=lambda text: frame_shape_arg(text, partial=False),
+                        help="height and width of the frames, in pixels: 240x320")
     parser.add_argument("--channels", type=int, choices=(1, 3), default=1,
                         help="1 for grey frames (default), 3 for RGB")
     parser.add_argument("--batch-size", type=_batch, metavar="N",

@@ -8,7 +8,7 @@ complete, and recorded in ``OUT/manifest.jsonl``: a run killed at any moment lea
 videos and hidden partial folders only, which ``--resume`` keeps and removes respectively.
 
 Videos run in parallel through joblib, the path of ``TVNetFlow(n_jobs=...)``: worker processes
-on this machine (``--jobs``), or a dask cluster (``--dask``). Each worker decodes its video in
+on this machine (``--n-jobs``), or a dask cluster (``--dask``). Each worker decodes its video in
 chunks of ``--batch-size + 1`` frames, computes their flows in one batch and writes them, so
 memory does not grow with a video's length, and sends back a line for the manifest only.
 
@@ -199,7 +199,7 @@ def _extract_video(video: _Video, out: str, root: str, settings: _Settings) -> d
         with RawframesWriter(os.path.join(out, *video.name.split("/")), bound=settings.bound,
                              start_index=settings.start_index, quality=settings.quality) as writer:
             for chunk in iter_video(video.source, chunk_size=settings.batch_size + 1, overlap=1,
-                                    resize=size):
+                                    frame_shape=size):
                 if settings.rgb:
                     for frame in chunk[1 if writer.n_frames else 0:]:
                         writer.write_frame(frame)
@@ -344,7 +344,7 @@ def add_parser(subparsers) -> None:
             "sktvnet.io.read_rawframes or sktvnet.datasets.load_rawframes_folder."
         ),
         epilog=(
-            "examples: sktvnet extract UCF101/ -o rawframes --new-short 256 --jobs 4; "
+            "examples: sktvnet extract UCF101/ -o rawframes --new-short 256 --n-jobs 4; "
             "sktvnet extract UCF101/ -o rawframes --resume; "
             "sktvnet extract UCF101/ -o rawframes --dask tcp://scheduler:8786"
         ),
@@ -392,7 +392,7 @@ def add_parser(subparsers) -> None:
     solver.add_argument("--n-warps", type=_positive_int, metavar="W", help="warps per level")
     solver.add_argument("--n-iters", type=_positive_int, metavar="N", help="iterations per warp")
     computation = parser.add_argument_group("computation")
-    computation.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
+    computation.add_argument("--n-jobs", type=_positive_int, default=1, metavar="N",
                              help="videos extracted at once, in N worker processes sharing the "
                                   "cores (default: %(default)s)")
     computation.add_argument("--dask", metavar="ADDRESS",
@@ -422,8 +422,8 @@ def _settings(args: argparse.Namespace) -> _Settings:
         raise ValueError(f"--weights must be a bundled name ({names}), none or a weights file, "
                          f"got {args.weights!r}")
     threads = None
-    if args.jobs > 1:
-        threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    if args.n_jobs > 1:
+        threads = max(1, (os.cpu_count() or 1) // args.n_jobs)
     return _Settings(method=args.method, weights=args.weights, structure=structure,
                      device=args.device, batch_size=args.batch_size, threads=threads,
                      bound=args.bound, start_index=args.start_index, quality=args.quality,
@@ -440,7 +440,7 @@ def _results(tasks, args: argparse.Namespace):
         with Client(args.dask), joblib.parallel_backend("dask"):
             yield from joblib.Parallel(n_jobs=-1, return_as="generator_unordered")(tasks)
         return
-    yield from joblib.Parallel(n_jobs=args.jobs, return_as="generator_unordered")(tasks)
+    yield from joblib.Parallel(n_jobs=args.n_jobs, return_as="generator_unordered")(tasks)
 
 
 def _count(n: int, noun: str) -> str:

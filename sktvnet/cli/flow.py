@@ -32,7 +32,7 @@ from ..io import (
     write_flo,
 )
 from ..visualization import flow_to_color
-from ._common import PROG, load_network, make_output_folder, option_name
+from ._common import PROG, frame_shape_arg, load_network, make_output_folder, option_name
 
 _FLOW_FORMATS = ("flo", "npz", "png", "mp4")
 # Per-pair outputs: OUTDIR/<name>/<t:06d>.<ext>. Per-input outputs: OUTDIR/<name>.<ext>.
@@ -60,9 +60,9 @@ class _FlowInput:
     def probe(self) -> VideoInfo:
         return probe_video(self._source)
 
-    def chunks(self, chunk_size: int, resize) -> Iterator[np.ndarray]:
+    def chunks(self, chunk_size: int, frame_shape) -> Iterator[np.ndarray]:
         """Chunks of ``chunk_size`` frames, each starting with the previous one's last frame."""
-        return iter_video(self._source, chunk_size=chunk_size, overlap=1, resize=resize)
+        return iter_video(self._source, chunk_size=chunk_size, overlap=1, frame_shape=frame_shape)
 
 
 def _flow_inputs(paths: Sequence[str]) -> list[_FlowInput]:
@@ -205,7 +205,7 @@ def _flow_estimator(args: argparse.Namespace) -> tuple[str, Callable[[np.ndarray
     # --preset opencv without --weights is TV-L1 as OpenCV computes it, not the recommended
     # weights (which --preset would contradict).
     weights = "none" if args.preset and args.weights is None else args.weights
-    loaded = load_network(weights, given, fused=False if args.no_compile else "auto")
+    loaded = load_network(weights, given, compiled=False if args.no_compile else "auto")
     net = loaded.network.to(device).eval()
 
     def tvnet(frames0: np.ndarray, frames1: np.ndarray) -> np.ndarray:
@@ -271,7 +271,7 @@ def _flow_one(item: _FlowInput, args, estimate, pair_bar, tally: _Tally) -> None
     t = 0
     try:
         with contextlib.ExitStack() as job:
-            for chunk in item.chunks(args.batch_size + 1, args.resize):
+            for chunk in item.chunks(args.batch_size + 1, args.frame_shape):
                 if t == 0 and n_pairs and args.method == "tvnet":
                     from ..network import _job_of
 
@@ -298,17 +298,6 @@ def _flow_one(item: _FlowInput, args, estimate, pair_bar, tally: _Tally) -> None
     except BaseException:
         outputs.abort()
         raise
-
-
-def _resize_arg(text: str) -> tuple[int | None, int | None]:
-    match = re.fullmatch(r"(\d*)[xX](\d*)", text.strip())
-    sizes = None if match is None else [int(g) if g else None for g in match.groups()]
-    if sizes is None or sizes == [None, None] or 0 in sizes:
-        raise argparse.ArgumentTypeError(
-            f"expected HEIGHTxWIDTH with positive sizes (e.g. 240x320), or 240x / x320 to keep "
-            f"the aspect ratio, got {text!r}"
-        )
-    return sizes[0], sizes[1]
 
 
 def _formats_arg(text: str) -> list[str]:
@@ -429,7 +418,7 @@ def add_parser(subparsers) -> None:
     computation.add_argument("--batch-size", type=_positive(int), default=8, metavar="B",
                      help="pairs per TVNet call; B + 1 frames are decoded at a time "
                           "(default: %(default)s)")
-    computation.add_argument("--resize", type=_resize_arg, metavar="HxW",
+    computation.add_argument("--frame-shape", type=frame_shape_arg, metavar="HxW",
                      help="resize frames when reading: 240x320, or 240x / x320 to keep the "
                           "aspect ratio")
     computation.add_argument("--no-compile", action="store_true",

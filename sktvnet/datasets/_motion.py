@@ -265,7 +265,7 @@ def make_motion_videos(
     n_classes: int = 8,
     *,
     n_frames: int = 6,
-    shape: tuple[int, int] = (48, 48),
+    frame_shape: tuple[int, int] = (48, 48),
     difficulty: str = "easy",
     speed: float | tuple[float, float] | None = None,
     rotation_speed: float | tuple[float, float] | None = None,
@@ -334,7 +334,7 @@ def make_motion_videos(
         Number of classes, from 2 to 12: the first ``n_classes`` of :data:`MOTION_CLASSES`.
     n_frames : int, default=6
         Frames per video (>= 2). The motion is constant, so any clip of a longer video shows it.
-    shape : tuple of 2 ints, default=(48, 48)
+    frame_shape : tuple of 2 ints, default=(48, 48)
         Frame size ``(H, W)``, at least 16 x 16.
     difficulty : {"easy", "hard", "mixed"}, default="easy"
         Preset of every parameter below left at ``None`` (see the table). "easy" gives the
@@ -438,11 +438,11 @@ def make_motion_videos(
             f"{', '.join(MOTION_CLASSES)}), got {n_classes}"
         )
     n_frames = check_int("n_frames", n_frames, low=2)
-    height, width = check_size(shape)
+    height, width = check_size(frame_shape, "frame_shape")
     if min(height, width) < _MIN_VIDEO_SIDE:
         raise ValueError(
-            f"shape must be at least ({_MIN_VIDEO_SIDE}, {_MIN_VIDEO_SIDE}) so that the moving "
-            f"disc shows texture, got {(height, width)}"
+            f"frame_shape must be at least ({_MIN_VIDEO_SIDE}, {_MIN_VIDEO_SIDE}) so that the "
+            f"moving disc shows texture, got {(height, width)}"
         )
     if difficulty not in _DIFFICULTIES:
         raise ValueError(f"difficulty must be one of {', '.join(map(repr, _DIFFICULTIES))}, "

@@ -42,7 +42,7 @@ def _random_flow(height: int, width: int, rng: np.random.RandomState) -> np.ndar
 
 def make_synthetic_pair(
     image: str | np.ndarray = "camera",
-    shape: tuple[int, int] | None = (240, 320),
+    frame_shape: tuple[int, int] | None = (240, 320),
     *,
     flow: str | np.ndarray = "sine",
     max_displacement: float | None = None,
@@ -51,10 +51,10 @@ def make_synthetic_pair(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A pair of frames related by a known smooth flow: a real image and its exact warp.
 
-    ``image1`` is the image (grey, resized to ``shape``); ``image0`` samples it at ``x + w(x)`` with
-    cubic splines, ``image0 = scipy.ndimage.map_coordinates(image1, [y + v, x + u], order=3,
-    mode="nearest")``, so ``image0(x) = image1(x + w(x))`` holds exactly, which is sktvnet's flow
-    convention. Where ``x + w`` leaves the image, the border pixel is repeated.
+    ``image1`` is the image (grey, resized to ``frame_shape``); ``image0`` samples it at
+    ``x + w(x)`` with cubic splines,
+    ``image0 = scipy.ndimage.map_coordinates(image1, [y + v, x + u], order=3, mode="nearest")``,
+    so ``image0(x) = image1(x + w(x))`` holds exactly, which is sktvnet's flow convention. Where ``x + w`` leaves the image, the border pixel is repeated.
 
     Parameters
     ----------
@@ -65,7 +65,7 @@ def make_synthetic_pair(
         ``"moon"``, ``"page"``, ``"retina"``, ``"rocket"``, ``"text"``, or an image array.
         Integer images are scaled to [0, 1], float images are used as they are; colour becomes
         grey with the Rec. 601 weights.
-    shape : tuple of 2 ints or None, default=(240, 320)
+    frame_shape : tuple of 2 ints or None, default=(240, 320)
         Size ``(H, W)`` of the frames; the image is resized (with anti-aliasing) to it. ``None``
         keeps the image's own size.
     flow : {"sine", "random"} or array-like of shape (2, H, W), default="sine"
@@ -121,7 +121,7 @@ def make_synthetic_pair(
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"dtype must be numpy.float32 or numpy.float64, got {dtype}")
     grey = _load_grey(image)
-    height, width = check_size(shape, none_ok=True) or grey.shape
+    height, width = check_size(frame_shape, "frame_shape", none_ok=True) or grey.shape
     if (height, width) != grey.shape:
         from skimage.transform import resize
 
@@ -263,7 +263,7 @@ def _unit_field(motion: str, height: int, width: int, rng: np.random.RandomState
 def make_flow_pairs(
     n_pairs: int,
     *,
-    size: tuple[int, int] = (128, 128),
+    frame_shape: tuple[int, int] = (128, 128),
     max_displacement: float = 4.0,
     motion: str = "mixed",
     images: str | list[str] = "train",
@@ -284,7 +284,7 @@ def make_flow_pairs(
     ----------
     n_pairs : int
         Number of pairs.
-    size : tuple of 2 ints, default=(128, 128)
+    frame_shape : tuple of 2 ints, default=(128, 128)
         Size ``(H, W)`` of the frames, at least 4 x 4. Images smaller than a crop (with its
         margin) are enlarged to fit; larger ones are cropped at their own resolution.
     max_displacement : float, default=4.0
@@ -333,7 +333,7 @@ def make_flow_pairs(
     --------
     >>> import numpy as np
     >>> from sktvnet.datasets import make_flow_pairs
-    >>> X, y = make_flow_pairs(4, size=(32, 48), max_displacement=2.0, random_state=0)
+    >>> X, y = make_flow_pairs(4, frame_shape=(32, 48), max_displacement=2.0, random_state=0)
     >>> X.shape, y.shape, X.dtype
     ((4, 2, 32, 48), (4, 1, 2, 32, 48), dtype('float32'))
     >>> bool(np.hypot(y[:, 0, 0], y[:, 0, 1]).max() <= 2.0)
@@ -342,7 +342,7 @@ def make_flow_pairs(
     from sklearn.utils import check_random_state
 
     n_pairs = check_int("n_pairs", n_pairs)
-    height, width = check_size(size, "size")
+    height, width = check_size(frame_shape, "frame_shape")
     max_displacement = check_real("max_displacement", max_displacement, low=0.0)
     brightness = check_real("brightness", brightness, low=0.0, low_open=False, high=1.0)
     noise = check_real("noise", noise, low=0.0, low_open=False)

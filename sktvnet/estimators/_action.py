@@ -132,7 +132,7 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         Add an RGB stream (a head of the same kind on the middle frame of each clip, in colour)
         whose scores are averaged with the motion stream's; each stream has its own
         cross-entropy in training.
-    frame_size : (int, int) or None, default=None
+    frame_shape : (int, int) or None, default=None
         Resize frames to ``(H, W)`` (bilinear, antialiased). ``None`` keeps the videos' size;
         then every video must have the same size in :meth:`fit`.
     learning_rate : float, default=3e-3
@@ -223,7 +223,7 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
     --------
     >>> from sktvnet import TVNetActionClassifier
     >>> from sktvnet.datasets import make_motion_videos
-    >>> X, y = make_motion_videos(16, n_classes=2, shape=(24, 24), random_state=0)
+    >>> X, y = make_motion_videos(16, n_classes=2, frame_shape=(24, 24), random_state=0)
     >>> from sktvnet import TVNetFlow
     >>> flow = TVNetFlow(weights=None, n_scales=1, n_iters=5, train="all")
     >>> clf = TVNetActionClassifier(flow=flow, head_width=8, max_iter=2, random_state=0)
@@ -247,7 +247,7 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         "n_test_clips": [Interval(Integral, 1, None, closed="left")],
         "horizontal_flip": ["boolean"],
         "rgb_stream": ["boolean"],
-        "frame_size": [tuple, list, None],
+        "frame_shape": [tuple, list, None],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -275,7 +275,7 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         n_test_clips=5,
         horizontal_flip=False,
         rgb_stream=False,
-        frame_size=None,
+        frame_shape=None,
         learning_rate=3e-3,
         weight_decay=1e-4,
         max_iter=25,
@@ -299,7 +299,7 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         self.n_test_clips = n_test_clips
         self.horizontal_flip = horizontal_flip
         self.rgb_stream = rgb_stream
-        self.frame_size = frame_size
+        self.frame_shape = frame_shape
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.max_iter = max_iter
@@ -379,13 +379,13 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
             hint = (f" (for weights, flow=TVNetFlow(weights={self.flow!r}))"
                     if isinstance(self.flow, str) else "")
             raise TypeError(f"flow must be a TVNetFlow or None, got {self.flow!r}{hint}")
-        check_size(self.frame_size, "frame_size", none_ok=True,
+        check_size(self.frame_shape, "frame_shape", none_ok=True,
                    low=_MIN_HEAD_SIDE if isinstance(self.head, str) else 1)
         if isinstance(self.head, str) and self.head_width % 4:
             raise ValueError(f"head_width must be a multiple of 4, got {self.head_width}")
 
     def _size(self):
-        return None if self.frame_size is None else tuple(int(n) for n in self.frame_size)
+        return None if self.frame_shape is None else tuple(int(n) for n in self.frame_shape)
 
     # ------------------------------------------------------------------ data
     def _decode(self, sources, index: int) -> np.ndarray:
@@ -396,11 +396,11 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
                 f"X[{index}] has {len(video)} frames, fewer than n_frames={self.n_frames}: "
                 "lower n_frames or drop the short videos"
             )
-        if (self.frame_size is None and isinstance(self.head, str)
+        if (self.frame_shape is None and isinstance(self.head, str)
                 and min(video.shape[1:3]) < _MIN_HEAD_SIDE):
             raise ValueError(
                 f"X[{index}] frames are {video.shape[1]}x{video.shape[2]}; the built-in heads need "
-                f"at least {_MIN_HEAD_SIDE}x{_MIN_HEAD_SIDE} (or set frame_size)"
+                f"at least {_MIN_HEAD_SIDE}x{_MIN_HEAD_SIDE} (or set frame_shape)"
             )
         return video
 
@@ -468,11 +468,11 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         for i, source in enumerate(sources):
             if isinstance(source, np.ndarray):
                 self._decode(sources, i)  # checks lengths and sizes before any training
-        if self.frame_size is None:
+        if self.frame_shape is None:
             sizes = {s.shape[1:3] for s in sources if isinstance(s, np.ndarray)}
             if len(sizes) > 1:
                 raise ValueError(
-                    f"the videos differ in frame size ({sorted(sizes)}): set frame_size=(H, W) "
+                    f"the videos differ in frame size ({sorted(sizes)}): set frame_shape=(H, W) "
                     "to resize them to one size"
                 )
 
@@ -573,7 +573,7 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         if len({c.shape for c in clips}) > 1:
             raise ValueError(
                 f"the videos differ in frame size ({sorted({c.shape[1:] for c in clips})}): "
-                "set frame_size=(H, W) to resize them to one size"
+                "set frame_shape=(H, W) to resize them to one size"
             )
         return (self._to_device(clips), self._to_device(rgbs),
                 self._labels[batch].to(self._device))
@@ -624,8 +624,8 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
             with torch.inference_mode():
                 logits, _ = self.model_(self._to_device([p[1] for p in pending]),
                                         self._to_device([p[2] for p in pending]))
-                fused = torch.stack(logits).mean(dim=0).double().cpu().numpy()
-            np.add.at(sums, index, fused)
+                mean_logits = torch.stack(logits).mean(dim=0).double().cpu().numpy()
+            np.add.at(sums, index, mean_logits)
             np.add.at(counts, index, 1)
             bar.update(len(pending) * (self.n_frames - 1))
             pending.clear()

@@ -214,7 +214,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
 
     Notes
     -----
-    Inference compiles TVNet with ``torch.compile`` only where it pays (``fused="auto"`` of
+    Inference compiles TVNet with ``torch.compile`` only where it pays (``compiled="auto"`` of
     :class:`sktvnet.TVNet`): a small first job runs eagerly, a long video or a large sum of
     jobs compiles once (seconds) and then runs faster. ``SKTVNET_COMPILE=0`` never compiles.
     On a machine whose cores are busy with other work, torch's OpenMP threads spin while they
@@ -510,7 +510,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
                 video, flows, _ = pending.pop(0)
                 yield video, flows
 
-        # The call is one job for fused="auto" when its size is known (arrays, not paths):
+        # The call is one job for compiled="auto" when its size is known (arrays, not paths):
         # compile if the whole of it repays compiling.
         known = all(isinstance(s, np.ndarray) for s in sources)
         work = sum((len(s) - 1) * s.shape[1] * s.shape[2] for s in sources) if known else 0
@@ -656,7 +656,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
                batch_size: int | None = None, optimize: bool = True) -> Path:
         """Export the fitted network to ONNX (``.onnx``) or ``torch.export`` (``.pt2``).
 
-        The graph takes ``frame0`` and ``frame1`` ``(B, C, H, W)`` float32 (any range: each pair
+        The graph takes ``image0`` and ``image1`` ``(B, C, H, W)`` float32 (any range: each pair
         is scaled inside, like :meth:`transform` does) and returns ``flow`` ``(B, 2, H, W)``,
         u then v in pixels, equal to what :meth:`transform` computes for those frames. The frame
         size is fixed to ``frame_shape``; the batch is dynamic unless ``batch_size`` is given.

@@ -87,7 +87,8 @@ def decode(source, name: str, size: tuple[int, int] | None = None) -> np.ndarray
     if isinstance(source, _PATH_TYPES):
         from ..io import read_video
 
-        source = check_video(read_video(source, resize=size), f"{name} ({os.fsdecode(source)})")
+        source = check_video(read_video(source, frame_shape=size),
+                             f"{name} ({os.fsdecode(source)})")
     return source
 
 

@@ -62,27 +62,29 @@ def save_png(path: PathLike, rgb: np.ndarray) -> None:
         image.save(handle, format="PNG")
 
 
-def _check_resize(resize) -> tuple[int | None, int | None] | None:
-    """``resize`` as ``None`` or ``(height, width)``, one of which may be ``None``."""
-    if resize is None:
+def _check_frame_shape(frame_shape) -> tuple[int | None, int | None] | None:
+    """``frame_shape`` as ``None`` or ``(height, width)``, one of which may be ``None``."""
+    if frame_shape is None:
         return None
-    if isinstance(resize, (str, bytes)) or not isinstance(resize, Sequence) or len(resize) != 2:
-        raise TypeError(f"resize must be None or a (height, width) pair, got {resize!r}")
+    if (isinstance(frame_shape, (str, bytes)) or not isinstance(frame_shape, Sequence)
+            or len(frame_shape) != 2):
+        raise TypeError(f"frame_shape must be None or a (height, width) pair, got {frame_shape!r}")
     size = []
-    for name, n in zip(("height", "width"), resize):
+    for name, n in zip(("height", "width"), frame_shape):
         if n is not None and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1):
-            raise ValueError(f"resize {name} must be a positive integer or None, got {n!r}")
+            raise ValueError(f"frame_shape {name} must be a positive integer or None, got {n!r}")
         size.append(None if n is None else int(n))
     if size == [None, None]:
-        raise ValueError("resize=(None, None) gives no size: set the height, the width or both")
+        raise ValueError("frame_shape=(None, None) gives no size: set the height, the width "
+                         "or both")
     return size[0], size[1]
 
 
-def _target_size(height: int, width: int, resize) -> tuple[int, int]:
+def _target_size(height: int, width: int, frame_shape) -> tuple[int, int]:
     """The size frames of ``height x width`` take: a missing side keeps the aspect ratio."""
-    if resize is None:
+    if frame_shape is None:
         return height, width
-    new_height, new_width = resize
+    new_height, new_width = frame_shape
     if new_height is None:
         new_height = max(1, round(height * new_width / width))
     if new_width is None:
@@ -136,14 +138,14 @@ def _read_image(path: str) -> np.ndarray:
         raise ValueError(f"cannot read {path!r} as an image: {exc}") from exc
 
 
-def _image_frames(files: Sequence[str], resize) -> Iterator[np.ndarray]:
+def _image_frames(files: Sequence[str], frame_shape) -> Iterator[np.ndarray]:
     """Decode image files one by one as frames of one size."""
     first = None
     for path in files:
         rgb = _read_image(path)
         if first is None:
             first = (path, rgb.shape[:2])
-            size = _target_size(*rgb.shape[:2], resize)
+            size = _target_size(*rgb.shape[:2], frame_shape)
         elif rgb.shape[:2] != first[1]:
             raise ValueError(
                 f"all frames of an image sequence must have the same size: {first[0]!r} is "

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._validation import check_path
 from ._atomic import PathLike
-from ._image import _check_resize, _image_files, _image_frames, _resized, _target_size
+from ._image import _check_frame_shape, _image_files, _image_frames, _resized, _target_size
 
 # A container may declare a couple of frames more than its decoder returns (edit lists drop a
 # leading frame or two); more missing frames than this mean the file was cut short.
@@ -106,7 +106,7 @@ def _check_complete(path: str, container, stream, count: int, last_time: float |
         )
 
 
-def _video_frames(path: str, resize) -> Iterator[np.ndarray]:
+def _video_frames(path: str, frame_shape) -> Iterator[np.ndarray]:
     """Decode a video file frame by frame as RGB ``(H, W, 3)`` uint8."""
     av = _import_av()
     container, stream = _open_video(path)
@@ -118,7 +118,7 @@ def _video_frames(path: str, resize) -> Iterator[np.ndarray]:
                 rgb = frame.to_ndarray(format="rgb24")
                 if shape is None:
                     shape = rgb.shape[:2]
-                    size = _target_size(*shape, resize)
+                    size = _target_size(*shape, frame_shape)
                 elif rgb.shape[:2] != shape:
                     raise ValueError(
                         f"{path!r} changes frame size at frame {count}, from {shape[0]}x{shape[1]} "
@@ -145,19 +145,19 @@ def _image_list(path) -> list[str] | None:
     return [check_path(p, "every image of the list") for p in path]
 
 
-def _frames(path, resize) -> Iterator[np.ndarray]:
+def _frames(path, frame_shape) -> Iterator[np.ndarray]:
     """Frames of a video file, an image folder or a list of image files; the path is checked now,
     the data when read."""
-    resize = _check_resize(resize)
+    frame_shape = _check_frame_shape(frame_shape)
     files = _image_list(path)
     if files is not None:
-        return _image_frames(files, resize)
+        return _image_frames(files, frame_shape)
     path = check_path(path)
     if os.path.isdir(path):
-        return _image_frames(_image_files(path), resize)
+        return _image_frames(_image_files(path), frame_shape)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such video file or image folder: {path!r}")
-    return _video_frames(path, resize)
+    return _video_frames(path, frame_shape)
 
 
 def probe_video(path: PathLike | Sequence[PathLike]) -> VideoInfo:
@@ -228,7 +228,7 @@ def _chunks(frames: Iterator[np.ndarray], chunk_size: int, overlap: int) -> Iter
 
 
 def read_video(
-    path: PathLike | Sequence[PathLike], *, resize: tuple[int | None, int | None] | None = None
+    path: PathLike | Sequence[PathLike], *, frame_shape: tuple[int | None, int | None] | None = None
 ) -> np.ndarray:
     """Decode a whole video, or a sequence of images, into one array.
 
@@ -238,7 +238,7 @@ def read_video(
         A video file that FFmpeg decodes through PyAV (mp4, avi, webm, mkv, mov, ...), or a folder
         of PNG/JPEG frames taken in natural name order (``frame2.png`` before ``frame10.png``;
         hidden files and other extensions are ignored), or a list of image files in time order.
-    resize : (height, width), optional
+    frame_shape : (height, width), optional
         Size of the returned frames; either side may be ``None`` to keep the aspect ratio.
         Frames are resized with Pillow's bilinear filter, antialiased when shrinking.
 
@@ -270,13 +270,13 @@ def read_video(
     ...         frame = np.full((32, 48, 3), 80 * t, np.uint8)
     ...         save_png(os.path.join(folder, f"{t:06d}.png"), frame)
     ...     frames = read_video(folder)
-    ...     small = read_video(folder, resize=(16, None))
+    ...     small = read_video(folder, frame_shape=(16, None))
     >>> frames.shape, frames.dtype, frames[:, 0, 0, 0].tolist()
     ((3, 32, 48, 3), dtype('uint8'), [0, 80, 160])
     >>> small.shape
     (3, 16, 24, 3)
     """
-    return np.stack(list(_frames(path, resize)))
+    return np.stack(list(_frames(path, frame_shape)))
 
 
 def iter_video(
@@ -284,7 +284,7 @@ def iter_video(
     *,
     chunk_size: int = 64,
     overlap: int = 0,
-    resize: tuple[int | None, int | None] | None = None,
+    frame_shape: tuple[int | None, int | None] | None = None,
 ) -> Iterator[np.ndarray]:
     """Decode a video, or a folder of images, in chunks of frames: memory bounded by the chunk.
 
@@ -300,7 +300,7 @@ def iter_video(
         With ``overlap=0`` the chunks partition the video (``np.concatenate`` gives
         :func:`read_video`'s array); with ``overlap=1`` the consecutive pairs ``(t, t+1)`` of all
         chunks are every pair of the video, each exactly once.
-    resize : (height, width), optional
+    frame_shape : (height, width), optional
         As for :func:`read_video`.
 
     Yields
@@ -340,7 +340,7 @@ def iter_video(
             f"overlap must be an integer in [0, chunk_size - 1] = [0, {chunk_size - 1}], "
             f"got {overlap!r}"
         )
-    return _chunks(_frames(path, resize), int(chunk_size), int(overlap))
+    return _chunks(_frames(path, frame_shape), int(chunk_size), int(overlap))
 
 
 # --------------------------------------------------------------------------------------------
