@@ -45,7 +45,7 @@ PART_PARAMETERS = {
 # The unrolled iteration is far more sensitive to its filters and u0 than to its log step sizes:
 # at the steps' rate they made multi-warp structures worse on held-out pairs (issue #11); at a
 # tenth, filters trained on 128x128 pairs still made TVNet-4-3-10 and TVNet-3-5-10 worse on
-# held-out 240x320 pairs, so they take a hundredth (docs/user_guide.rst, "Training options").
+# held-out 240x320 pairs, so they take a hundredth (CHANGELOG.md, "Training: learning rates").
 # Most of that harm came from the centred taps' drift off zero sum, which training now
 # prevents (CentredTapSums); benchmarks/bench_heldout_draws.py measures the rates since.
 PART_LR_RATIOS = {"u0": 0.1, "filters": 0.01, "steps": 1.0}
