@@ -237,8 +237,8 @@ def _match_aligner(device) -> "TVNet":
     return aligner
 
 
-def match_brightness_stats(i0: Tensor, i1: Tensor, aligner: "TVNet | None" = None
-                           ) -> tuple[Tensor, Tensor]:
+def match_brightness_stats(i0: Tensor, i1: Tensor, aligner: "TVNet | None" = None, *,
+                           compiled: bool = False) -> tuple[Tensor, Tensor]:
     """Gain ``a`` and offset ``b`` (each ``(B, 1, 1, 1)``, no gradient) with
     ``a * I1(x + w(x)) + b ~= I0(x)``, where ``w`` is a coarse flow that no change of brightness
     can mislead.
@@ -259,6 +259,9 @@ def match_brightness_stats(i0: Tensor, i1: Tensor, aligner: "TVNet | None" = Non
        ``MATCH_FIT_ITERS`` times by ``1 / (1 + (r / mean|r|)^2)``, over the pixels whose blur
        window stays inside the frame after the warp: the pixels the coarse flow misaligns
        (occlusions, motion boundaries) fall out of the fit.
+
+    ``compiled``: the alignment's iterations run on TVNet's compiled step, the graph the main
+    flow uses when it runs compiled (no compilation of its own).
     """
     batch, _, height, width = i0.shape
     down = max(1.0, min(float(MATCH_DOWNSCALE), min(height, width) / MATCH_MIN_SIDE))
@@ -268,7 +271,8 @@ def match_brightness_stats(i0: Tensor, i1: Tensor, aligner: "TVNet | None" = Non
     with contextlib.nullcontext() if torch.compiler.is_exporting() else torch.no_grad():
         pair = F.interpolate(torch.cat([i0, i1], dim=1), size=small, mode="area")
         aligner = _match_aligner(i0.device) if aligner is None else aligner
-        coarse = aligner._flow(pair[:, 0:1], pair[:, 1:2], compiled=False, use_checkpoint=False)
+        coarse = aligner._flow(pair[:, 0:1], pair[:, 1:2], compiled=compiled,
+                               use_checkpoint=False)
         scale = torch.tensor([width / small[1], height / small[0]], dtype=i0.dtype,
                              device=i0.device).view(1, 2, 1, 1)
         flow = F.interpolate(coarse, size=(height, width), mode="bilinear",
@@ -310,12 +314,13 @@ def match_brightness_stats(i0: Tensor, i1: Tensor, aligner: "TVNet | None" = Non
     return gain, m0 - gain * m1
 
 
-def _match_brightness(i0: Tensor, i1: Tensor, aligner: "TVNet | None" = None) -> Tensor:
+def _match_brightness(i0: Tensor, i1: Tensor, aligner: "TVNet | None" = None, *,
+                      compiled: bool = False) -> Tensor:
     """``i1`` (grey levels in [0, 255]) mapped by :func:`match_brightness_stats`, where the change
     is large enough to be measured: pairs whose fitted change is under ``MATCH_MIN_CHANGE`` grey
     levels (root mean square over the frame) keep ``i1`` as it is. That is the size of the fit's
     own error on pairs of constant brightness, a tenth of what a 1% change of exposure makes."""
-    gain, offset = match_brightness_stats(i0, i1, aligner)
+    gain, offset = match_brightness_stats(i0, i1, aligner, compiled=compiled)
     change = (gain - 1.0) * i1 + offset
     rms = change.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt()
     return torch.where(rms >= MATCH_MIN_CHANGE, i1 + change, i1)
@@ -857,7 +862,7 @@ class TVNet(nn.Module):
         i0, i1 = scale(tvf._to_grey(x0), tvf._to_grey(x1))
         if self.match_brightness:
             # An exported copy holds its aligner (export.py); TVNet shares one per device.
-            i1 = _match_brightness(i0, i1, self._modules.get("match_aligner"))
+            i1 = _match_brightness(i0, i1, self._modules.get("match_aligner"), compiled=compiled)
         if opencv:  # OpenCV's pyramid: no pre-smoothing, levels resized without blur
             shapes = _core.opencv_pyramid_shapes(height, width, self.n_scales, self.zoom_factor)
             levels = tvf._opencv_pyramid(torch.cat([i0, i1], dim=1), shapes, self.zoom_factor)
