@@ -115,7 +115,8 @@ class PretrainedWeights:
     metrics : dict
         What the state measures on the canonical held-out benchmark
         (:func:`sktvnet.datasets.load_heldout`): ``epe_<set>`` in pixels, ``warp_error_video``
-        in grey levels, ``pairs_per_s_1_thread`` and ``pairs_per_s_2_threads`` at 240x320.
+        in grey levels, ``pairs_per_s_1_thread`` and ``pairs_per_s_2_threads`` at 240x320 (eager)
+        and ``pairs_per_s_1_thread_compiled`` (the compiled path, warm).
         Written by ``benchmarks/bench_heldout.py`` into ``sktvnet/weights/metrics.json``; empty
         until it has run.
     description : str

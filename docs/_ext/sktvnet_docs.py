@@ -7,7 +7,8 @@ At ``builder-inited`` (before any page is read) it writes into ``docs/_generated
 - ``help_<command>.txt``: the ``--help`` text of each ``sktvnet`` subcommand;
 - ``results_<name>.rst``: the markdown tables of ``benchmarks/results/`` as reST tables (or a note
   saying which command writes a missing one; the list is the index in ``benchmarks/run_all.py``),
-  and ``table1.png``, a chart of Table 1's EPEs;
+  ``table1.png``, a chart of Table 1's EPEs, and ``heldout_tradeoff.png``, the held-out
+  benchmark's EPE against pairs/s;
 - ``flow_pictures.png``, ``color_wheel.png`` and ``structures.rst``: flow pictures and a structure
   comparison computed at build time on small synthetic pairs (a few seconds on one CPU thread).
 """
@@ -188,6 +189,15 @@ def _results(out: Path) -> None:
                 text = (".. figure:: /_generated/table1.png\n   :width: 90%\n\n"
                         "   Held-out EPE of each structure: frozen TVNet (TV-L1) and trained.\n\n"
                         + text)
+            data = RESULTS / f"{name}.json"
+            chart = out / "heldout_tradeoff.png"
+            if name == "heldout" and data.exists() and _heldout_chart(data, chart):
+                text = (".. figure:: /_generated/heldout_tradeoff.png\n   :width: 100%\n\n"
+                        "   EPE against speed on each held-out set (both axes logarithmic; "
+                        "lower right is better): sktvnet's models eager (filled) and compiled, "
+                        "warm (open, joined to the same model), the reference (star) and "
+                        "OpenCV's methods (triangles). The grey lines trade iterations of "
+                        "frozen TVNet-8-2-N for speed.\n\n" + text)
         else:
             text = (f".. note::\n\n   ``{command}`` writes this table into "
                     f"``benchmarks/results/{name}.md``; it was not there when these pages "
@@ -231,6 +241,93 @@ def _table1_chart(rows: list[list[str]], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def _heldout_chart(source: Path, path: Path) -> bool:
+    """EPE against pairs/s (one thread), one panel per held-out set with a ground truth:
+    sktvnet's models eager (filled) and compiled (open), the frozen sweeps of the recommended
+    structure as lines, the reference and OpenCV's methods as the points to beat. The paper's
+    TVNet-50 and the variants without a part are left to the table. False when there are no
+    rows."""
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    results = json.loads(source.read_text()).get("results", {})
+    rows = results.get("rows", [])
+    sets = [s for s in results.get("sets", []) if s != "video"]
+    if not rows or not sets:
+        return False
+
+    def label(row):
+        name = row["method"].replace("`", "")
+        for long, brief in (("reference TV-L1 (IPOL defaults)", "reference TV-L1"),
+                            (" (recommended: TVNetFlow())", " (recommended)"),
+                            ("frozen TVNet-10-1-50, zoom 0.7 (TVNetFlow(weights=None))",
+                             "TVNetFlow(weights=None)"),
+                            ("OpenCV ", ""), (" (defaults)", "")):
+            name = name.replace(long, brief)
+        return name
+
+    sweeps: dict = {}
+    points = []
+    for row in rows:
+        match = re.match(r"frozen TVNet-8-2-(\d+), zoom 0.6, (\w+), matched", row["method"])
+        if match:
+            sweeps.setdefault(match.group(2), []).append((int(match.group(1)), row))
+        elif "TVNet-50" not in row["method"] and "without" not in row["method"]:
+            points.append(row)
+    fig, axes = plt.subplots(2, (len(sets) + 1) // 2, figsize=(9, 7), dpi=110, squeeze=False)
+    axes = axes.ravel()
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, name in zip(axes, sets):
+        for k, (interpolation, sweep) in enumerate(sorted(sweeps.items())):
+            sweep.sort(key=lambda item: item[0])
+            xs = [row["pairs_per_s"]["1"] for _, row in sweep]
+            ys = [row["scores"][name] for _, row in sweep]
+            ax.plot(xs, ys, "-", color="0.65", lw=1, marker="os"[k % 2], ms=3.5, mfc="white",
+                    label=f"frozen TVNet-8-2-N, {interpolation}, eager (N = 5, 10, 15)")
+            for (n_iters, _), x, y in zip(sweep, xs, ys):
+                ax.annotate(str(n_iters), (x, y), fontsize=6, color="0.45", xytext=(3, -7),
+                            textcoords="offset points")
+        mine = 0
+        for row in points:
+            x, y = row["pairs_per_s"]["1"], row["scores"][name]
+            if row["kind"] == "opencv":
+                ax.plot(x, y, "^", color="0.3", ms=6)
+            elif row["kind"] == "reference":
+                ax.plot(x, y, "*", color="black", ms=10)
+            else:
+                colour = colours[mine % len(colours)]
+                mine += 1
+                ax.plot(x, y, "o", color=colour, ms=6)
+                fast = row.get("pairs_per_s_compiled")
+                if fast:
+                    ax.plot([x, fast], [y, y], "-", color=colour, lw=1)
+                    ax.plot(fast, y, "o", color=colour, mfc="white", ms=6)
+            ax.annotate(label(row), (x, y), fontsize=6.5, xytext=(4, 3),
+                        textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+            axis.set_minor_formatter(NullFormatter())
+        ax.set_title(f"{name}: EPE (px), lower is better", fontsize=9)
+        ax.set_xlabel("pairs/s at 240x320, 1 thread (filled: eager, open: compiled)", fontsize=7)
+        ax.tick_params(labelsize=7)
+        ax.spines[["top", "right"]].set_visible(False)
+    for ax in axes[len(sets):]:
+        ax.set_visible(False)
+    axes[0].legend(fontsize=6.5, frameon=False, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
 
 
 # ------------------------------------------------------------------------------------ figures
