@@ -88,8 +88,11 @@ class FlowHistogram(TransformerMixin, BaseEstimator):
         camera's where the background fills most of the frame, removed as improved dense
         trajectories do), or both, the compensated features after the others (named
         ``compensated_...``), as :class:`sktvnet.TVNetActionClassifier`'s ``camera_motion``.
-        Brightness is the flow's business: :class:`sktvnet.TVNetFlow`'s ``texture`` and
-        ``compensate_brightness`` keep a change of brightness from reading as motion.
+        There is no brightness option: the histogram takes flows, not frames, and a change of
+        brightness is kept from reading as motion where the flow is computed.
+        :class:`sktvnet.TVNetFlow`'s recommended model matches each pair's brightness first
+        (``match_brightness``, on by default); ``texture`` and ``compensate_brightness`` are
+        the alternatives.
 
     Attributes
     ----------
