@@ -14,6 +14,11 @@ network into another runtime's format.
 
 from __future__ import annotations
 
+# sktvnet's wait-policy rule applies when this module is the one to load torch (_threads).
+from ._threads import before_torch as _before_torch
+
+_before_torch()
+
 import contextlib
 import copy
 import logging

@@ -22,6 +22,11 @@ network that :class:`sktvnet.TVNetActionClassifier` trains.
 
 from __future__ import annotations
 
+# sktvnet's wait-policy rule applies when this module is the one to load torch (_threads).
+from ._threads import before_torch as _before_torch
+
+_before_torch()
+
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 

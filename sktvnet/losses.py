@@ -3,6 +3,11 @@ error (supervised)."""
 
 from __future__ import annotations
 
+# sktvnet's wait-policy rule applies when this module is the one to load torch (_threads).
+from ._threads import before_torch as _before_torch
+
+_before_torch()
+
 import torch
 from torch import Tensor
 

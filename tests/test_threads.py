@@ -34,7 +34,12 @@ def _policy(load: float, code: str, user_value: str | None = None) -> list[str]:
 
 @pytest.mark.parametrize("code", ["from sktvnet import TVNetFlow",
                                   "from sktvnet.estimators import TVNetFlow",
-                                  "import sktvnet; sktvnet.TVNet"])
+                                  "import sktvnet; sktvnet.TVNet",
+                                  # every module that imports torch, imported directly
+                                  "import sktvnet.network", "import sktvnet.functional",
+                                  "import sktvnet.losses", "import sktvnet.heads",
+                                  "import sktvnet.export",
+                                  "from sktvnet.pretrained import load_tvnet; load_tvnet(None)"])
 def test_the_package_sets_passive_threads_on_a_busy_machine_before_loading_torch(code):
     assert _policy(1.5, code) == ["sampled", "OMP_WAIT_POLICY: PASSIVE"]
 

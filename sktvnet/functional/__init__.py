@@ -9,6 +9,11 @@ The difference filters accept optional taps (``weight``), the trainable parts of
 (Section 4.2 of Fan et al. 2018); ``weight=None`` uses the fixed taps of TV-L1.
 """
 
+# sktvnet's wait-policy rule applies when this module is the one to load torch (_threads).
+from .._threads import before_torch as _before_torch
+
+_before_torch()
+
 from ._differences import (
     _centered_gradient,
     _divergence,
