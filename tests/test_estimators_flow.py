@@ -492,3 +492,16 @@ def test_batched_transform_of_ragged_videos_equals_the_per_video_one(n_jobs):
     assert [f.shape for f in flows] == [(len(v) - 1, 2) + v.shape[1:] for v in videos]
     for got, expected in zip(flows, _per_video(est.set_params(n_jobs=None), videos)):
         np.testing.assert_array_equal(got, expected)
+
+
+def test_a_non_finite_flow_is_an_error_naming_the_pair():
+    """Weights that pass the load checks (finite) can still overflow: a step size of exp(-200)
+    once gave all-NaN flows without a word, where `sktvnet flow` refused them."""
+    X = np.random.default_rng(0).random((2, 3, 16, 20)).astype(np.float32)
+    est = TVNetFlow(weights=None, n_scales=1, n_warps=1, n_iters=3).fit(X)
+    assert np.isfinite(est.transform(X)).all()
+    with torch.no_grad():
+        est.model_.log_theta.fill_(-200.0)
+    with pytest.raises(ValueError, match=r"the flow of pair 0 of X\[0\] \(frames 0 and 1\) is "
+                                         r"not finite"):
+        est.transform(X)

@@ -496,6 +496,17 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
             x0 = self._to_tensor([f for run in frames for f in run[:-1]])
             x1 = self._to_tensor([f for run in frames for f in run[1:]])
             flows = self.model_(x0, x1).float().cpu().numpy()
+            if not np.isfinite(flows).all():  # bad weights (a NaN step size, an overflow)
+                index = int(np.flatnonzero(~np.isfinite(flows).reshape(len(flows), -1)
+                                           .all(axis=1))[0])
+                for entry, start, stop in runs:
+                    if index < stop - start:
+                        raise ValueError(
+                            f"the flow of pair {start + index} of {entry[3]} (frames "
+                            f"{start + index} and {start + index + 1}) is not finite: the "
+                            f"network's weights ({self.weights_ or 'none'}) give no usable "
+                            "flow for it")
+                    index -= stop - start
             if done is not None:
                 done(len(flows))
             offset = 0
@@ -507,7 +518,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
 
         def finished():
             while pending and pending[0][2] == 0:
-                video, flows, _ = pending.pop(0)
+                video, flows, _, _ = pending.pop(0)
                 yield video, flows
 
         # The call is one job for compiled="auto" when its size is known (arrays, not paths):
@@ -522,7 +533,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
                     queued = 0
                     yield from finished()
                 entry = [video, np.empty((len(video) - 1, 2) + video.shape[1:3], np.float32),
-                         len(video) - 1]
+                         len(video) - 1, name]
                 pending.append(entry)
                 start = 0
                 while start < len(video) - 1:
