@@ -348,3 +348,39 @@ def test_preset_opencv(tmp_path, capsys, method):
     flows = read_rawframes(tmp_path / "out" / "Right" / "v")
     assert flows.shape == (2, 2, H, W)
     assert abs(flows[:, 0, 6:-6, 6:-6].mean() - 1) < 0.15
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--n-iters", "20"], "--n-iters 20 contradicts the weights 'RECOMMENDED', made for "
+                          "--n-iters 15; drop --n-iters to follow the weights, or add "
+                          "--weights none"),
+    (["--weights", "RECOMMENDED", "--preset", "opencv"],
+     "--preset opencv contradicts the weights 'RECOMMENDED', made without --preset"),
+    (["--method", "reference", "--device", "cpu"], "--device applies to --method tvnet"),
+])
+def test_structure_options_follow_the_weights_as_in_sktvnet_flow(dataset, tmp_path, capsys,
+                                                                 options, message):
+    """A structure option never switches the model to frozen TV-L1 (it once did, silently):
+    against the weights it is an error in the command's words, before any video."""
+    from sktvnet import pretrained
+
+    options = [pretrained.RECOMMENDED if o == "RECOMMENDED" else o for o in options]
+    status, _, err = run([dataset, "-o", tmp_path / "out", "--no-compile", "-q", *options],
+                         capsys)
+    assert status == 1 and message.replace("RECOMMENDED", pretrained.RECOMMENDED) in err
+    assert "n_iters=" not in err and "weights=None" not in err and "None" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_manifest_names_the_default_weights(tmp_path, capsys):
+    """The recommended weights are recorded by name, not as null: a resumed run and a reader of
+    the manifest know which model wrote the flows."""
+    from sktvnet import pretrained
+
+    root = tmp_path / "dataset"
+    (root / "Right").mkdir(parents=True)
+    write_video(root / "Right" / "v.mp4", moving_texture(2, H, W, dx=1))
+    status, _, err = run([root, "-o", tmp_path / "out", "--no-compile", "-q"], capsys)
+    assert status == 0, err
+    assert f"weights {pretrained.RECOMMENDED} (recommended): TVNet-8-2-15" in err
+    assert manifest(tmp_path / "out")[0]["settings"]["weights"] == pretrained.RECOMMENDED

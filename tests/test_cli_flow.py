@@ -432,7 +432,10 @@ def test_the_model_is_the_weights_and_the_command_says_which(
                           "--no-compile", *options], capsys)
     assert status == 0, err
     config = pretrained.WEIGHTS[name].config
-    net = built[-1]
+    from sktvnet import network
+
+    aligners = list(network._MATCH_ALIGNERS.values())  # match_brightness's, built when used
+    net = [net for net in built if not any(net is aligner for aligner in aligners)][-1]
     assert ({k: getattr(net, k) for k in config} == config) is recommended
     trained = pretrained.load_weights(pretrained.WEIGHTS[name].path)[0]["log_lmbda"]
     said = [line for line in err.splitlines() if line.startswith("sktvnet flow: TVNet, ")]
@@ -454,16 +457,24 @@ def test_the_model_is_the_weights_and_the_command_says_which(
     (["--method", "reference", "--weights", "tvnet-8-2-15"],
      "--weights applies to --method tvnet; the reference TV-L1 has no weights"),
     (["--tol", "0.1"], "--tol 0.1 contradicts the weights 'RECOMMENDED', made for --tol 0.0"),
+    (["--weights", "tvnet-8-2-15", "--preset", "opencv"],
+     "--preset opencv contradicts the weights 'tvnet-8-2-15', made without --preset"),
+    (["--method", "reference", "--device", "cpu"], "--device applies to --method tvnet"),
+    (["--device", "cuda"], "--device cuda: CUDA is not available here; use --device auto or "
+                           "--device cpu"),
 ])
 def test_contradictory_options_are_errors_that_speak_cli(media, tmp_path, capsys, options,
                                                          message):
     from sktvnet import pretrained
 
+    if "CUDA" in message and torch.cuda.is_available():
+        pytest.skip("CUDA is available on this machine")
     message = message.replace("RECOMMENDED", pretrained.RECOMMENDED)
     status, out, err = run([media["mkv"], "-o", tmp_path / "out", "--no-compile", *options],
                            capsys)
     assert status == 1 and message in err
     assert "n_iters=" not in err and "weights=None" not in err  # no Python API advice
+    assert "device=" not in err and "None" not in err
     assert not (tmp_path / "out").exists()
 
 

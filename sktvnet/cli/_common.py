@@ -79,10 +79,32 @@ def load_network(weights: str | None, params: dict | None = None, **options):
             return _load_model_file(weights, params or {}, **options)
         return pretrained.load_tvnet(weights, params, **options)
     except pretrained.WeightsMismatch as exc:
-        raise ValueError(
-            f"{_option(exc.key, exc.given)} contradicts the {exc.source}, made for "
-            f"{_option(exc.key, exc.expected)}; drop {option_name(exc.key)} to follow the "
-            "weights, or add --weights none for TV-L1 with a structure of your own") from None
+        raise ValueError(mismatch_message(exc)) from None
+
+
+def resolve_device_option(device: str):
+    """``--device`` as a torch device (``sktvnet._devices.resolve_device``), with errors in the
+    command's words."""
+    from .._devices import resolve_device
+
+    try:
+        resolved = resolve_device(device)
+    except RuntimeError as exc:  # torch's words for a malformed device string
+        raise ValueError(f"--device must be auto, cpu, cuda or cuda:N, got {device!r}") from exc
+    except ValueError:
+        raise ValueError(f"--device {device}: CUDA is not available here; use --device auto or "
+                         "--device cpu") from None
+    return resolved
+
+
+def mismatch_message(exc) -> str:
+    """A :class:`~sktvnet.pretrained.WeightsMismatch` in the command's words (its options, not
+    the Python parameters)."""
+    made_for = ("made without " + option_name(exc.key) if exc.expected is None
+                else "made for " + _option(exc.key, exc.expected))
+    return (f"{_option(exc.key, exc.given)} contradicts the {exc.source}, {made_for}; drop "
+            f"{option_name(exc.key)} to follow the weights, or add --weights none for TV-L1 "
+            "with a structure of your own")
 
 
 def _load_model_file(path: str, params: dict, **options):

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import pretrained
-from ._common import PROG, make_output_folder
+from ._common import PROG, make_output_folder, mismatch_message, resolve_device_option
 
 MANIFEST = "manifest.jsonl"
 # Bump when a change to this command changes the files it writes for the same options.
@@ -130,23 +130,20 @@ _ESTIMATORS: dict = {}  # per process: built once, used for every video the proc
 
 
 def _tvnet(settings: _Settings):
-    """The fitted TVNetFlow of these settings: the recommended bundled weights by default (what
-    ``sktvnet.load_pretrained()`` gives, as ``sktvnet flow``), another bundled entry or a file
-    with ``--weights``, frozen TV-L1 with ``--weights none`` or when only a structure is given."""
+    """The fitted TVNetFlow of these settings, as ``sktvnet flow`` builds its TVNet: the weights
+    (:func:`_settings` resolved the default), whose structure the options left unset follow;
+    an option that contradicts them is an error in the command's words."""
     key = (settings.weights, settings.structure, settings.device, settings.batch_size)
     if key not in _ESTIMATORS:
         import sktvnet
 
-        structure = dict(settings.structure)
-        weights = settings.weights
-        if (weights is None or weights in pretrained.WEIGHTS) and not structure:
-            estimator = sktvnet.load_pretrained(weights, device=settings.device,
-                                                batch_size=settings.batch_size)
-        else:
-            weights = None if weights in (None, "none") else weights
-            estimator = sktvnet.TVNetFlow(weights=weights, **structure, device=settings.device,
-                                          batch_size=settings.batch_size)
+        weights = None if settings.weights == "none" else settings.weights
+        estimator = sktvnet.TVNetFlow(weights=weights, **dict(settings.structure),
+                                      device=settings.device, batch_size=settings.batch_size)
+        try:
             estimator.fit(np.zeros((1, 2, 16, 16), np.float32))  # loads the weights only
+        except pretrained.WeightsMismatch as exc:
+            raise ValueError(mismatch_message(exc)) from None
         _ESTIMATORS[key] = estimator
     return _ESTIMATORS[key]
 
@@ -156,11 +153,12 @@ def _describe(settings: _Settings) -> str:
     structure = "".join(f", {key}={value}" for key, value in settings.structure)
     if settings.method == "reference":
         return f"the NumPy reference TV-L1{structure}"
-    weights = _tvnet(settings).weights_
-    if weights is None:
-        return f"TVNet, frozen TV-L1 (no weights){structure}"
-    recommended = " (recommended)" if weights == pretrained.RECOMMENDED else ""
-    return f"TVNet with the weights {weights}{recommended}{structure}"
+    estimator = _tvnet(settings)
+    if estimator.weights_ is None:
+        return f"TVNet, frozen TV-L1 (no weights): {estimator.structure_}{structure}"
+    recommended = " (recommended)" if estimator.weights_ == pretrained.RECOMMENDED else ""
+    return (f"TVNet with the weights {estimator.weights_}{recommended}: "
+            f"{estimator.structure_}{structure}")
 
 
 def _flow_function(settings: _Settings) -> Callable[[np.ndarray], np.ndarray]:
@@ -382,8 +380,9 @@ def add_parser(subparsers) -> None:
     solver.add_argument("--weights", metavar="NAME|PATH",
                         help="TVNet's weights: a bundled name (" + ", ".join(sorted(
                             pretrained.WEIGHTS)) + "), a file, or none (frozen TV-L1) "
-                        "(default: the recommended " + pretrained.RECOMMENDED + "; none when a "
-                        "structure option is given)")
+                        "(default: the recommended " + pretrained.RECOMMENDED + ", none with "
+                        "--preset opencv); the structure options left unset follow the "
+                        "weights, and one that contradicts them is an error")
     solver.add_argument("--preset", choices=("opencv",),
                         help="opencv: the flow of OpenCV's DualTVL1 at its defaults, which most "
                              "pretrained two-stream models were trained on; with TVNet, frozen "
@@ -416,6 +415,16 @@ def _settings(args: argparse.Namespace) -> _Settings:
                       if getattr(args, key) is not None)
     if args.method == "reference" and args.weights is not None:
         raise ValueError("--weights is TVNet's: the reference has none (use --method tvnet)")
+    if args.method == "reference" and args.device != "auto":
+        raise ValueError("--device applies to --method tvnet; the reference TV-L1 runs in NumPy "
+                         "on the CPU")
+    if args.method == "tvnet":
+        resolve_device_option(args.device)
+    weights = args.weights
+    if args.method == "tvnet" and weights is None:
+        # As `sktvnet flow`: the recommended weights, or OpenCV's TV-L1 for --preset opencv
+        # (which the weights would contradict); recorded in the manifest by name.
+        weights = "none" if args.preset else pretrained.RECOMMENDED
     if args.weights not in (None, "none") and args.weights not in pretrained.WEIGHTS \
             and not os.path.isfile(args.weights):
         names = ", ".join(sorted(pretrained.WEIGHTS))
@@ -424,7 +433,7 @@ def _settings(args: argparse.Namespace) -> _Settings:
     threads = None
     if args.n_jobs > 1:
         threads = max(1, (os.cpu_count() or 1) // args.n_jobs)
-    return _Settings(method=args.method, weights=args.weights, structure=structure,
+    return _Settings(method=args.method, weights=weights, structure=structure,
                      device=args.device, batch_size=args.batch_size, threads=threads,
                      bound=args.bound, start_index=args.start_index, quality=args.quality,
                      rgb=args.rgb, new_short=args.new_short, new_size=args.new_size)

@@ -32,7 +32,8 @@ from ..io import (
     write_flo,
 )
 from ..visualization import flow_to_color
-from ._common import PROG, frame_shape_arg, load_network, make_output_folder, option_name
+from ._common import (PROG, frame_shape_arg, load_network, make_output_folder, option_name,
+                      resolve_device_option)
 
 _FLOW_FORMATS = ("flo", "npz", "png", "mp4")
 # Per-pair outputs: OUTDIR/<name>/<t:06d>.<ext>. Per-input outputs: OUTDIR/<name>.<ext>.
@@ -194,14 +195,7 @@ def _flow_estimator(args: argparse.Namespace) -> tuple[str, Callable[[np.ndarray
     given["tol"] = args.tol
     import torch
 
-    from .._devices import resolve_device
-
-    try:
-        device = resolve_device(args.device)
-    except RuntimeError as exc:  # torch's words for a malformed device string
-        raise ValueError(
-            f"--device must be auto, cpu, cuda or cuda:N, got {args.device!r}"
-        ) from exc
+    device = resolve_device_option(args.device)
     # --preset opencv without --weights is TV-L1 as OpenCV computes it, not the recommended
     # weights (which --preset would contradict).
     weights = "none" if args.preset and args.weights is None else args.weights
@@ -227,6 +221,9 @@ def _reference(args: argparse.Namespace, given: dict):
         if getattr(args, option) not in (None, "none"):
             raise ValueError(f"{option_name(option)} applies to --method tvnet; the reference "
                              "TV-L1 has no weights, no eps and no brightness match")
+    if args.device != "auto":
+        raise ValueError("--device applies to --method tvnet; the reference TV-L1 runs in NumPy "
+                         "on the CPU")
     # The options given, checked now (before any input is read); the reference takes its own
     # (IPOL's) defaults for the others.
     options = {key: value for key, value in given.items() if value is not None and key != "eps"}
