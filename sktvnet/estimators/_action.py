@@ -586,8 +586,8 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         if pairs is not None:
             flow, x0, x1 = pairs
             with torch.set_grad_enabled(self._use_flow_loss):
-                flow_loss = losses.tvl1_energy(flow, x0, x1, lmbda=self.config_["lmbda"],
-                                               eps=self.config_["eps"])
+                flow_loss = losses.FLOW_LOSSES["energy"].function(flow, x0, x1, None,
+                                                                  **self.config_)
             if self._use_flow_loss:
                 loss = loss + self.flow_loss_weight * flow_loss
             record["flow_loss"] = float(flow_loss.detach())
