@@ -398,15 +398,33 @@ _COMPILED = _CompiledFunction(_fused_kernel, dynamic=True,
 COMPILE_MIN_WORK = 1.5e9
 # Inference work that "auto" ran eagerly in this process while no graph was compiled.
 _eager_work = 0.0
-# The job in progress, announced by _job_of: (pairs x pixels of the job, _eager_work before it).
+# The job in progress, announced by job_of: (pairs x pixels of the job, _eager_work before it).
 _job = contextvars.ContextVar("sktvnet_job", default=None)
 
 
 @contextlib.contextmanager
-def _job_of(pair_pixels: int):
-    """Announce that the coming calls make one job of ``pair_pixels`` (pairs x H x W, e.g. a
-    video's (T - 1) * H * W), so that ``compiled="auto"`` weighs compiling against the whole job,
-    not against each batch of it."""
+def job_of(pair_pixels: int):
+    """Announce that the coming calls make one job of ``pair_pixels``, so that
+    ``compiled="auto"`` weighs compiling against the whole job, not against each batch of it.
+
+    The estimators and ``sktvnet flow`` wrap a video's (or a call's) batches in it.
+
+    Parameters
+    ----------
+    pair_pixels : int
+        Pairs x H x W of the whole job, e.g. a video's ``(T - 1) * H * W``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktvnet.network import TVNet, job_of
+    >>> net = TVNet(n_scales=1, n_iters=2)
+    >>> frames = torch.rand(4, 1, 16, 16)
+    >>> with job_of(3 * 16 * 16), torch.inference_mode():  # 3 pairs, in batches of 1
+    ...     flows = [net(frames[t:t + 1], frames[t + 1:t + 2]) for t in range(3)]
+    >>> flows[0].shape
+    torch.Size([1, 2, 16, 16])
+    """
     token = _job.set((pair_pixels, _eager_work))
     try:
         yield

@@ -362,10 +362,10 @@ def _flow_one(item: _FlowInput, args, estimate, pair_bar, tally: _Tally) -> None
         with contextlib.ExitStack() as job:
             for chunk in item.chunks(args.batch_size + 1, args.frame_shape):
                 if t == 0 and n_pairs and args.method == "tvnet":
-                    from ..network import _job_of
+                    from ..network import job_of
 
                     # The whole input is one job: TVNet compiles if all of it repays compiling.
-                    job.enter_context(_job_of(n_pairs * chunk.shape[1] * chunk.shape[2]))
+                    job.enter_context(job_of(n_pairs * chunk.shape[1] * chunk.shape[2]))
                 n = len(chunk) - 1
                 todo = [k for k in range(n) if outputs.needed(t + k)]
                 if todo:

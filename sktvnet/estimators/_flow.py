@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 from .. import _progress, losses, pretrained
 from .._devices import resolve_device
 from .._validation import INTERPOLATIONS, PRESETS
-from ..network import TVNet, _job_of
+from ..network import TVNet, job_of
 from . import _videos
 from ._base import TorchStateMixin, torch_generator, worker_threads
 from ._training import (PART_LR_RATIOS, TVNET_CONSTRAINTS, TrainingMixin, parse_train,
@@ -514,7 +514,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         # compile if the whole of it repays compiling.
         known = all(isinstance(s, np.ndarray) for s in sources)
         work = sum((len(s) - 1) * s.shape[1] * s.shape[2] for s in sources) if known else 0
-        with torch.inference_mode(), (_job_of(work) if known else contextlib.nullcontext()):
+        with torch.inference_mode(), (job_of(work) if known else contextlib.nullcontext()):
             for source, name in zip(sources, names):
                 video = _videos.decode(source, name)
                 if runs and runs[-1][0][0].shape[1:3] != video.shape[1:3]:
