@@ -20,7 +20,6 @@ from ._threads import before_torch as _before_torch
 _before_torch()
 
 import contextlib
-import copy
 import logging
 import os
 import warnings
@@ -33,7 +32,7 @@ from . import _validation
 from ._progress import progress
 from ._version import __version__
 from .io import atomic_write
-from .network import LOOP_BODIES, TVNet, _match_aligner, _scan
+from .network import TVNet, forget_compiled_loops
 
 __all__ = ["EXPORT_FORMATS", "ONNX_OPSET", "check_export_path", "count_onnx_nodes",
            "export_tvnet"]
@@ -85,25 +84,6 @@ def _strip_trace_records(graph) -> None:
                 _strip_trace_records(body)
     for value in (*graph.input, *graph.output, *graph.value_info, *graph.initializer):
         del value.metadata_props[:]
-
-
-def _forget_compiled_loops() -> None:
-    """Make torch forget what it compiled of the loops for an earlier export. torch.export
-    traces each loop by compiling torch.scan's inner function, whose cache would serve a loop
-    compiled for another batch size (one fixed by ``batch_size``) and break a dynamic batch.
-    Only those functions, where torch lets them be named (its ``reset_code``): other compiled
-    code (a compiled TVNet) keeps its cache; otherwise all of torch.compile's caches."""
-    if _scan is None:
-        return
-    codes = [body.__code__ for body in LOOP_BODIES]
-    codes += [const for const in _scan.__code__.co_consts
-              if getattr(const, "co_name", None) == "run_flattened_scan"]
-    reset_code = getattr(torch._dynamo, "reset_code", None)
-    if reset_code is None or len(codes) == len(LOOP_BODIES):
-        torch._dynamo.reset()
-        return
-    for code in codes:
-        reset_code(code)
 
 
 @contextlib.contextmanager
@@ -159,21 +139,6 @@ def check_export_path(path) -> Path:
             f"the export format follows the file suffix, one of {known}; got {str(path)!r}"
         )
     return path
-
-
-def _eager_copy(model: TVNet) -> TVNet:
-    """A float32 CPU copy that runs eagerly and needs no gradient, whatever the original does;
-    with ``match_brightness``, it holds its own copy of the aligner (a submodule, so that its
-    parameters are the graph's like the network's own)."""
-    network = copy.deepcopy(model).to(device="cpu", dtype=torch.float32).eval()
-    network.requires_grad_(False)
-    network.compiled = False
-    network.checkpoint = False
-    # The traced graph cannot read a parameter's value, which sets the pre-smoothing's window.
-    network._presmoothing_constant = float(network.presmoothing_sigma())
-    if network.match_brightness:
-        network.match_aligner = _eager_copy(_match_aligner(torch.device("cpu")))
-    return network
 
 
 def export_tvnet(
@@ -281,7 +246,7 @@ def export_tvnet(
     stages = ["trace"] + (["translate to ONNX"] + (["optimize"] if optimize else []) if onnx
                           else [])
     bar = progress(total=len(stages), desc="export", unit="stage", disable=not verbose)
-    wrapper = _FramesToFlow(_eager_copy(model)).eval()
+    wrapper = _FramesToFlow(model.traceable_copy()).eval()
     batch = _TRACE_BATCH if batch_size is None else batch_size
     generator = torch.Generator().manual_seed(0)
     example = tuple(torch.rand(batch, channels, height, width, generator=generator)
@@ -291,7 +256,7 @@ def export_tvnet(
         dim = torch.export.Dim("batch", min=1)
         dynamic = {"image0": {0: dim}, "image1": {0: dim}}
     with bar, _quiet_exporters():
-        _forget_compiled_loops()
+        forget_compiled_loops()
         program = torch.export.export(wrapper, example, dynamic_shapes=dynamic)
         bar.set_postfix(done=stages[0])
         bar.update(1)

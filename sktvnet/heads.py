@@ -15,9 +15,9 @@ Both start with a 3x3 convolution of stride 2 (flows are smooth: on ``make_motio
 frozen TVNet flows and 120 training videos, this raised the ResNet-style head's held-out
 accuracy from 91% to 97% and saves three quarters of the work), halve the frames twice more and
 end with global average pooling, dropout and a linear layer, so any frame size of at least 8x8
-works. :func:`make_head` builds one by name, or calls a user factory. The private
-``_ActionNetwork`` joins TVNet (or frame differences), a head and an optional RGB head into the
-network that :class:`sktvnet.TVNetActionClassifier` trains.
+works. :func:`make_head` builds one by name, or calls a user factory. :class:`ActionNetwork`
+joins TVNet (or frame differences), a head and an optional RGB head into the network that
+:class:`sktvnet.TVNetActionClassifier` trains (its ``model_``).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from ._validation import check_head_sizes
 if TYPE_CHECKING:
     from .network import TVNet
 
-__all__ = ["HEADS", "InceptionHead", "ResNetHead", "make_head"]
+__all__ = ["HEADS", "ActionNetwork", "InceptionHead", "ResNetHead", "make_head"]
 
 
 def _conv_bn(in_channels: int, out_channels: int, kernel: int = 3,
@@ -330,8 +330,9 @@ def make_head(
 _STD_FLOOR = 1e-6
 
 
-class _ActionNetwork(nn.Module):
-    """The motion stream (TVNet, or frame differences, then a head) and the optional RGB stream.
+class ActionNetwork(nn.Module):
+    """The motion stream (TVNet, or frame differences, then a head) and the optional RGB stream:
+    the network of :class:`sktvnet.TVNetActionClassifier`, its ``model_``.
 
     ``forward`` takes a batch of grey clips ``(B, T, H, W)`` (and RGB frames ``(B, 3, H, W)``
     when there is an RGB stream) and returns the logits of each stream, plus the flows and the
@@ -344,6 +345,36 @@ class _ActionNetwork(nn.Module):
     u and v (the dominant motion: the camera's, where the background fills most of the frame), as
     improved dense trajectories remove camera motion (Wang and Schmid 2013), ``"both"`` the two
     (u, v, then u, v minus the medians, for every pair).
+
+    Shape:
+        - clips: ``(B, T, H, W)``, grey.
+        - rgb: ``(B, 3, H, W)``, or None without an RGB stream.
+        - output: ``([motion logits (B, n_classes)] + [rgb logits (B, n_classes)], pairs)``,
+          ``pairs`` being ``(flow (B (T-1), 2, H, W), x0, x1 (B (T-1), 1, H, W))`` or None.
+
+    Parameters
+    ----------
+    tvnet : TVNet or None
+        The flow stage; None feeds the head standardised frame differences instead.
+    motion_head : torch.nn.Module
+        Classifies the stacked flows (or differences), as :func:`make_head` builds it.
+    rgb_head : torch.nn.Module or None
+        Classifies the clip's standardised RGB frame; None for no RGB stream.
+    normalize_brightness : bool, default=False
+        Standardise each frame before the motion stream.
+    camera_motion : {"keep", "subtract", "both"}, default="keep"
+        What the head sees of each flow field, as above.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktvnet import TVNet
+    >>> from sktvnet.heads import ActionNetwork, make_head
+    >>> net = ActionNetwork(TVNet(n_scales=1, n_iters=2),
+    ...                     make_head("resnet", in_channels=4, n_classes=3, width=8), None)
+    >>> logits, (flow, x0, x1) = net(torch.rand(2, 3, 16, 16))
+    >>> logits[0].shape, flow.shape
+    (torch.Size([2, 3]), torch.Size([4, 2, 16, 16]))
     """
 
     def __init__(self, tvnet: TVNet | None, motion_head: nn.Module, rgb_head: nn.Module | None,

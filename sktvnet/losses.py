@@ -1,7 +1,11 @@
 """Losses on flows: the TV-L1 energy Lf (unsupervised, Eq. 1 of Fan et al. 2018) and the endpoint
-error (supervised)."""
+error (supervised), and the registry of the training losses, :data:`FLOW_LOSSES`, that the
+estimators read for their ``loss`` parameter, their training and their score."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 # sktvnet's wait-policy rule applies when this module is the one to load torch (_threads).
 from ._threads import before_torch as _before_torch
@@ -17,7 +21,7 @@ from ._validation import (check_like, check_mask, check_real, check_same_device,
                           is_tensor)
 from ._validation import UNKNOWN_FLOW_THRESHOLD
 
-__all__ = ["tvl1_energy", "endpoint_error"]
+__all__ = ["tvl1_energy", "endpoint_error", "FlowLoss", "FLOW_LOSSES", "SCORE_LOSSES"]
 
 
 def tvl1_energy(
@@ -180,3 +184,53 @@ def endpoint_error(
             "unknown ground truth (not finite or > 1e9 in magnitude)"
         )
     return errors.sum() / n_valid
+
+
+@dataclass(frozen=True)
+class FlowLoss:
+    """A training loss of TVNet's flows, as :data:`FLOW_LOSSES` registers it.
+
+    Parameters
+    ----------
+    name : str
+        The value of the estimators' ``loss`` parameter that picks it.
+    needs_target : bool
+        Whether it compares the flow with a ground-truth flow: :meth:`sktvnet.TVNetFlow.fit`
+        then requires ``y``, and :meth:`sktvnet.TVNetFlow.score` uses it when ``y`` is given.
+    function : callable
+        ``function(flow, image0, image1, target, **constants) -> Tensor``: the mean loss of a
+        batch, a 0-d tensor differentiable w.r.t. ``flow``. ``flow`` is ``(B, 2, H, W)``,
+        ``image0`` and ``image1`` the frames ``(B, C, H, W)`` it was computed from, ``target``
+        the ground truth ``(B, 2, H, W)`` (None unless ``needs_target``), and ``constants`` the
+        structure and constants of the TVNet that ran (an estimator's ``config_``: ``lmbda``,
+        ``eps``, ...).
+    """
+
+    name: str
+    needs_target: bool
+    function: Callable[..., Tensor]
+
+
+def _energy_loss(flow, image0, image1, target, *, lmbda, eps, **constants):
+    """Lf with the constants of the TVNet that computed ``flow``; no target."""
+    return tvl1_energy(flow, image0, image1, lmbda=lmbda, eps=eps)
+
+
+def _epe_loss(flow, image0, image1, target, **constants):
+    """The mean endpoint error against ``target``."""
+    return endpoint_error(flow, target)
+
+
+#: The training losses by name: what the estimators' ``loss`` parameter accepts
+#: (:class:`sktvnet.TVNetFlow`), and the flow loss Lf of :class:`sktvnet.TVNetActionClassifier`
+#: (``"energy"``). A new loss is one more entry here.
+FLOW_LOSSES: dict[str, FlowLoss] = {
+    loss.name: loss for loss in (
+        FlowLoss("energy", needs_target=False, function=_energy_loss),
+        FlowLoss("epe", needs_target=True, function=_epe_loss),
+    )
+}
+
+#: What :meth:`sktvnet.TVNetFlow.score` measures when the estimator's own loss does not fit the
+#: data: with ground truth (True) the endpoint error, without (False) the TV-L1 energy.
+SCORE_LOSSES = {True: "epe", False: "energy"}

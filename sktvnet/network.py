@@ -9,6 +9,7 @@ _before_torch()
 
 import contextlib
 import contextvars
+import copy
 import functools
 import math
 import os
@@ -358,6 +359,28 @@ def _loop_warp(i0, stack, eps_tensor, options, n_iters: int, eps: float, carry, 
 LOOP_BODIES = (_loop_iteration, _loop_warp)
 
 
+def forget_compiled_loops() -> None:
+    """Make torch forget what it compiled of TVNet's loops for an earlier export.
+
+    torch.export traces each loop (:data:`LOOP_BODIES`) by compiling torch.scan's inner
+    function, whose cache would serve a loop compiled for another batch size (one fixed by
+    ``batch_size``) and break a dynamic batch. Only those functions are forgotten where torch
+    lets them be named (its ``reset_code``): other compiled code (a compiled TVNet) keeps its
+    cache; otherwise all of torch.compile's caches are. Without torch.scan, nothing is.
+    """
+    if _scan is None:
+        return
+    codes = [body.__code__ for body in LOOP_BODIES]
+    codes += [const for const in _scan.__code__.co_consts
+              if getattr(const, "co_name", None) == "run_flattened_scan"]
+    reset_code = getattr(torch._dynamo, "reset_code", None)
+    if reset_code is None or len(codes) == len(LOOP_BODIES):
+        torch._dynamo.reset()
+        return
+    for code in codes:
+        reset_code(code)
+
+
 def _taps_per_iteration(forward: Tensor, div: Tensor) -> tuple[Tensor, Tensor]:
     """A level's forward and divergence taps (one set per dual update, T - 1 of them) padded to
     one set per iteration: ``forward[t]`` at the end of iteration t, ``div[t]`` at its start.
@@ -403,15 +426,33 @@ _COMPILED = _CompiledFunction(_fused_kernel, dynamic=True,
 COMPILE_MIN_WORK = 1.5e9
 # Inference work that "auto" ran eagerly in this process while no graph was compiled.
 _eager_work = 0.0
-# The job in progress, announced by _job_of: (pairs x pixels of the job, _eager_work before it).
+# The job in progress, announced by job_of: (pairs x pixels of the job, _eager_work before it).
 _job = contextvars.ContextVar("sktvnet_job", default=None)
 
 
 @contextlib.contextmanager
-def _job_of(pair_pixels: int):
-    """Announce that the coming calls make one job of ``pair_pixels`` (pairs x H x W, e.g. a
-    video's (T - 1) * H * W), so that ``compiled="auto"`` weighs compiling against the whole job,
-    not against each batch of it."""
+def job_of(pair_pixels: int):
+    """Announce that the coming calls make one job of ``pair_pixels``, so that
+    ``compiled="auto"`` weighs compiling against the whole job, not against each batch of it.
+
+    The estimators and ``sktvnet flow`` wrap a video's (or a call's) batches in it.
+
+    Parameters
+    ----------
+    pair_pixels : int
+        Pairs x H x W of the whole job, e.g. a video's ``(T - 1) * H * W``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktvnet.network import TVNet, job_of
+    >>> net = TVNet(n_scales=1, n_iters=2)
+    >>> frames = torch.rand(4, 1, 16, 16)
+    >>> with job_of(3 * 16 * 16), torch.inference_mode():  # 3 pairs, in batches of 1
+    ...     flows = [net(frames[t:t + 1], frames[t + 1:t + 2]) for t in range(3)]
+    >>> flows[0].shape
+    torch.Size([1, 2, 16, 16])
+    """
     token = _job.set((pair_pixels, _eager_work))
     try:
         yield
@@ -723,7 +764,7 @@ class TVNet(nn.Module):
         )
         self.log_presmoothing = nn.Parameter(torch.zeros(()), requires_grad=train_filters)
         # The pre-smoothing's sigma as a float, set on copies that are traced for export (see
-        # sktvnet.export): the blur's window follows its value, which a traced graph cannot read.
+        # traceable_copy): the blur's window follows its value, which a traced graph cannot read.
         self._presmoothing_constant: float | None = None
         n_steps = self.n_warps * self.n_iters
         for name, count in (("log_lmbda", n_steps), ("log_theta", n_steps), ("tau_logit", n_dual)):
@@ -773,6 +814,37 @@ class TVNet(nn.Module):
         low, high = PRESMOOTHING_LOG_RANGE
         log_ratio = self.log_presmoothing.double().clamp(low, high)
         return _core.PRESMOOTHING_SIGMA * torch.exp(log_ratio)
+
+    def traceable_copy(self) -> TVNet:
+        """A copy of the network ready to be traced into a graph (:mod:`sktvnet.export`).
+
+        The copy is float32 on the CPU, runs eagerly (``compiled=False``, no checkpointing) and
+        needs no gradient; the pre-smoothing's sigma is fixed as a float, since a traced graph
+        cannot read a parameter's value (the blur's window follows it); with
+        ``match_brightness``, it holds its own copy of the aligner, a submodule, so that the
+        aligner's parameters are the graph's like the network's own. The network itself is left
+        as it is.
+
+        Returns
+        -------
+        copy : TVNet
+            Computes the same flows as the network, in eager float32.
+
+        Examples
+        --------
+        >>> net = TVNet(n_scales=1, n_iters=2)
+        >>> traced = net.traceable_copy()
+        >>> traced is net, traced.compiled, any(p.requires_grad for p in traced.parameters())
+        (False, False, False)
+        """
+        network = copy.deepcopy(self).to(device="cpu", dtype=torch.float32).eval()
+        network.requires_grad_(False)
+        network.compiled = False
+        network.checkpoint = False
+        network._presmoothing_constant = float(network.presmoothing_sigma())
+        if network.match_brightness:
+            network.match_aligner = _match_aligner(torch.device("cpu")).traceable_copy()
+        return network
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # Weights saved before the pre-smoothing learned (the bundled ones among them) have no

@@ -13,6 +13,7 @@ from _media import moving_texture, write_video
 from PIL import Image
 
 from sktvnet import cli, io
+from sktvnet.cli import flow as flow_cli
 
 pytest.importorskip("av")
 
@@ -89,6 +90,48 @@ def test_flows_are_right_and_u_comes_first(media, tmp_path, capsys):
         interior = archive["flow"][:, :, 4:-4, 4:-4]
     assert abs(np.median(interior[:, 0]) - 1.0) < 0.1
     assert abs(np.median(interior[:, 1])) < 0.1
+
+
+def test_a_format_registered_in_flow_formats_works_end_to_end(media, tmp_path, capsys,
+                                                              monkeypatch):
+    """A new format is one entry of the table: --format, the help and the writing follow it."""
+    class MeanWriter:
+        """One line per pair, the mean u and v of its flow, published on close."""
+
+        def __init__(self, path, fps):
+            self.path, self.lines = path, [f"fps {fps:g}"]
+
+        def write(self, flow):
+            self.lines.append(f"{flow[0].mean():.6f} {flow[1].mean():.6f}")
+
+        def close(self):
+            with open(self.path, "w") as file:
+                file.write("\n".join(self.lines) + "\n")
+
+        def abort(self):
+            self.lines = None
+
+    monkeypatch.setitem(flow_cli.FLOW_FORMATS, "txt", flow_cli.FlowFormat(
+        "txt", "mean u and v of every pair", open=lambda path, args, fps: MeanWriter(path, fps),
+        reads=("fps",)))
+    with pytest.raises(SystemExit):
+        cli.main(["flow", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert "OUTDIR/<name>.txt (txt, mean u and v of every pair)" in text
+    assert "formats among flo, npz, png, mp4, txt" in text
+    assert "png, mp4 and txt outputs:" in text and "frame rate of mp4 and txt outputs" in text
+    status, out, err = run([media["mp4"], "-o", tmp_path, "--format", "npz,txt", "--fps", "12",
+                            *FAST], capsys)
+    assert status == 0, err
+    assert "walk: 7 flows in" in out
+    with np.load(tmp_path / "walk.npz") as archive:
+        stack = archive["flow"]
+    lines = (tmp_path / "walk.txt").read_text().splitlines()
+    assert lines == ["fps 12"] + [f"{flow[0].mean():.6f} {flow[1].mean():.6f}" for flow in stack]
+    status, out, err = run([media["mp4"], "-o", tmp_path, "--format", "txt", "--resume", *FAST],
+                           capsys)
+    assert status == 0, err
+    assert "walk: 0 flows in" in out and "7 already complete" in out
 
 
 def test_flo_files_read_by_opencv(media, tmp_path, capsys):

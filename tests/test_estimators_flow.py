@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sktvnet import TVNetFlow, tvl1_optical_flow
+from sktvnet import TVNetFlow, losses, tvl1_optical_flow
 from sktvnet.estimators import _videos
 from sktvnet.metrics import endpoint_error
 
@@ -189,6 +189,31 @@ def test_random_state_makes_fit_reproducible():
     b = TVNetFlow(weights=None, train="all", loss="epe", random_state=3, **SMALL).fit(X, y)
     assert a.loss_curve_ == b.loss_curve_
     np.testing.assert_array_equal(a.transform(X), b.transform(X))
+
+
+def test_a_loss_registered_in_flow_losses_is_accepted_trained_and_scored(monkeypatch):
+    """A new loss is one entry of the registry: no other edit makes TVNetFlow take it."""
+    calls = []
+
+    def l1(flow, image0, image1, target, **constants):
+        calls.append(constants["lmbda"])
+        return (flow - target).abs().mean()
+
+    monkeypatch.setitem(losses.FLOW_LOSSES, "l1", losses.FlowLoss("l1", True, l1))
+    X, y = make_pairs(4)
+    with pytest.raises(ValueError, match="loss='l1' trains against ground-truth flows"):
+        TVNetFlow(weights=None, train="all", loss="l1", **SMALL).fit(X)
+    est = TVNetFlow(weights=None, train="all", loss="l1", validation_fraction=None,
+                    random_state=0, **SMALL).fit(X, y)
+    assert len(est.loss_curve_) == SMALL["max_iter"]
+    assert calls == [est.config_["lmbda"]] * SMALL["max_iter"]
+    assert est.model_.log_lmbda.abs().max() > 0  # trained by the new loss
+    flows = est.transform(X)
+    assert est.score(X, y) == pytest.approx(-np.abs(flows - y).mean(), rel=1e-5)
+    # Without y the loss does not fit: score falls back on the TV-L1 energy.
+    assert est.score(X) == est.set_params(loss="energy").score(X)
+    with pytest.raises(ValueError, match=r"'loss' parameter .* among \{'energy', 'epe', 'l1'\}"):
+        TVNetFlow(weights=None, loss="l2").fit(X)
 
 
 # ------------------------------------------------------------------ errors

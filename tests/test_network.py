@@ -750,7 +750,7 @@ def test_auto_compiles_a_large_job_at_its_first_batch(no_graph_yet):
     net = TVNet(n_scales=1, n_iters=10)
     x0, x1 = _frames((24, 32))
     # A 200-pair video of these frames: 200 * 768 * 10 = 1.5e6 pixel-iterations >= 1e6.
-    with network._job_of(200 * 24 * 32):
+    with network.job_of(200 * 24 * 32):
         assert net._use_compiled(need_grad=False, shape=x0.shape)
         net(x0, x1)
     assert no_graph_yet == [network._COMPILED.options]
@@ -760,7 +760,7 @@ def test_auto_compiles_a_large_job_at_its_first_batch(no_graph_yet):
 def test_auto_keeps_one_small_job_eager_to_its_end(no_graph_yet):
     net = TVNet(n_scales=1, n_iters=10)
     x0, x1 = _frames((24, 32))
-    with network._job_of(100 * 24 * 32):  # 7.7e5 pixel-iterations: below 1e6
+    with network.job_of(100 * 24 * 32):  # 7.7e5 pixel-iterations: below 1e6
         for _ in range(100):
             assert not net._use_compiled(need_grad=False, shape=x0.shape)
     assert no_graph_yet == []

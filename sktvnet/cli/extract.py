@@ -252,7 +252,7 @@ class _Manifest:
 def _prepare(out: str, root: str, videos: list[_Video], settings: _Settings, resume: bool,
              manifest: _Manifest) -> tuple[list[_Video], int]:
     """Check OUT against this run, remove partial folders; returns (videos to do, pairs done)."""
-    from ..io._rawframes import _FLOW_FILE, _remove_partials
+    from ..io import is_rawframes_flow, remove_partial_folders
 
     recorded = settings.recorded()
     if manifest.settings is not None and not resume:
@@ -268,7 +268,7 @@ def _prepare(out: str, root: str, videos: list[_Video], settings: _Settings, res
     # The partial folders of a run that was killed: never complete, never kept.
     for parent in sorted({os.path.dirname(os.path.join(out, *v.name.split("/")))
                           for v in videos}):
-        _remove_partials(parent)
+        remove_partial_folders(parent)
     todo, pairs_done = [], 0
     for video in videos:
         folder = os.path.join(out, *video.name.split("/"))
@@ -282,7 +282,7 @@ def _prepare(out: str, root: str, videos: list[_Video], settings: _Settings, res
         if record is None or record.get("status") != "done":
             # Renamed into place (so complete) but killed before its line was written.
             pairs = sum(1 for name in os.listdir(folder) if name.startswith("flow_x_")
-                        and _FLOW_FILE.match(name))
+                        and is_rawframes_flow(name))
             record = {"video": video.name, "source": os.path.relpath(video.source, root),
                       "status": "done", "frames": pairs + 1, "pairs": pairs, "recovered": True}
             manifest.append(record)

@@ -3,7 +3,8 @@
 Inputs stream through TVNet (or the reference) chunk by chunk: a chunk of ``batch_size + 1``
 frames gives ``batch_size`` pairs, its last frame starts the next chunk, and every output is
 written atomically as soon as it is computed (per-pair files) or moved into place when its input
-is complete (one ``.npz`` or ``.mp4`` per input).
+is complete (one file per input). The formats are the entries of :data:`FLOW_FORMATS`, which
+``--format``, the help and the writing read: a new format is one more entry there.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -35,11 +37,100 @@ from ..visualization import flow_to_color
 from ._common import (PROG, frame_shape_arg, load_network, make_output_folder, option_name,
                       resolve_device_option)
 
-_FLOW_FORMATS = ("flo", "npz", "png", "mp4")
-# Per-pair outputs: OUTDIR/<name>/<t:06d>.<ext>. Per-input outputs: OUTDIR/<name>.<ext>.
-_PER_PAIR_FORMATS = ("flo", "png")
-_PAIR_NAME = re.compile(r"^\d{6}\.(flo|png)$")
+_DEFAULT_FORMAT = "flo"
 _DEFAULT_FPS = 25
+
+
+class FlowWriter(Protocol):
+    """What a per-input format's ``open`` returns, as :class:`sktvnet.io.FlowNpzWriter`."""
+
+    def write(self, flow: np.ndarray) -> object:
+        """Add the next pair's flow ``(2, H, W)`` float32."""
+
+    def close(self) -> object:
+        """Publish the file, complete (atomically)."""
+
+    def abort(self) -> object:
+        """Drop what was written: no file appears."""
+
+
+@dataclass(frozen=True)
+class FlowFormat:
+    """An output format of ``sktvnet flow``, as :data:`FLOW_FORMATS` registers it.
+
+    A format writes either one file per pair, ``OUTDIR/<name>/<t:06d>.<ext>`` (``save``), or one
+    file per input, ``OUTDIR/<name>.<ext>`` streamed pair by pair (``open``); give one of them.
+    Either way the file appears complete or not at all, so that ``--resume`` keeps it.
+
+    Parameters
+    ----------
+    name : str
+        The value of ``--format``, and the files' extension.
+    description : str
+        What a file holds, for ``--help``.
+    save : callable, optional
+        ``save(path, flow, args)``: write one pair's flow ``(2, H, W)`` float32 to ``path``,
+        atomically; ``args`` are the command's arguments.
+    open : callable, optional
+        ``open(path, args, fps) -> FlowWriter``: a writer of one input's flows, which publishes
+        ``path`` when closed; ``fps`` is the input's frame rate (or ``--fps``).
+    reads : tuple of str, default=()
+        The options of the look that it follows, among ``max_flow``, ``legend`` and ``fps``
+        (their help names it).
+    """
+
+    name: str
+    description: str
+    save: Callable[[str, np.ndarray, argparse.Namespace], None] | None = None
+    open: Callable[[str, argparse.Namespace, float], FlowWriter] | None = None
+    reads: tuple[str, ...] = ()
+
+    @property
+    def per_pair(self) -> bool:
+        """Whether it writes one file per pair (else one per input)."""
+        return self.save is not None
+
+
+def _save_flo(path: str, flow: np.ndarray, args: argparse.Namespace) -> None:
+    write_flo(path, flow)
+
+
+def _save_png(path: str, flow: np.ndarray, args: argparse.Namespace) -> None:
+    save_png(path, flow_to_color(flow, max_flow=args.max_flow, legend=args.legend))
+
+
+def _open_npz(path: str, args: argparse.Namespace, fps: float) -> FlowWriter:
+    return FlowNpzWriter(path)
+
+
+def _open_mp4(path: str, args: argparse.Namespace, fps: float) -> FlowWriter:
+    return FlowVideoWriter(path, fps=fps, max_flow=args.max_flow, legend=args.legend)
+
+
+#: The output formats by name, in the order ``--help`` lists them.
+FLOW_FORMATS: dict[str, FlowFormat] = {
+    fmt.name: fmt for fmt in (
+        FlowFormat("flo", "Middlebury format, u then v in pixels, flow 000000 from frame 0 to "
+                   "frame 1", save=_save_flo),
+        FlowFormat("npz", "array 'flow' of shape (T-1, 2, H, W) float32", open=_open_npz),
+        FlowFormat("png", "colour-coded", save=_save_png, reads=("max_flow", "legend")),
+        FlowFormat("mp4", "colour-coded video", open=_open_mp4,
+                   reads=("max_flow", "legend", "fps")),
+    )
+}
+
+
+def _output_pattern(fmt: FlowFormat) -> str:
+    """Where ``fmt`` writes, for ``--help``."""
+    return (f"OUTDIR/<name>/000000.{fmt.name} ..." if fmt.per_pair
+            else f"OUTDIR/<name>.{fmt.name}")
+
+
+def _following(option: str | None = None) -> str:
+    """The formats that follow the look ``option`` (any, if None), in words: "png and mp4"."""
+    names = [name for name, fmt in FLOW_FORMATS.items()
+             if (option in fmt.reads if option else fmt.reads)]
+    return " and ".join(filter(None, (", ".join(names[:-1]), names[-1])))
 
 
 @dataclass(frozen=True)
@@ -105,24 +196,29 @@ class _Outputs:
     """The outputs of one input in every chosen format, with --resume's skipping.
 
     Per-pair files (flo, png) are written as pairs arrive; per-input files (npz, mp4) are streamed
-    into writers that publish the file when :meth:`close` is called. All writes are atomic, so an
-    existing output is a complete one: with ``resume`` it is kept and not recomputed. The folder
+    into writers (:class:`FlowWriter`) that publish the file when :meth:`close` is called. All
+    writes are atomic, so an existing output is a complete one: with ``resume`` it is kept and
+    not recomputed. The folder
     of the per-pair files is created with the first of them, and removed by :meth:`abort` if it
     was created for nothing, so that an input that fails leaves no empty folder behind.
     """
 
     def __init__(self, args: argparse.Namespace, name: str, fps) -> None:
         self.folder = os.path.join(args.output, name)
-        self.per_pair = [f for f in args.format if f in _PER_PAIR_FORMATS]
-        self.stacks: dict[str, str] = {}
+        formats = [FLOW_FORMATS[name] for name in args.format]
+        self.per_pair = [fmt for fmt in formats if fmt.per_pair]
+        self.stacks: dict[FlowFormat, str] = {}
         self.args, self.fps = args, fps
-        self.writers: dict[str, FlowNpzWriter | FlowVideoWriter] = {}
+        self.writers: dict[FlowFormat, FlowWriter] = {}
         self.created_folder: bool | None = None  # None: not made yet
-        # Temporaries of a run that was killed are never complete: remove them.
-        remove_temporaries(self.folder, _PAIR_NAME.match)
-        for fmt in args.format:
-            if fmt not in _PER_PAIR_FORMATS:
-                path = os.path.join(args.output, f"{name}.{fmt}")
+        # Temporaries of a run that was killed are never complete: remove them, whatever the
+        # per-pair format.
+        extensions = "|".join(re.escape(fmt.name) for fmt in FLOW_FORMATS.values()
+                              if fmt.per_pair)
+        remove_temporaries(self.folder, re.compile(rf"^\d{{6}}\.({extensions})$").match)
+        for fmt in formats:
+            if not fmt.per_pair:
+                path = os.path.join(args.output, f"{name}.{fmt.name}")
                 remove_temporaries(args.output, os.path.basename(path).__eq__)
                 if not (args.resume and os.path.exists(path)):
                     self.stacks[fmt] = path
@@ -132,8 +228,8 @@ class _Outputs:
         files)."""
         return not self.per_pair and not self.stacks
 
-    def _pair_path(self, fmt: str, t: int) -> str:
-        return os.path.join(self.folder, f"{t:06d}.{fmt}")
+    def _pair_path(self, fmt: FlowFormat, t: int) -> str:
+        return os.path.join(self.folder, f"{t:06d}.{fmt.name}")
 
     def needed(self, t: int) -> bool:
         """Whether the flow of pair ``t`` must be computed."""
@@ -148,17 +244,10 @@ class _Outputs:
             path = self._pair_path(fmt, t)
             if self.args.resume and os.path.exists(path):
                 continue
-            if fmt == "flo":
-                write_flo(path, flow)
-            else:
-                save_png(path, flow_to_color(flow, max_flow=self.args.max_flow,
-                                             legend=self.args.legend))
+            fmt.save(path, flow, self.args)
         for fmt, path in self.stacks.items():
             if fmt not in self.writers:
-                self.writers[fmt] = (
-                    FlowNpzWriter(path) if fmt == "npz" else FlowVideoWriter(
-                        path, fps=self.fps, max_flow=self.args.max_flow, legend=self.args.legend)
-                )
+                self.writers[fmt] = fmt.open(path, self.args, self.fps)
             self.writers[fmt].write(flow)
 
     def close(self) -> None:
@@ -270,10 +359,10 @@ def _flow_one(item: _FlowInput, args, estimate, pair_bar, tally: _Tally) -> None
         with contextlib.ExitStack() as job:
             for chunk in item.chunks(args.batch_size + 1, args.frame_shape):
                 if t == 0 and n_pairs and args.method == "tvnet":
-                    from ..network import _job_of
+                    from ..network import job_of
 
                     # The whole input is one job: TVNet compiles if all of it repays compiling.
-                    job.enter_context(_job_of(n_pairs * chunk.shape[1] * chunk.shape[2]))
+                    job.enter_context(job_of(n_pairs * chunk.shape[1] * chunk.shape[2]))
                 n = len(chunk) - 1
                 todo = [k for k in range(n) if outputs.needed(t + k)]
                 if todo:
@@ -299,10 +388,10 @@ def _flow_one(item: _FlowInput, args, estimate, pair_bar, tally: _Tally) -> None
 
 def _formats_arg(text: str) -> list[str]:
     formats = [f.strip().lower() for f in text.split(",") if f.strip()]
-    unknown = [f for f in formats if f not in _FLOW_FORMATS]
+    unknown = [f for f in formats if f not in FLOW_FORMATS]
     if not formats or unknown:
         raise argparse.ArgumentTypeError(
-            f"expected one or more of {', '.join(_FLOW_FORMATS)} separated by commas, got {text!r}"
+            f"expected one or more of {', '.join(FLOW_FORMATS)} separated by commas, got {text!r}"
         )
     return formats
 
@@ -332,10 +421,9 @@ def add_parser(subparsers) -> None:
             "webm, mkv, ...), a folder of PNG/JPEG frames in name order, or two image files "
             "(frame t then frame t+1; image files are always taken two by two). Videos are "
             "decoded in chunks, so memory does not grow with their length. Outputs: "
-            "OUTDIR/<name>/000000.flo ... (flo, Middlebury format, u then v in pixels, flow "
-            "000000 from frame 0 to frame 1), OUTDIR/<name>/000000.png ... (png, colour-coded), "
-            "OUTDIR/<name>.npz (npz, array 'flow' of shape (T-1, 2, H, W) float32), "
-            "OUTDIR/<name>.mp4 (mp4, colour-coded video); <name> is the input's file name "
+            + ", ".join(f"{_output_pattern(fmt)} ({fmt.name}, {fmt.description})"
+                        for fmt in FLOW_FORMATS.values())
+            + "; <name> is the input's file name "
             "without extension (the first image's for a pair). Every file is written to a "
             "temporary name and renamed when complete, so an interrupted run leaves no partial "
             "output, and --resume keeps what exists. An input that cannot be read is reported "
@@ -353,8 +441,8 @@ def add_parser(subparsers) -> None:
                         help="output folder, created if needed")
     parser.add_argument(
         "--format", type=_formats_arg, action="append", metavar="FMT[,FMT...]",
-        help="output formats among flo, npz, png, mp4 (comma-separated or repeated; "
-             "default: flo)",
+        help=f"output formats among {', '.join(FLOW_FORMATS)} (comma-separated or repeated; "
+             f"default: {_DEFAULT_FORMAT})",
     )
     parser.add_argument("--resume", action="store_true",
                         help="keep outputs that already exist and compute only the missing ones")
@@ -423,13 +511,14 @@ def add_parser(subparsers) -> None:
                           "(compiling takes seconds to minutes once, then runs faster; the "
                           "environment variable SKTVNET_COMPILE=0 does the same)")
     computation.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    look = parser.add_argument_group("png and mp4 outputs")
+    look = parser.add_argument_group(f"{_following()} outputs")
     look.add_argument("--max-flow", type=_positive(float), metavar="PX",
                       help="flow magnitude drawn fully saturated (default: each frame's largest)")
     look.add_argument("--legend", action="store_true",
                       help="paste the colour wheel in the bottom-right corner")
     look.add_argument("--fps", type=_positive(float),
-                      help="frame rate of mp4 outputs (default: the input's, 25 for images)")
+                      help=f"frame rate of {_following('fps')} outputs (default: the input's, "
+                           f"{_DEFAULT_FPS} for images)")
     parser.set_defaults(handler=run)
 
 
@@ -443,7 +532,7 @@ def run(args: argparse.Namespace) -> int:
 
     from .._progress import progress
 
-    formats = [f for group in (args.format or [["flo"]]) for f in group]
+    formats = [f for group in (args.format or [[_DEFAULT_FORMAT]]) for f in group]
     args.format = list(dict.fromkeys(formats))  # once each, in the order given
     inputs = _flow_inputs([os.fspath(p) for p in args.inputs])
     model, estimate = _flow_estimator(args)

@@ -6,8 +6,7 @@ import os
 
 import numpy as np
 
-from ..io import read_rawframes
-from ..io._rawframes import _FLOW_FILE, DEFAULT_BOUND
+from ..io import DEFAULT_BOUND, is_rawframes_flow, read_rawframes
 from ._folders import _visible, class_folders
 
 
@@ -15,7 +14,7 @@ def _video_folders(folder: str) -> list[str]:
     """Folders under ``folder`` (itself included) that hold flow images, in name order; hidden
     entries (a video still being written, ``.name.<hex>.part``) are skipped."""
     names = _visible(folder)
-    if any(_FLOW_FILE.match(name) for name in names):
+    if any(is_rawframes_flow(name) for name in names):
         return [folder]
     found = []
     for name in names:

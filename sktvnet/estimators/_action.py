@@ -19,7 +19,7 @@ from torch import Tensor
 from .. import _progress, losses
 from .._devices import resolve_device
 from .._validation import check_size
-from ..heads import HEADS, _ActionNetwork, make_head
+from ..heads import HEADS, ActionNetwork, make_head
 from ..network import TVNet
 from . import _videos
 from ._base import TorchStateMixin, torch_generator
@@ -173,7 +173,7 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
     ----------
     classes_ : ndarray of shape (n_classes,)
         The class labels, sorted.
-    model_ : torch.nn.Module
+    model_ : sktvnet.heads.ActionNetwork
         The fitted network: ``model_.tvnet`` (a :class:`sktvnet.TVNet`, ``None`` for
         ``motion="difference"``), ``model_.motion_head`` and ``model_.rgb_head`` (or ``None``).
     weights_ : str or None
@@ -358,19 +358,19 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         return default_flow() if self.flow is None else clone(self.flow)
 
     # ------------------------------------------------------------------ network
-    def _make_network(self) -> _ActionNetwork:
+    def _make_network(self) -> ActionNetwork:
         """The network's shape (for unpickling and :meth:`load`): TVNet of ``config_``."""
         return self._assemble(None if self.config_ is None else TVNet(
             **self.config_, **parse_train(self._flow_stage().train)))
 
-    def _assemble(self, tvnet: TVNet | None) -> _ActionNetwork:
+    def _assemble(self, tvnet: TVNet | None) -> ActionNetwork:
         n_classes = len(self.classes_)
         per_pair = {"tvnet": 4 if self.camera_motion == "both" else 2, "difference": 1}
         channels = per_pair[self.motion] * (self.n_frames - 1)
         kwargs = dict(n_classes=n_classes, width=self.head_width, dropout=self.dropout)
         motion_head = make_head(self.head, in_channels=channels, **kwargs)
         rgb_head = make_head(self.head, in_channels=3, **kwargs) if self.rgb_stream else None
-        return _ActionNetwork(tvnet, motion_head, rgb_head,
+        return ActionNetwork(tvnet, motion_head, rgb_head,
                               normalize_brightness=self.normalize_brightness,
                               camera_motion=self.camera_motion)
 
@@ -586,8 +586,8 @@ class TVNetActionClassifier(TrainingMixin, TorchStateMixin, ClassifierMixin, Bas
         if pairs is not None:
             flow, x0, x1 = pairs
             with torch.set_grad_enabled(self._use_flow_loss):
-                flow_loss = losses.tvl1_energy(flow, x0, x1, lmbda=self.config_["lmbda"],
-                                               eps=self.config_["eps"])
+                flow_loss = losses.FLOW_LOSSES["energy"].function(flow, x0, x1, None,
+                                                                  **self.config_)
             if self._use_flow_loss:
                 loss = loss + self.flow_loss_weight * flow_loss
             record["flow_loss"] = float(flow_loss.detach())

@@ -14,10 +14,10 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .. import _progress, losses, metrics, pretrained
+from .. import _progress, losses, pretrained
 from .._devices import resolve_device
 from .._validation import INTERPOLATIONS, PRESETS
-from ..network import TVNet, _job_of
+from ..network import TVNet, job_of
 from . import _videos
 from ._base import TorchStateMixin, torch_generator, worker_threads
 from ._training import (PART_LR_RATIOS, TVNET_CONSTRAINTS, TrainingMixin, parse_train,
@@ -137,9 +137,10 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         kept at the sums they start with. With one warp, the learned pre-smoothing is what
         gains most: ``"all"`` halves TVNet-1-1-50's held-out error (the user guide's
         "Training options").
-    loss : {"energy", "epe"}, default="energy"
-        Training loss: the TV-L1 energy of the output flow (Eq. 1, unsupervised, y ignored) or the
-        mean end-point error against ground-truth flows ``y``.
+    loss : str, default="energy"
+        Training loss, a name of :data:`sktvnet.losses.FLOW_LOSSES`: ``"energy"``, the TV-L1
+        energy of the output flow (Eq. 1, unsupervised, y ignored), or ``"epe"``, the mean
+        end-point error against ground-truth flows ``y``.
     learning_rate : float, default=0.02
         Initial Adam learning rate of the step sizes and of the pre-smoothing's log sigma; u0
         learns at a tenth of it and the difference filters at a hundredth (they move the
@@ -246,7 +247,8 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
     _parameter_constraints: dict = {
         # The structure and constants may be None: "follow the weights".
         **{name: [*constraint, None] for name, constraint in TVNET_CONSTRAINTS.items()},
-        "loss": [StrOptions({"energy", "epe"})],
+        # A view of the registry's names, so that a loss registered later is accepted.
+        "loss": [StrOptions(losses.FLOW_LOSSES.keys())],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
@@ -380,23 +382,24 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         X : array of shape (n_videos, T, H, W[, C]), list of videos or list of video paths
             Training videos (T >= 2). A pair of frames is a video with T = 2.
         y : array of shape (n_videos, T-1, 2, H, W) or list of such arrays, optional
-            Ground-truth flows, required by ``loss="epe"`` and ignored by ``loss="energy"``.
+            Ground-truth flows, required by a loss that compares with them (``loss="epe"``)
+            and ignored by one that does not (``loss="energy"``).
 
         Returns
         -------
         self : TVNetFlow
         """
         sources = _videos.check_videos(X)
-        if self.loss == "epe" and self.train is not None and y is None:
-            raise ValueError("loss='epe' trains against ground-truth flows: pass them as y")
+        needs_target = losses.FLOW_LOSSES[self.loss].needs_target
+        if needs_target and self.train is not None and y is None:
+            raise ValueError(
+                f"loss={self.loss!r} trains against ground-truth flows: pass them as y")
         self._initialize()
         if self.train is None:
             return self
 
         frames = [_videos.load_video(s, f"X[{i}]") for i, s in enumerate(sources)]
-        flows = None
-        if self.loss == "epe":
-            flows = _videos.check_flows(y, frames)
+        flows = _videos.check_flows(y, frames) if needs_target else None
         self.n_pairs_seen_ = sum(len(f) - 1 for f in frames)
         self._train(frames, flows)
         return self
@@ -441,8 +444,8 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         return x0, x1, target
 
     def _validation_score(self) -> float | None:
-        """None without validation pairs, else minus the mean loss (EPE or TV-L1 energy) of
-        the validation pairs, on whole frames, batch by batch of pairs of one frame size."""
+        """None without validation pairs, else minus the mean ``loss`` of the validation pairs,
+        on whole frames, batch by batch of pairs of one frame size."""
         frames, flows, pairs = self._validation
         if not pairs:
             return None
@@ -459,10 +462,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
     def _compute_loss(self, batch):
         x0, x1, target = batch
         flow = self.model_(x0, x1)
-        if target is None:
-            return losses.tvl1_energy(flow, x0, x1, lmbda=self.config_["lmbda"],
-                                      eps=self.config_["eps"]), {}
-        return losses.endpoint_error(flow, target), {}
+        return losses.FLOW_LOSSES[self.loss].function(flow, x0, x1, target, **self.config_), {}
 
     def _crop_window(self, shape, generator):
         """Slices of one random ``crop_size`` square inside frames of ``shape`` (all if larger)."""
@@ -525,7 +525,7 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         # compile if the whole of it repays compiling.
         known = all(isinstance(s, np.ndarray) for s in sources)
         work = sum((len(s) - 1) * s.shape[1] * s.shape[2] for s in sources) if known else 0
-        with torch.inference_mode(), (_job_of(work) if known else contextlib.nullcontext()):
+        with torch.inference_mode(), (job_of(work) if known else contextlib.nullcontext()):
             for source, name in zip(sources, names):
                 video = _videos.decode(source, name)
                 if runs and runs[-1][0][0].shape[1:3] != video.shape[1:3]:
@@ -625,30 +625,38 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
         return _videos.stack_or_list([flow for _, flow in self._iter_flows(X, "TVNetFlow.transform")])
 
     def score(self, X, y=None):
-        """Minus the mean end-point error against ``y`` if given, else minus the mean TV-L1
-        energy (Eq. 1) of the flows: higher is better, so GridSearchCV needs no custom scorer.
+        """Minus the mean loss of the flows: higher is better, so GridSearchCV needs no custom
+        scorer.
 
-        The end-point error is :func:`sktvnet.metrics.endpoint_error`'s: pixels whose
-        ground truth is unknown (not finite, or beyond 1e9 as Middlebury marks it) are left out.
-        Videos are processed batch by batch, as in :meth:`transform`, in both cases.
+        The loss is ``loss`` when it fits the data (it compares with ground truth if and only
+        if ``y`` is given), else :data:`sktvnet.losses.SCORE_LOSSES`'s: minus the mean end-point
+        error against ``y`` if given, else minus the mean TV-L1 energy (Eq. 1) of the flows.
+        The end-point error is :func:`sktvnet.metrics.endpoint_error`'s: pixels whose ground
+        truth is unknown (not finite, or beyond 1e9 as Middlebury marks it) are left out.
+        Videos are processed batch by batch, as in :meth:`transform`, and the loss of every
+        batch counts once per pair.
         """
         check_is_fitted(self)
         sources = _videos.check_videos(X)
         targets = None if y is None else _videos.check_flows(y, sources)
+        loss = losses.FLOW_LOSSES[self.loss]
+        if loss.needs_target != (y is not None):
+            loss = losses.FLOW_LOSSES[losses.SCORE_LOSSES[y is not None]]
         total, count = 0.0, 0
         for i, (video, flow) in enumerate(self._iter_flows(sources, "TVNetFlow.score")):
-            if targets is None:
-                total += self._energy(video, flow)
-            else:
+            target = None
+            if targets is not None:
                 if targets[i].shape != flow.shape:
                     raise ValueError(f"y[{i}] must have shape {flow.shape}, got {targets[i].shape}")
-                total += metrics.endpoint_error(flow, targets[i]) * len(flow)
+                target = targets[i]
+            total += self._loss_sum(loss, video, flow, target)
             count += len(flow)
         return -total / count
 
-    def _energy(self, video, flow) -> float:
-        """Sum over the pairs of ``video`` of the TV-L1 energy of their ``flow``; frames become
-        float batch by batch, as in :meth:`transform`."""
+    def _loss_sum(self, loss, video, flow, target) -> float:
+        """Sum over the pairs of ``video`` of ``loss`` (a :class:`sktvnet.losses.FlowLoss`) of
+        their ``flow`` against ``target`` (None without ground truth); frames become float batch
+        by batch, as in :meth:`transform`."""
         total = 0.0
         with torch.inference_mode():
             for start in range(0, len(flow), self.batch_size):
@@ -656,9 +664,9 @@ class TVNetFlow(TrainingMixin, TorchStateMixin, TransformerMixin, BaseEstimator)
                 frames = _videos.as_frames(video[start:stop + 1])
                 x0 = self._to_tensor(frames[:-1])
                 x1 = self._to_tensor(frames[1:])
-                value = losses.tvl1_energy(torch.from_numpy(flow[start:stop]).to(x0), x0, x1,
-                                           lmbda=self.config_["lmbda"],
-                                           eps=self.config_["eps"])
+                truth = None if target is None else torch.from_numpy(target[start:stop]).to(x0)
+                value = loss.function(torch.from_numpy(flow[start:stop]).to(x0), x0, x1, truth,
+                                      **self.config_)
                 total += float(value) * (stop - start)
         return total
 

@@ -14,12 +14,13 @@ half-written file under the final name.
 from ._atomic import atomic_write, remove_temporaries
 from ._flo import read_flo, write_flo
 from ._image import IMAGE_EXTENSIONS, save_png
-from ._rawframes import (RawframesWriter, dequantize_flow, quantize_flow, read_rawframes,
-                         write_rawframes)
+from ._rawframes import (DEFAULT_BOUND, RawframesWriter, dequantize_flow, is_rawframes_flow,
+                         quantize_flow, read_rawframes, remove_partial_folders, write_rawframes)
 from ._video import VideoInfo, iter_video, probe_video, read_video
 from ._writers import FlowNpzWriter, FlowVideoWriter, write_flow_npz, write_flow_video
 
 __all__ = [
+    "DEFAULT_BOUND",
     "IMAGE_EXTENSIONS",
     "FlowNpzWriter",
     "FlowVideoWriter",
@@ -27,12 +28,14 @@ __all__ = [
     "VideoInfo",
     "atomic_write",
     "dequantize_flow",
+    "is_rawframes_flow",
     "iter_video",
     "probe_video",
     "quantize_flow",
     "read_flo",
     "read_rawframes",
     "read_video",
+    "remove_partial_folders",
     "remove_temporaries",
     "save_png",
     "write_flo",

@@ -148,7 +148,7 @@ class RawframesWriter:
     :meth:`close` renames to ``folder`` in one step, so that a reader (or a run resumed after a
     crash) never sees a partial video; :meth:`abort`, or an exception inside a ``with`` block,
     removes it. A folder left by a killed process is recognised by its name and removed by the
-    next ``sktvnet extract --resume``.
+    next ``sktvnet extract --resume`` (:func:`remove_partial_folders`).
 
     Parameters
     ----------
@@ -306,6 +306,28 @@ def write_rawframes(folder: PathLike, flows, *, frames=None, bound: float = DEFA
         return writer.n_flows
 
 
+def is_rawframes_flow(name: str) -> bool:
+    """Whether the file name ``name`` is a flow image of the rawframes layout,
+    ``flow_x_<number>.jpg`` or ``flow_y_<number>.jpg`` (not a frame, ``img_<number>.jpg``).
+
+    Parameters
+    ----------
+    name : str
+        A file name, without its folder.
+
+    Returns
+    -------
+    is_flow : bool
+
+    Examples
+    --------
+    >>> from sktvnet.io import is_rawframes_flow
+    >>> [is_rawframes_flow(name) for name in ("flow_x_00001.jpg", "img_00001.jpg")]
+    [True, False]
+    """
+    return _FLOW_FILE.match(name) is not None
+
+
 def _flow_files(folder: str) -> list[tuple[str, str]]:
     """The (flow_x, flow_y) files of a rawframes folder in order, checked to be complete."""
     numbers_of: dict[str, dict[int, str]] = {"x": {}, "y": {}}
@@ -393,8 +415,30 @@ def read_rawframes(folder: PathLike, *, bound: float = DEFAULT_BOUND) -> np.ndar
     return dequantize_flow(images, bound)
 
 
-def _remove_partials(folder: str) -> int:
-    """Remove the partial video folders that killed writers left in ``folder``; returns how many."""
+def remove_partial_folders(folder: PathLike) -> int:
+    """Remove the partial video folders that killed writers (:class:`RawframesWriter`) left in
+    ``folder``, hidden ``.<name>.<12 hex>.part`` folders: never complete, never kept.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        The parent of the video folders; a missing folder holds nothing to remove.
+
+    Returns
+    -------
+    removed : int
+        How many partial folders were removed.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sktvnet.io import remove_partial_folders
+    >>> with tempfile.TemporaryDirectory() as root:
+    ...     os.mkdir(os.path.join(root, ".v_Run_g01_c01.0123456789ab.part"))
+    ...     os.mkdir(os.path.join(root, "v_Run_g01_c02"))
+    ...     remove_partial_folders(root), os.listdir(root)
+    (1, ['v_Run_g01_c02'])
+    """
     removed = 0
     with contextlib.suppress(FileNotFoundError, NotADirectoryError):
         for entry in os.scandir(folder):
