@@ -13,12 +13,19 @@ from ..pretrained import FROZEN_CONFIG
 PROG = "sktvnet"
 
 
+def size_pair(text: str) -> list[int | None] | None:
+    """``"AxB"`` as ``[A, B]``, a side left out as None (``"240x"``); None when malformed, when
+    both sides are left out or when one is 0. The parsing of every ``AxB`` option."""
+    match = re.fullmatch(r"(\d*)[xX](\d*)", text.strip())
+    sizes = None if match is None else [int(g) if g else None for g in match.groups()]
+    return None if sizes is None or sizes == [None, None] or 0 in sizes else sizes
+
+
 def frame_shape_arg(text: str, *, partial: bool = True) -> tuple[int | None, int | None]:
     """``--frame-shape HxW`` of every command, as ``(height, width)``: ``240x320``; where
     ``partial``, ``240x`` or ``x320`` leaves the other side to the aspect ratio (``None``)."""
-    match = re.fullmatch(r"(\d*)[xX](\d*)", text.strip())
-    sizes = None if match is None else [int(g) if g else None for g in match.groups()]
-    if sizes is None or (None in sizes and not partial) or sizes == [None, None] or 0 in sizes:
+    sizes = size_pair(text)
+    if sizes is None or (None in sizes and not partial):
         keep = ", or 240x / x320 to keep the aspect ratio" if partial else ""
         raise argparse.ArgumentTypeError(
             f"expected HEIGHTxWIDTH with positive sizes (e.g. 240x320){keep}, got {text!r}"
@@ -95,6 +102,13 @@ def resolve_device_option(device: str):
         raise ValueError(f"--device {device}: CUDA is not available here; use --device auto or "
                          "--device cpu") from None
     return resolved
+
+
+def refuse_device_for_reference(method: str, device: str) -> None:
+    """``--device`` is TVNet's: with ``--method reference`` (NumPy, on the CPU) it is an error."""
+    if method == "reference" and device != "auto":
+        raise ValueError("--device applies to --method tvnet; the reference TV-L1 runs in NumPy "
+                         "on the CPU")
 
 
 def mismatch_message(exc) -> str:

@@ -22,7 +22,6 @@ import argparse
 import json
 import math
 import os
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -31,7 +30,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import pretrained
-from ._common import PROG, make_output_folder, mismatch_message, resolve_device_option
+from ._common import (PROG, make_output_folder, mismatch_message, refuse_device_for_reference,
+                      resolve_device_option, size_pair)
 
 MANIFEST = "manifest.jsonl"
 # Bump when a change to this command changes the files it writes for the same options.
@@ -295,9 +295,8 @@ def _prepare(out: str, root: str, videos: list[_Video], settings: _Settings, res
 
 # ------------------------------------------------------------------------------ the command
 def _size_arg(text: str) -> tuple[int | None, int | None]:
-    match = re.fullmatch(r"(\d*)[xX](\d*)", text.strip())
-    sizes = None if match is None else [int(g) if g else None for g in match.groups()]
-    if sizes is None or sizes == [None, None] or 0 in sizes:
+    sizes = size_pair(text)
+    if sizes is None:
         raise argparse.ArgumentTypeError(
             f"expected WIDTHxHEIGHT with positive sizes (e.g. 340x256, denseflow's order), or "
             f"340x / x256 to keep the aspect ratio, got {text!r}")
@@ -415,9 +414,7 @@ def _settings(args: argparse.Namespace) -> _Settings:
                       if getattr(args, key) is not None)
     if args.method == "reference" and args.weights is not None:
         raise ValueError("--weights is TVNet's: the reference has none (use --method tvnet)")
-    if args.method == "reference" and args.device != "auto":
-        raise ValueError("--device applies to --method tvnet; the reference TV-L1 runs in NumPy "
-                         "on the CPU")
+    refuse_device_for_reference(args.method, args.device)
     if args.method == "tvnet":
         resolve_device_option(args.device)
     weights = args.weights

@@ -35,7 +35,7 @@ from ..io import (
 )
 from ..visualization import flow_to_color
 from ._common import (PROG, frame_shape_arg, load_network, make_output_folder, option_name,
-                      resolve_device_option)
+                      refuse_device_for_reference, resolve_device_option)
 
 _DEFAULT_FORMAT = "flo"
 _DEFAULT_FPS = 25
@@ -310,9 +310,7 @@ def _reference(args: argparse.Namespace, given: dict):
         if getattr(args, option) not in (None, "none"):
             raise ValueError(f"{option_name(option)} applies to --method tvnet; the reference "
                              "TV-L1 has no weights, no eps and no brightness match")
-    if args.device != "auto":
-        raise ValueError("--device applies to --method tvnet; the reference TV-L1 runs in NumPy "
-                         "on the CPU")
+    refuse_device_for_reference(args.method, args.device)
     # The options given, checked now (before any input is read); the reference takes its own
     # (IPOL's) defaults for the others.
     options = {key: value for key, value in given.items() if value is not None and key != "eps"}
