@@ -114,7 +114,7 @@ def _uniform_step(u, px, py, rho_c, grad, denom, forward_weight, divergence_weig
     for each TVNet's constants (a grid search over lmbda would).
     """
     l_t, taut, theta, eps = consts.unbind()
-    u, (px, py) = tvf._tvl1_step(
+    u, (px, py) = tvf.tvl1_step(
         u, (px, py), rho_c, grad, denom, l_t=l_t, taut=taut, theta=theta, eps=eps,
         forward_weight=forward_weight, divergence_weight=divergence_weight,
     )
@@ -212,9 +212,9 @@ def _linearize(i0, stack, flow, eps, bicubic=False, compensate=False, opencv=Fal
     ``opencv`` warps as ``cv2.remap`` (zero border, Keys a = -0.75 when bicubic), whose border
     fades to zero by itself.
     """
-    warped, outside = (tvf._opencv_warp if opencv else tvf._warp)(stack, flow, bicubic)
+    warped, outside = (tvf.opencv_warp if opencv else tvf.warp_unchecked)(stack, flow, bicubic)
     if compensate:
-        warped = tvf._compensate_brightness(i0, warped, outside)
+        warped = tvf.compensate_brightness_unchecked(i0, warped, outside)
     if not opencv:
         warped = warped.masked_fill(outside, 0.0)
     i1w, grad = warped[:, 0:1], warped[:, 1:3]
@@ -285,7 +285,7 @@ def match_brightness_stats(i0: Tensor, i1: Tensor, aligner: "TVNet | None" = Non
                              align_corners=False) * scale
         # Warped at full size (the small frames' own interpolation blur would bias the gain),
         # then fitted at the small size: the blur leaves nothing finer to see.
-        warped, outside = tvf._warp(i1, flow)
+        warped, outside = tvf.warp_unchecked(i1, flow)
         fit = F.interpolate(torch.cat([i0, warped, outside.to(i0.dtype)], dim=1), size=small,
                             mode="area")
         sigma = MATCH_FIT_SIGMA / down
@@ -294,8 +294,8 @@ def match_brightness_stats(i0: Tensor, i1: Tensor, aligner: "TVNet | None" = Non
         outside = fit[:, 2:3]
         outside = F.max_pool2d(outside, (2 * radius + 1, 1), 1, (radius, 0))
         outside = F.max_pool2d(outside, (1, 2 * radius + 1), 1, (0, radius)) > 0
-        b0 = tvf._gaussian_blur(fit[:, 0:1], sigma)
-        b1 = tvf._gaussian_blur(fit[:, 1:2], sigma)
+        b0 = tvf.gaussian_blur_unchecked(fit[:, 0:1], sigma)
+        b1 = tvf.gaussian_blur_unchecked(fit[:, 1:2], sigma)
         inside = (~outside).to(i0.dtype)
         dims = (1, 2, 3)
         weight = inside
@@ -339,7 +339,7 @@ def _loop_iteration(rho_c, grad, denom, eps: float, carry, scanned):
     divergence taps and its row of the step table."""
     flow, px, py = carry
     forward_taps, div_taps, row = scanned
-    flow, (px, py) = tvf._tvl1_step(
+    flow, (px, py) = tvf.tvl1_step(
         flow, (px, py), rho_c, grad, denom, l_t=row[0], taut=row[1], theta=row[2], eps=eps,
         forward_weight=forward_taps, divergence_weight=div_taps)
     return (flow, px, py), ()
@@ -935,21 +935,21 @@ class TVNet(nn.Module):
         opencv = self.preset == "opencv"
         # OpenCV keeps the frames' values (its lambda weighs 8-bit differences); TV-L1 as IPOL
         # scales each pair to [0, 255].
-        scale = tvf._opencv_scale if opencv else tvf._normalize_pair
-        i0, i1 = scale(tvf._to_grey(x0), tvf._to_grey(x1))
+        scale = tvf.opencv_scale if opencv else tvf.normalize_pair_unchecked
+        i0, i1 = scale(tvf.to_grey_unchecked(x0), tvf.to_grey_unchecked(x1))
         if self.match_brightness:
             # An exported copy holds its aligner (export.py); TVNet shares one per device.
             i1 = _match_brightness(i0, i1, self._modules.get("match_aligner"), compiled=compiled)
         if opencv:  # OpenCV's pyramid: no pre-smoothing, levels resized without blur
             shapes = _core.opencv_pyramid_shapes(height, width, self.n_scales, self.zoom_factor)
-            levels = tvf._opencv_pyramid(torch.cat([i0, i1], dim=1), shapes, self.zoom_factor)
+            levels = tvf.opencv_pyramid(torch.cat([i0, i1], dim=1), shapes, self.zoom_factor)
         else:
             frames = self._presmooth(torch.cat([i0, i1], dim=1))
             shapes = _core.pyramid_shapes(height, width, self.n_scales, self.zoom_factor)
-            levels = tvf._pyramid(frames, shapes, self.zoom_factor, bicubic)
+            levels = tvf.pyramid_unchecked(frames, shapes, self.zoom_factor, bicubic)
         # Level by level: the texture of the finest frames alone would leave the coarse levels,
         # which see large motions, almost nothing.
-        levels = [tvf._texture(level, weight=share) if share else level
+        levels = [tvf.texture_unchecked(level, weight=share) if share else level
                   for level, share in zip(levels, texture_shares(self.texture, len(levels)))]
         centered = self.centered_weight.to(device=device, dtype=dtype)
         forward = self.forward_weight.to(device=device, dtype=dtype)
@@ -964,8 +964,8 @@ class TVNet(nn.Module):
                 compiled=compiled, use_checkpoint=use_checkpoint,
             )
             if level > 0:
-                flow = (tvf._opencv_resize(flow, shapes[level - 1]) if opencv
-                        else tvf._zoom_in(flow, shapes[level - 1], bicubic))
+                flow = (tvf.opencv_resize(flow, shapes[level - 1]) if opencv
+                        else tvf.zoom_in_unchecked(flow, shapes[level - 1], bicubic))
                 flow = flow * (1.0 / self.zoom_factor)
         return flow
 
@@ -982,8 +982,8 @@ class TVNet(nn.Module):
             # window would be undefined).
             return torch.full_like(frames, math.nan)
         if isinstance(sigma, Tensor):
-            return tvf._gaussian_blur_learnable(frames, sigma)
-        return tvf._gaussian_blur(frames, sigma)
+            return tvf.gaussian_blur_learnable(frames, sigma)
+        return tvf.gaussian_blur_unchecked(frames, sigma)
 
     def _initial_flow(self, shapes, batch: int, dtype, device) -> Tensor:
         h, w = shapes[-1]
@@ -1003,7 +1003,7 @@ class TVNet(nn.Module):
     def _solve_level(self, i0, i1, flow, centered, forward, div, steps, *, compiled,
                      use_checkpoint):
         """``n_warps`` warps of ``n_iters`` iterations on one level; p starts at 0 (None)."""
-        i1x, i1y = tvf._centered_gradient(i1, centered)
+        i1x, i1y = tvf.centered_gradient_unchecked(i1, centered)
         stack = torch.cat([i1, i1x, i1y], dim=1)
         p = None
         eps = torch.tensor(self.eps, dtype=i0.dtype, device=i0.device)
@@ -1029,7 +1029,7 @@ class TVNet(nn.Module):
                 if settled is not None and bool(settled.all()):
                     break
                 if self.median_filter:
-                    filtered = tvf._median_filter(flow, self.median_filter)
+                    filtered = tvf.median_filter_unchecked(flow, self.median_filter)
                     flow = filtered if settled is None else torch.where(settled, flow, filtered)
                 if self.tol > 0:
                     flow, p, settled = self._iterate_to_tol(
@@ -1125,7 +1125,7 @@ class TVNet(nn.Module):
             return u, p
         for t in range(start, stop):
             l_t, taut, theta, _ = steps[t].unbind()
-            u, p = tvf._tvl1_step(
+            u, p = tvf.tvl1_step(
                 u, p, rho_c, grad, denom, l_t=l_t, taut=taut, theta=theta, eps=self.eps,
                 forward_weight=forward[t] if t < last else None,
                 divergence_weight=div[t - 1] if t > 0 else None,
