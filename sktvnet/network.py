@@ -27,11 +27,6 @@ from ._validation import (check_interpolation, check_like, check_median_filter, 
                           texture_shares)
 from . import functional as tvf
 
-try:  # a loop in an exported graph (torch >= 2.6); older versions export the iterations unrolled
-    from torch._higher_order_ops.scan import scan as _scan
-except ImportError:  # pragma: no cover - depends on the torch version
-    _scan = None
-
 __all__ = ["TVNet", "COMPILE_ENV_VAR", "COMPILE_MIN_WORK"]
 
 #: Environment variable that disables ``torch.compile`` everywhere in sktvnet when set to ``0``
@@ -104,124 +99,6 @@ class _CompiledFunction:
             stacklevel=3,  # the caller of the compiled function
         )
         return self.fn(*args)
-
-
-def _uniform_step(u, px, py, rho_c, grad, denom, forward_weight, divergence_weight, consts):
-    """One iteration with every input a tensor, so that a single compiled graph serves them all.
-
-    ``consts`` holds this iteration's (lmbda * theta, tau / theta, theta, eps): as a tensor, not
-    floats, it does not make the graph recompile for each iteration's (learned) step sizes or
-    for each TVNet's constants (a grid search over lmbda would).
-    """
-    l_t, taut, theta, eps = consts.unbind()
-    u, (px, py) = tvf.tvl1_step(
-        u, (px, py), rho_c, grad, denom, l_t=l_t, taut=taut, theta=theta, eps=eps,
-        forward_weight=forward_weight, divergence_weight=divergence_weight,
-    )
-    return u, px, py
-
-
-def _padded_views(buf: Tensor, shape, offset: int) -> Tensor:
-    """The ``(B, 2, H, W)`` field stored in ``buf`` (see ``_padded_step``), read ``offset``
-    elements further on: 1 is the right neighbour, W the one below, -1 and -W left and above."""
-    width = shape[-1]
-    count = math.prod(shape)
-    return buf[width + offset:width + offset + count].view(shape)
-
-
-def _padded_step(u, px, py, u_out, px_out, py_out, rho_c, grad, denom, masks,
-                 forward_weight, divergence_weight, consts):
-    """``_uniform_step`` for inference, written into ``u_out``, ``px_out``, ``py_out``.
-
-    Every field lives flattened in a buffer with W zeros before and after it, so that a neighbour
-    is a plain load at an offset; the zero border of Eq. 4-5 then costs no masked load (in
-    ``_uniform_step``, padding makes every neighbour a masked load, and the masks cost more than
-    the arithmetic). It relies on px being 0 on the last column and py on the last row (the
-    divergence ignores them), which the dual update keeps: the forward gradient is 0 there
-    (``masks``: (1, 2, H, W), 0 on the last column of x, on the last row of y, else 1), so p stays
-    at its starting 0. The values equal ``_uniform_step``'s; the graph mutates its outputs, so it
-    serves inference only (autograd goes through ``_uniform_step``).
-    """
-    shape = (rho_c.shape[0], 2, *rho_c.shape[-2:])
-    width = shape[-1]
-    l_t, taut, theta, eps = consts.unbind()
-    flow = _padded_views(u, shape, 0)
-    gx, gy = grad[:, 0:1], grad[:, 1:2]
-    rho = rho_c + gx * flow[:, 0:1] + gy * flow[:, 1:2]
-    v = flow - torch.clamp(rho / denom, -l_t, l_t) * grad
-    a, b, c, d = divergence_weight.reshape(-1).unbind()
-    div = ((b * _padded_views(px, shape, 0) + a * _padded_views(px, shape, -1))
-           + (d * _padded_views(py, shape, 0) + c * _padded_views(py, shape, -width)))
-    new = _padded_views(u_out, shape, 0)
-    new.copy_(v + theta * div)
-    a, b, c, d = forward_weight.reshape(-1).unbind()
-    ux = (a * new + b * _padded_views(u_out, shape, 1)) * masks[:, 0:1]
-    uy = (c * new + d * _padded_views(u_out, shape, width)) * masks[:, 1:2]
-    norm = 1.0 + taut * torch.sqrt(ux * ux + uy * uy + eps)
-    _padded_views(px_out, shape, 0).copy_((_padded_views(px, shape, 0) + taut * ux) / norm)
-    _padded_views(py_out, shape, 0).copy_((_padded_views(py, shape, 0) + taut * uy) / norm)
-
-
-def _padded_step_inplace(u, px, py, u_out, px_out, py_out, rho_c, grad, denom, masks,
-                         forward_weight, divergence_weight, consts, scratch, update_dual=True):
-    """``_padded_step`` for eager inference: the same buffers, computed in place.
-
-    Every operation writes into ``u_out``, ``px_out``, ``py_out`` or ``scratch`` (a
-    ``(B, 1, H, W)`` and three ``(B, 2, H, W)`` tensors), allocated once for all iterations:
-    with a new tensor per operation, most of an eager iteration went to the allocator giving
-    fresh memory pages (at 240x320, 8 pairs, one thread: 43-70 ms an iteration against 11).
-    The results equal ``_uniform_step``'s up to rounding (the sums are formed in another order).
-    ``update_dual=False`` (the last iteration of a level) leaves ``px_out`` and ``py_out`` as
-    they are: p is reset at the next level.
-    """
-    shape = (rho_c.shape[0], 2, *rho_c.shape[-2:])
-    width = shape[-1]
-    l_t, taut, theta, eps = consts.unbind()
-    flow = _padded_views(u, shape, 0)
-    coef, ux, uy, norm = scratch
-    # Threshold step: coef = clip(rho / denom, -l_t, l_t), v = u - coef grad.
-    torch.addcmul(rho_c, grad[:, 0:1], flow[:, 0:1], out=coef)
-    coef.addcmul_(grad[:, 1:2], flow[:, 1:2]).div_(denom).clamp_(-l_t, l_t)
-    new = _padded_views(u_out, shape, 0)
-    torch.addcmul(flow, coef, grad, value=-1.0, out=new)
-    # Primal step: u = v + theta div p.
-    a, b, c, d = (divergence_weight.reshape(-1) * theta).unbind()
-    new.addcmul_(_padded_views(px, shape, 0), b).addcmul_(_padded_views(px, shape, -1), a)
-    new.addcmul_(_padded_views(py, shape, 0), d).addcmul_(_padded_views(py, shape, -width), c)
-    if not update_dual:
-        return
-    # Dual step: p = (p + tau/theta grad u) / (1 + tau/theta |grad u|).
-    a, b, c, d = forward_weight.reshape(-1).unbind()
-    torch.mul(new, a, out=ux).addcmul_(_padded_views(u_out, shape, 1), b).mul_(masks[:, 0:1])
-    torch.mul(new, c, out=uy).addcmul_(_padded_views(u_out, shape, width), d)
-    uy.mul_(masks[:, 1:2])
-    torch.mul(ux, ux, out=norm).addcmul_(uy, uy).add_(eps).sqrt_().mul_(taut).add_(1.0)
-    for p, p_out, grad_u in ((px, px_out, ux), (py, py_out, uy)):
-        out = _padded_views(p_out, shape, 0)
-        torch.addcmul(_padded_views(p, shape, 0), grad_u, taut, out=out).div_(norm)
-
-
-def _linearize(i0, stack, flow, eps, bicubic=False, compensate=False, opencv=False):
-    """The data term of one warp: ``I1`` and its gradient warped by ``flow`` (the channels of
-    ``stack``; bilinear, or bicubic when ``bicubic``), with the gain and offset that map them to
-    ``I0`` applied when ``compensate``, then ``rho_c = I1w - grad . w - I0`` and
-    ``|grad|^2 + eps`` (Eq. 10-11).
-
-    Outside the image there is no data: I1w and its gradient are zero there, so that the
-    threshold step keeps v = u. ``eps`` is a 0-d tensor (one graph for every constant).
-    ``opencv`` warps as ``cv2.remap`` (zero border, Keys a = -0.75 when bicubic), whose border
-    fades to zero by itself.
-    """
-    warped, outside = (tvf.opencv_warp if opencv else tvf.warp_unchecked)(stack, flow, bicubic)
-    if compensate:
-        warped = tvf.compensate_brightness_unchecked(i0, warped, outside)
-    if not opencv:
-        warped = warped.masked_fill(outside, 0.0)
-    i1w, grad = warped[:, 0:1], warped[:, 1:3]
-    gx, gy = grad[:, 0:1], grad[:, 1:2]
-    rho_c = i1w - gx * flow[:, 0:1] - gy * flow[:, 1:2] - i0
-    denom = gx * gx + gy * gy + eps
-    return rho_c, grad, denom
 
 
 # The brightness match (``match_brightness``): the coarse alignment it fits on, and the fit.
@@ -332,33 +209,6 @@ def _match_brightness(i0: Tensor, i1: Tensor, aligner: "TVNet | None" = None, *,
     return torch.where(rms >= MATCH_MIN_CHANGE, i1 + change, i1)
 
 
-# The bodies of the loops of an exported graph (TVNet._iterate_loop, TVNet._solve_level_loop),
-# at module level so that export.py can make torch forget what it compiled of them before.
-def _loop_iteration(rho_c, grad, denom, eps: float, carry, scanned):
-    """One iteration: ``carry`` is (u, px, py), ``scanned`` the iteration's forward and
-    divergence taps and its row of the step table."""
-    flow, px, py = carry
-    forward_taps, div_taps, row = scanned
-    flow, (px, py) = tvf.tvl1_step(
-        flow, (px, py), rho_c, grad, denom, l_t=row[0], taut=row[1], theta=row[2], eps=eps,
-        forward_weight=forward_taps, divergence_weight=div_taps)
-    return (flow, px, py), ()
-
-
-def _loop_warp(i0, stack, eps_tensor, options, n_iters: int, eps: float, carry, scanned):
-    """One warp: linearise at the current flow, then the loop of its ``n_iters`` iterations;
-    ``scanned`` holds the warp's taps and step sizes, one row per iteration."""
-    flow, px, py = carry
-    forward_taps, div_taps, rows = scanned
-    rho_c, grad, denom = _linearize(i0, stack, flow, eps_tensor, *options)
-    flow, (px, py) = TVNet._iterate_loop(flow, (px, py), rho_c, grad, denom, forward_taps,
-                                         div_taps, rows, 0, n_iters, eps)
-    return (flow, px, py), ()
-
-
-LOOP_BODIES = (_loop_iteration, _loop_warp)
-
-
 def forget_compiled_loops() -> None:
     """Make torch forget what it compiled of TVNet's loops for an earlier export.
 
@@ -368,49 +218,24 @@ def forget_compiled_loops() -> None:
     lets them be named (its ``reset_code``): other compiled code (a compiled TVNet) keeps its
     cache; otherwise all of torch.compile's caches are. Without torch.scan, nothing is.
     """
-    if _scan is None:
+    if tvf.scan is None:
         return
-    codes = [body.__code__ for body in LOOP_BODIES]
-    codes += [const for const in _scan.__code__.co_consts
+    codes = [body.__code__ for body in tvf.LOOP_BODIES]
+    codes += [const for const in tvf.scan.__code__.co_consts
               if getattr(const, "co_name", None) == "run_flattened_scan"]
     reset_code = getattr(torch._dynamo, "reset_code", None)
-    if reset_code is None or len(codes) == len(LOOP_BODIES):
+    if reset_code is None or len(codes) == len(tvf.LOOP_BODIES):
         torch._dynamo.reset()
         return
     for code in codes:
         reset_code(code)
 
 
-def _taps_per_iteration(forward: Tensor, div: Tensor) -> tuple[Tensor, Tensor]:
-    """A level's forward and divergence taps (one set per dual update, T - 1 of them) padded to
-    one set per iteration: ``forward[t]`` at the end of iteration t, ``div[t]`` at its start.
-    Where a set does not exist (p = 0 before the first iteration, p unused after the last) any
-    taps will do; padding keeps one tensor kind for compiled graphs and one row per iteration
-    for the exported loops."""
-    default = torch.tensor([tvf.FORWARD_TAPS] * 2, dtype=forward.dtype,
-                           device=forward.device)[None]
-    return torch.cat([forward, default]), torch.cat([default, div])
-
-
-def _fused_kernel(kind: str, *args):
-    """``_linearize(*args)`` (``kind="linearize"``, once per warp) or ``_uniform_step(*args)``
-    (``"step"``, once per iteration): the two parts of TVNet that run compiled. One compiled
-    function holds both (a graph for each kind), so that compiling succeeds or fails for them
-    together. Eagerly, the gathers of a warp (4 a sample, 16 bicubic) and the arithmetic around
-    them pass over memory a dozen times and cost about ten iterations (bilinear); compiled, one
-    pass."""
-    if kind == "linearize":
-        return _linearize(*args)
-    if kind == "padded_step":
-        return _padded_step(*args)
-    return _uniform_step(*args)
-
-
 # dynamic=True: one graph per kind for every pyramid level, iteration, batch size and image size.
 # Every index that a warp gathers at is clamped to the image first, so inductor's bounds check of
 # each indirect load, which it cannot prove true for symbolic sizes, would only cost time (a
 # quarter of a bicubic warp's).
-_COMPILED = _CompiledFunction(_fused_kernel, dynamic=True,
+_COMPILED = _CompiledFunction(tvf.fused_kernel, dynamic=True,
                               options={"assert_indirect_indexing": False})
 
 #: Work above which ``compiled="auto"`` compiles, in pixel-iterations (pairs x pixels summed over
@@ -1009,7 +834,7 @@ class TVNet(nn.Module):
         eps = torch.tensor(self.eps, dtype=i0.dtype, device=i0.device)
         bicubic = self.interpolation == "bicubic"
         opencv = self.preset == "opencv"
-        if (torch.compiler.is_exporting() and _scan is not None and self.n_warps > 1
+        if (torch.compiler.is_exporting() and tvf.scan is not None and self.n_warps > 1
                 and not self.median_filter and self.tol == 0):
             return self._solve_level_loop(i0, stack, flow, forward, div, steps, eps)
         for warp_index in range(self.n_warps):
@@ -1017,8 +842,8 @@ class TVNet(nn.Module):
                 rho_c, grad, denom = _COMPILED("linearize", i0, stack, flow, eps, bicubic,
                                                self.compensate_brightness, opencv)
             else:
-                rho_c, grad, denom = _linearize(i0, stack, flow, eps, bicubic,
-                                                self.compensate_brightness, opencv)
+                rho_c, grad, denom = tvf.linearize(i0, stack, flow, eps, bicubic,
+                                                   self.compensate_brightness, opencv)
             start = warp_index * self.n_iters
             # The median filter runs before every MEDIAN_EVERY iterations of the warp (OpenCV's
             # outer iterations): the iterations run in stretches between its passes.
@@ -1053,18 +878,20 @@ class TVNet(nn.Module):
     def _solve_level_loop(self, i0, stack, flow, forward, div, steps, eps):
         """``_solve_level`` for export: the warps of a level are one loop (a ``torch.scan``,
         an ONNX ``Scan``) whose body warps ``I1`` and runs the loop of the iterations
-        (``_iterate_loop``), so that the graph holds one warp per level whatever ``n_warps``."""
+        (``functional.iterate_loop``), so that the graph holds one warp per level whatever
+        ``n_warps``."""
         n_warps, n_iters = self.n_warps, self.n_iters
-        forward, div = _taps_per_iteration(forward, div)
+        forward, div = tvf.taps_per_iteration(forward, div)
         forward = forward.reshape(n_warps, n_iters, 2, 2)
         div = div.reshape(n_warps, n_iters, 2, 2)
         steps = steps.reshape(n_warps, n_iters, -1)
         options = (self.interpolation == "bicubic", self.compensate_brightness,
                    self.preset == "opencv")
-        body = functools.partial(_loop_warp, i0.clone(), stack.clone(), eps, options, n_iters,
+        body = functools.partial(tvf.loop_warp, i0.clone(), stack.clone(), eps, options, n_iters,
                                  self.eps)
         zeros = torch.zeros_like(flow)
-        (flow, _, _), _ = _scan(body, (flow.clone(), zeros, zeros.clone()), (forward, div, steps))
+        (flow, _, _), _ = tvf.scan(body, (flow.clone(), zeros, zeros.clone()),
+                                   (forward, div, steps))
         return flow
 
     def _iterate_to_tol(self, u, p, rho_c, grad, denom, forward, div, steps, start: int,
@@ -1098,16 +925,16 @@ class TVNet(nn.Module):
         ``steps`` (see ``_step_table``).
         """
         last = self.n_warps * self.n_iters - 1
-        exporting = torch.compiler.is_exporting() and _scan is not None and stop - start > 1
+        exporting = torch.compiler.is_exporting() and tvf.scan is not None and stop - start > 1
         # Inference runs on zero-bordered buffers, in place when eager. Under torch.compile or
         # torch.export of the whole network (ONNX files) the functional form serves better: the
         # graph plans its own memory, and a mutating graph exports larger and runs slower.
         inference = not torch.is_grad_enabled() and not torch.compiler.is_compiling()
         if compiled or inference or exporting:
-            forward, div = _taps_per_iteration(forward, div)
+            forward, div = tvf.taps_per_iteration(forward, div)
         if exporting:
-            return self._iterate_loop(u, p, rho_c, grad, denom, forward, div, steps, start, stop,
-                                      self.eps)
+            return tvf.iterate_loop(u, p, rho_c, grad, denom, forward, div, steps, start, stop,
+                                    self.eps)
         if inference:
             return self._iterate_padded(u, p, rho_c, grad, denom, forward, div, steps,
                                         start, stop, compiled=compiled, last=last)
@@ -1134,30 +961,12 @@ class TVNet(nn.Module):
         return u, p
 
     @staticmethod
-    def _iterate_loop(u, p, rho_c, grad, denom, forward, div, steps, start: int, stop: int,
-                      eps: float):
-        """``_iterate`` for export: one loop over the iterations (``torch.scan``, an ONNX
-        ``Scan``), whose body is written once in the graph and whose per-iteration taps and
-        step sizes are the loop's scanned inputs. Every iteration updates the dual variable
-        (after the last one of a level that p is unused, and u does not depend on it), and p = 0
-        stands for p = None (its divergence is zero, so u is the same). ``forward`` and ``div``
-        hold a tap set for every iteration (``_iterate`` pads them)."""
-        if p is None:
-            p = (torch.zeros_like(u), torch.zeros_like(u))
-        # Fresh tensors: the loop body cannot trace views whose offset depends on the batch.
-        body = functools.partial(_loop_iteration, rho_c.clone(), grad.clone(), denom.clone(),
-                                 eps)
-        (u, px, py), _ = _scan(body, (u, p[0], p[1]),
-                               (forward[start:stop], div[start:stop], steps[start:stop]))
-        return u, (px, py)
-
-    @staticmethod
     def _iterate_padded(u, p, rho_c, grad, denom, forward, div, steps, start: int, stop: int, *,
                         compiled: bool, last: int):
-        """``_iterate`` for inference: ``_padded_step`` compiled (``compiled``), else
-        ``_padded_step_inplace``, between two sets of zero-bordered buffers, each iteration
-        writing the set that the previous one read. ``forward`` and ``div`` hold a tap set for
-        every iteration (``_iterate`` pads them)."""
+        """``_iterate`` for inference: ``functional.padded_step`` compiled (``compiled``), else
+        ``functional.padded_step_inplace``, between two sets of zero-bordered buffers, each
+        iteration writing the set that the previous one read. ``forward`` and ``div`` hold a tap
+        set for every iteration (``_iterate`` pads them)."""
         shape = u.shape
         height, width = shape[-2:]
         state = [u] + ([torch.zeros_like(u)] * 2 if p is None else list(p))
@@ -1174,10 +983,10 @@ class TVNet(nn.Module):
                 _COMPILED("padded_step", *buffers, *spare, rho_c, grad, denom, masks,
                           forward[t].clone(), div[t].clone(), steps[t].clone())
             else:
-                _padded_step_inplace(*buffers, *spare, rho_c, grad, denom, masks, forward[t],
-                                     div[t], steps[t], scratch, update_dual=t < last)
+                tvf.padded_step_inplace(*buffers, *spare, rho_c, grad, denom, masks, forward[t],
+                                        div[t], steps[t], scratch, update_dual=t < last)
                 if t == last:  # p was not updated: it is the one the iteration read
                     spare[1:] = buffers[1:]
             buffers, spare = spare, buffers
-        u, px, py = (_padded_views(buf, shape, 0) for buf in buffers)
+        u, px, py = (tvf.padded_views(buf, shape, 0) for buf in buffers)
         return u, (px, py)

@@ -90,7 +90,7 @@ def test_transform_weighs_compiling_against_the_whole_video(monkeypatch, n_frame
     monkeypatch.setenv(network.COMPILE_ENV_VAR, "1")
     monkeypatch.setattr(torch, "compile", lambda fn, **options: calls.append(options) or fn)
     monkeypatch.setattr(network, "_COMPILED",
-                        network._CompiledFunction(network._fused_kernel, dynamic=True))
+                        network._CompiledFunction(network.tvf.fused_kernel, dynamic=True))
     monkeypatch.setattr(network, "_eager_work", 0.0)
     # 24x28 frames, TVNet-1-1-5: 3360 pixel-iterations a pair; 6 pairs or more repay compiling.
     monkeypatch.setattr(network, "COMPILE_MIN_WORK", 6 * 3360)

@@ -538,7 +538,7 @@ def _fake_compile(monkeypatch, compiled=None):
 
     monkeypatch.setenv(network.COMPILE_ENV_VAR, "1")
     monkeypatch.setattr(torch, "compile", fake)
-    cache = network._CompiledFunction(network._fused_kernel, **network._COMPILED.options)
+    cache = network._CompiledFunction(tvf.fused_kernel, **network._COMPILED.options)
     monkeypatch.setattr(network, "_COMPILED", cache)
     # compiled="auto" finds every job worth compiling, unless a test sets a threshold.
     monkeypatch.setattr(network, "COMPILE_MIN_WORK", 0.0)
@@ -601,7 +601,7 @@ def test_padded_step_equals_uniform_step_and_keeps_its_borders(batch, height, wi
     div = torch.tensor([tvf.DIVERGENCE_TAPS] * 2, dtype=torch.float64) + rand(2, 2, scale=0.1)
     consts = torch.tensor([0.15 * 0.3 * 1.3, 0.25 / 0.3 * 0.8, 0.3 * 1.1, 1e-10],
                           dtype=torch.float64)
-    expected = network._uniform_step(u, px, py, rho_c, grad, denom, forward, div, consts)
+    expected = tvf.uniform_step(u, px, py, rho_c, grad, denom, forward, div, consts)
 
     def padded(field):
         return torch.nn.functional.pad(field.reshape(-1), (width, width))
@@ -614,23 +614,23 @@ def test_padded_step_equals_uniform_step_and_keeps_its_borders(batch, height, wi
     if in_place:
         scratch = [torch.full((batch, 1, height, width), np.nan, dtype=torch.float64)]
         scratch += [torch.full(shape, np.nan, dtype=torch.float64) for _ in range(3)]
-        network._padded_step_inplace(*inputs, *outputs, rho_c, grad, denom, masks, forward, div,
+        tvf.padded_step_inplace(*inputs, *outputs, rho_c, grad, denom, masks, forward, div,
                                      consts, scratch)
     else:
-        assert network._padded_step(*inputs, *outputs, rho_c, grad, denom, masks, forward, div,
+        assert tvf.padded_step(*inputs, *outputs, rho_c, grad, denom, masks, forward, div,
                                     consts) is None
     for buf, want in zip(outputs, expected):
-        torch.testing.assert_close(network._padded_views(buf, shape, 0), want, rtol=0,
+        torch.testing.assert_close(tvf.padded_views(buf, shape, 0), want, rtol=0,
                                    atol=1e-12)
         assert buf[:width].eq(0).all() and buf[-width:].eq(0).all()
-    new_px, new_py = (network._padded_views(buf, shape, 0) for buf in outputs[1:])
+    new_px, new_py = (tvf.padded_views(buf, shape, 0) for buf in outputs[1:])
     assert new_px[..., -1].eq(0).all() and new_py[..., -1, :].eq(0).all()
     if in_place:  # the last iteration of a level: u only, p left as it was
         before = [buf.clone() for buf in outputs + inputs[1:]]
-        network._padded_step_inplace(*outputs, *inputs, rho_c, grad, denom, masks, forward, div,
+        tvf.padded_step_inplace(*outputs, *inputs, rho_c, grad, denom, masks, forward, div,
                                      consts, scratch, update_dual=False)
-        last_u = network._uniform_step(*expected, rho_c, grad, denom, forward, div, consts)[0]
-        torch.testing.assert_close(network._padded_views(inputs[0], shape, 0), last_u, rtol=0,
+        last_u = tvf.uniform_step(*expected, rho_c, grad, denom, forward, div, consts)[0]
+        torch.testing.assert_close(tvf.padded_views(inputs[0], shape, 0), last_u, rtol=0,
                                    atol=1e-12)
         assert all(torch.equal(a, b) for a, b in zip(before, outputs + inputs[1:]))
 
@@ -1111,7 +1111,7 @@ def test_match_brightness_aligner_runs_compiled_when_the_flow_does(monkeypatch):
     def recording(*args):
         if args[0] == "linearize":
             linearized.append(tuple(args[1].shape[-2:]))
-        return network._fused_kernel(*args)
+        return tvf.fused_kernel(*args)
 
     _fake_compile(monkeypatch, compiled=recording)
     image0, image1, _ = _smooth_warped_pair()

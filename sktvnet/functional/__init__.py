@@ -50,6 +50,23 @@ from ._median import median_filter_unchecked
 from ._opencv import opencv_pyramid, opencv_resize, opencv_scale, opencv_warp
 from ._step import tvl1_step
 from ._warp import compensate_brightness_unchecked, warp_unchecked
+# ... and TVNet's iteration kernels: the step on tensor step sizes and its inference forms on
+# zero-bordered buffers, the data term of a warp, the bodies of the exported loops, and the
+# function that TVNet compiles (``fused_kernel``).
+from ._inference import (
+    LOOP_BODIES,
+    fused_kernel,
+    iterate_loop,
+    linearize,
+    loop_iteration,
+    loop_warp,
+    padded_step,
+    padded_step_inplace,
+    padded_views,
+    scan,
+    taps_per_iteration,
+    uniform_step,
+)
 
 __all__ = [
     "to_grey",
