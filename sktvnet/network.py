@@ -8,12 +8,9 @@ from ._threads import before_torch as _before_torch
 _before_torch()
 
 import contextlib
-import contextvars
 import copy
 import functools
 import math
-import os
-import warnings
 from collections.abc import Sequence
 
 import torch
@@ -21,84 +18,35 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint as _checkpoint
 
-from . import _core
+from . import _compile, _core
+from . import functional as tvf
+# Names of the compile policy that other modules take from here (estimators, command, export).
+from ._compile import forget_compiled_loops, job_of  # noqa: F401
 from ._validation import (check_interpolation, check_like, check_median_filter, check_preset,
                           check_real, check_tensor, check_texture, check_tvnet_params,
                           texture_shares)
-from . import functional as tvf
 
 __all__ = ["TVNet", "COMPILE_ENV_VAR", "COMPILE_MIN_WORK"]
 
 #: Environment variable that disables ``torch.compile`` everywhere in sktvnet when set to ``0``
 #: (also ``false``, ``no``, ``off``); read at each call.
-COMPILE_ENV_VAR = "SKTVNET_COMPILE"
+COMPILE_ENV_VAR = _compile.COMPILE_ENV_VAR
+#: Work above which ``compiled="auto"`` compiles, in pixel-iterations (pairs x pixels summed over
+#: the pyramid levels x n_warps x n_iters). The break-even point, the first compile divided by
+#: the time that fusing saves per pixel-iteration, measured 1.5e9 and 2.4e9 in two runs on a
+#: quiet 2-core AMD EPYC with inductor's disk cache warm (a compile of 10 s;
+#: benchmarks/bench_compile_rule.py) since inference runs in place: eager then costs 12-13 ns a
+#: pixel-iteration, compiled 6.6-7.4 (it was 25 against 14 before, and the threshold 2.5e8). A
+#: process's very first compile, with a cold cache, takes longer (about 40 s), but the graph
+#: then serves every later job of the process and the cache every later process, so the
+#: threshold is the warm break-even. A 100-frame 240x320 video through TVNet-1-1-50 (3.8e8)
+#: runs eagerly, three 5-frame 68x160 clips through TVNet-3-3-30 (1.5e7) too.
+COMPILE_MIN_WORK = _compile.COMPILE_MIN_WORK
 # Storage size of the trainable initial flow: independent of the image, resized to the input.
 U0_SIZE = (16, 16)
 # Range of log(sigma / PRESMOOTHING_SIGMA) of the learned pre-smoothing: from IPOL's sigma 0.8
 # (training may blur the frames more, never less) up to about 4 px.
 PRESMOOTHING_LOG_RANGE = (0.0, 1.6)
-
-
-def _compile_enabled() -> bool:
-    return os.environ.get(COMPILE_ENV_VAR, "1").strip().lower() not in ("0", "false", "no", "off")
-
-
-def _is_compile_error(exc: BaseException) -> bool:
-    """Whether ``exc`` comes from compiling (dynamo, inductor, the C++/Triton compilers), not
-    from running compiled code."""
-    from torch._dynamo import exc as dynamo_exc
-    from torch._inductor import exc as inductor_exc
-
-    return isinstance(exc, (
-        dynamo_exc.TorchDynamoException,  # Unsupported, BackendCompilerFailed, InductorError, ...
-        inductor_exc.CppCompileError,
-        inductor_exc.CppWrapperCodegenError,
-        inductor_exc.InvalidCxxCompiler,
-        inductor_exc.OperatorIssue,
-        inductor_exc.SubgraphLoweringException,
-    ))
-
-
-class _CompiledFunction:
-    """``fn`` compiled with ``torch.compile(fn, **options)`` at its first call, or ``fn`` itself.
-
-    Failure policy: a compile error (see ``_is_compile_error``; also any error of
-    ``torch.compile`` itself, e.g. an unsupported Python) concerns the function and the
-    installation, not one call, so the object warns once and runs ``fn`` eagerly from then on.
-    Any other error of a compiled call (out of memory, a bad input) propagates unchanged and the
-    next call runs compiled again: it says nothing about compilation.
-    """
-
-    def __init__(self, fn, **options) -> None:
-        self.fn = fn
-        self.options = options
-        self.compiled = None
-        self.failed = False
-
-    def __call__(self, *args):
-        if self.failed:
-            return self.fn(*args)
-        if self.compiled is None:
-            try:
-                self.compiled = torch.compile(self.fn, **self.options)
-            except Exception as exc:  # compile-time by construction: nothing has run yet
-                return self._give_up(exc, args)
-        try:
-            return self.compiled(*args)
-        except Exception as exc:
-            if not _is_compile_error(exc):
-                raise
-            return self._give_up(exc, args)
-
-    def _give_up(self, exc: Exception, args):
-        self.failed = True
-        warnings.warn(
-            f"torch.compile failed ({type(exc).__name__}: {str(exc).strip()[:300]}); "
-            f"TVNet runs eagerly from now on. Set {COMPILE_ENV_VAR}=0 to skip compilation.",
-            UserWarning,
-            stacklevel=3,  # the caller of the compiled function
-        )
-        return self.fn(*args)
 
 
 # The brightness match (``match_brightness``): the coarse alignment it fits on, and the fit.
@@ -207,101 +155,6 @@ def _match_brightness(i0: Tensor, i1: Tensor, aligner: "TVNet | None" = None, *,
     change = (gain - 1.0) * i1 + offset
     rms = change.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt()
     return torch.where(rms >= MATCH_MIN_CHANGE, i1 + change, i1)
-
-
-def forget_compiled_loops() -> None:
-    """Make torch forget what it compiled of TVNet's loops for an earlier export.
-
-    torch.export traces each loop (:data:`LOOP_BODIES`) by compiling torch.scan's inner
-    function, whose cache would serve a loop compiled for another batch size (one fixed by
-    ``batch_size``) and break a dynamic batch. Only those functions are forgotten where torch
-    lets them be named (its ``reset_code``): other compiled code (a compiled TVNet) keeps its
-    cache; otherwise all of torch.compile's caches are. Without torch.scan, nothing is.
-    """
-    if tvf.scan is None:
-        return
-    codes = [body.__code__ for body in tvf.LOOP_BODIES]
-    codes += [const for const in tvf.scan.__code__.co_consts
-              if getattr(const, "co_name", None) == "run_flattened_scan"]
-    reset_code = getattr(torch._dynamo, "reset_code", None)
-    if reset_code is None or len(codes) == len(tvf.LOOP_BODIES):
-        torch._dynamo.reset()
-        return
-    for code in codes:
-        reset_code(code)
-
-
-# dynamic=True: one graph per kind for every pyramid level, iteration, batch size and image size.
-# Every index that a warp gathers at is clamped to the image first, so inductor's bounds check of
-# each indirect load, which it cannot prove true for symbolic sizes, would only cost time (a
-# quarter of a bicubic warp's).
-_COMPILED = _CompiledFunction(tvf.fused_kernel, dynamic=True,
-                              options={"assert_indirect_indexing": False})
-
-#: Work above which ``compiled="auto"`` compiles, in pixel-iterations (pairs x pixels summed over
-#: the pyramid levels x n_warps x n_iters). The break-even point, the first compile divided by
-#: the time that fusing saves per pixel-iteration, measured 1.5e9 and 2.4e9 in two runs on a
-#: quiet 2-core AMD EPYC with inductor's disk cache warm (a compile of 10 s;
-#: benchmarks/bench_compile_rule.py) since inference runs in place: eager then costs 12-13 ns a
-#: pixel-iteration, compiled 6.6-7.4 (it was 25 against 14 before, and the threshold 2.5e8). A
-#: process's very first compile, with a cold cache, takes longer (about 40 s), but the graph
-#: then serves every later job of the process and the cache every later process, so the
-#: threshold is the warm break-even. A 100-frame 240x320 video through TVNet-1-1-50 (3.8e8)
-#: runs eagerly, three 5-frame 68x160 clips through TVNet-3-3-30 (1.5e7) too.
-COMPILE_MIN_WORK = 1.5e9
-# Inference work that "auto" ran eagerly in this process while no graph was compiled.
-_eager_work = 0.0
-# The job in progress, announced by job_of: (pairs x pixels of the job, _eager_work before it).
-_job = contextvars.ContextVar("sktvnet_job", default=None)
-
-
-@contextlib.contextmanager
-def job_of(pair_pixels: int):
-    """Announce that the coming calls make one job of ``pair_pixels``, so that
-    ``compiled="auto"`` weighs compiling against the whole job, not against each batch of it.
-
-    The estimators and ``sktvnet flow`` wrap a video's (or a call's) batches in it.
-
-    Parameters
-    ----------
-    pair_pixels : int
-        Pairs x H x W of the whole job, e.g. a video's ``(T - 1) * H * W``.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sktvnet.network import TVNet, job_of
-    >>> net = TVNet(n_scales=1, n_iters=2)
-    >>> frames = torch.rand(4, 1, 16, 16)
-    >>> with job_of(3 * 16 * 16), torch.inference_mode():  # 3 pairs, in batches of 1
-    ...     flows = [net(frames[t:t + 1], frames[t + 1:t + 2]) for t in range(3)]
-    >>> flows[0].shape
-    torch.Size([1, 2, 16, 16])
-    """
-    token = _job.set((pair_pixels, _eager_work))
-    try:
-        yield
-    finally:
-        _job.reset(token)
-
-
-def _compile_pays(work_per_pixel: float, batch_pixels: int) -> bool:
-    """The rule of ``compiled="auto"`` for inference; counts the work it leaves to eager.
-
-    A compiled graph serves every later call (one graph for all sizes), so it always pays once
-    it exists. Before that, compiling pays when the job (else this call) plus the work already
-    run eagerly reaches ``COMPILE_MIN_WORK``: a long video compiles at once, a small job runs
-    eagerly, and many small jobs compile once their sum would have repaid it.
-    """
-    global _eager_work
-    if _COMPILED.compiled is not None:
-        return True
-    job = _job.get()
-    before, pixels = (_eager_work, batch_pixels) if job is None else (job[1], job[0])
-    if before + pixels * work_per_pixel >= COMPILE_MIN_WORK:
-        return True
-    _eager_work += batch_pixels * work_per_pixel
-    return False
 
 
 class TVNet(nn.Module):
@@ -742,7 +595,7 @@ class TVNet(nn.Module):
         return flow.clone()
 
     def _use_compiled(self, need_grad: bool, shape) -> bool:
-        if self.compiled is False or _COMPILED.failed or not _compile_enabled():
+        if self.compiled is False or _compile.policy().failed or not _compile.compile_enabled():
             return False
         if self.compiled is True:
             return True
@@ -751,7 +604,7 @@ class TVNet(nn.Module):
         batch, _, height, width = shape
         levels = _core.pyramid_shapes(height, width, self.n_scales, self.zoom_factor)
         per_pixel = sum(h * w for h, w in levels) / (height * width) * self.n_warps * self.n_iters
-        return _compile_pays(per_pixel, batch * height * width)
+        return _compile.policy().pays(per_pixel, batch * height * width)
 
     def _flow(self, x0: Tensor, x1: Tensor, *, compiled: bool, use_checkpoint: bool) -> Tensor:
         batch, _, height, width = x0.shape
@@ -839,8 +692,8 @@ class TVNet(nn.Module):
             return self._solve_level_loop(i0, stack, flow, forward, div, steps, eps)
         for warp_index in range(self.n_warps):
             if compiled:
-                rho_c, grad, denom = _COMPILED("linearize", i0, stack, flow, eps, bicubic,
-                                               self.compensate_brightness, opencv)
+                rho_c, grad, denom = _compile.policy().kernel(
+                    "linearize", i0, stack, flow, eps, bicubic, self.compensate_brightness, opencv)
             else:
                 rho_c, grad, denom = tvf.linearize(i0, stack, flow, eps, bicubic,
                                                    self.compensate_brightness, opencv)
@@ -944,7 +797,7 @@ class TVNet(nn.Module):
             for t in range(start, stop):
                 # Clones, not views: the guards of a view include its base's size, which differs
                 # between structures and would make the graph recompile.
-                u, px, py = _COMPILED(
+                u, px, py = _compile.policy().kernel(
                     "step", u, p[0], p[1], rho_c, grad, denom,
                     forward[t].clone(), div[t].clone(), steps[t].clone(),
                 )
@@ -980,8 +833,9 @@ class TVNet(nn.Module):
             scratch += [torch.empty_like(u) for _ in range(3)]
         for t in range(start, stop):
             if compiled:
-                _COMPILED("padded_step", *buffers, *spare, rho_c, grad, denom, masks,
-                          forward[t].clone(), div[t].clone(), steps[t].clone())
+                _compile.policy().kernel("padded_step", *buffers, *spare, rho_c, grad, denom,
+                                         masks, forward[t].clone(), div[t].clone(),
+                                         steps[t].clone())
             else:
                 tvf.padded_step_inplace(*buffers, *spare, rho_c, grad, denom, masks, forward[t],
                                         div[t], steps[t], scratch, update_dual=t < last)

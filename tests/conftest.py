@@ -1,5 +1,6 @@
 """Shared fixtures: devices, dtypes and the tolerance table used across the test modules."""
 
+import contextlib
 import os
 
 # Compilation (torch.compile) takes tens of seconds per shape on a small CPU: tests run eager.
@@ -37,3 +38,17 @@ def dtype(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def compile_policy():
+    """Installs a fresh compile policy for the test, ``install(**kwargs)`` ->
+    ``sktvnet._compile.CompilePolicy(**kwargs)``: nothing compiled yet, no eager work counted
+    (the process's own policy is left as it was)."""
+    from sktvnet import _compile
+
+    with contextlib.ExitStack() as stack:
+        def install(**kwargs):
+            return stack.enter_context(_compile.use_policy(_compile.CompilePolicy(**kwargs)))
+
+        yield install
