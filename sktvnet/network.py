@@ -7,7 +7,6 @@ from ._threads import before_torch as _before_torch
 
 _before_torch()
 
-import contextlib
 import copy
 import functools
 import math
@@ -18,10 +17,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint as _checkpoint
 
-from . import _compile, _core
+from . import _compile, _core, _match
 from . import functional as tvf
 # Names of the compile policy that other modules take from here (estimators, command, export).
 from ._compile import forget_compiled_loops, job_of  # noqa: F401
+from ._match import MATCH_ALIGNER
 from ._validation import (check_interpolation, check_like, check_median_filter, check_preset,
                           check_real, check_tensor, check_texture, check_tvnet_params,
                           texture_shares)
@@ -49,18 +49,11 @@ U0_SIZE = (16, 16)
 PRESMOOTHING_LOG_RANGE = (0.0, 1.6)
 
 
-# The brightness match (``match_brightness``): the coarse alignment it fits on, and the fit.
-# Tuned on scikit-image's test images (never the held-out sources); see match_brightness_stats.
-MATCH_DOWNSCALE = 3            # the alignment runs on frames this many times smaller
-MATCH_MIN_SIDE = 16            # ... but never under this many pixels a side
-MATCH_ALIGNER = dict(n_scales=4, n_warps=2, n_iters=20, zoom_factor=0.5, texture=True)
-MATCH_FIT_SIGMA = 4.0          # both frames blurred so before the fit (px at full size)
-MATCH_FIT_ITERS = 8            # reweightings of the robust fit
-MATCH_MIN_CHANGE = 0.25        # grey levels (of 255): smaller fitted changes are not applied
+# The brightness match (sktvnet._match) aligns on a frozen TVNet: TVNet keeps one per device.
 _MATCH_ALIGNERS: dict = {}
 
 
-def _match_aligner(device) -> "TVNet":
+def _match_aligner(device) -> TVNet:
     aligner = _MATCH_ALIGNERS.get(device)
     if aligner is None:
         aligner = TVNet(**MATCH_ALIGNER, compiled=False).to(device).eval()
@@ -68,93 +61,20 @@ def _match_aligner(device) -> "TVNet":
     return aligner
 
 
-def match_brightness_stats(i0: Tensor, i1: Tensor, aligner: "TVNet | None" = None, *,
+def match_brightness_stats(i0: Tensor, i1: Tensor, aligner: TVNet | None = None, *,
                            compiled: bool = False) -> tuple[Tensor, Tensor]:
-    """Gain ``a`` and offset ``b`` (each ``(B, 1, 1, 1)``, no gradient) with
-    ``a * I1(x + w(x)) + b ~= I0(x)``, where ``w`` is a coarse flow that no change of brightness
-    can mislead.
-
-    A change of brightness between two frames (exposure, flicker) is motion to TV-L1: on smooth
-    regions, where a small difference of grey levels is explained by a large motion, a 1% offset
-    turns a still pair into motions of many pixels, at every level of the pyramid. Fitting the
-    change per warp against the current flow (``compensate_brightness``) cannot tell it from a
-    motion there either, since both explain the same difference. This fit breaks the tie with
-    an alignment that ignores brightness:
-
-    1. frames ``MATCH_DOWNSCALE`` times smaller (area average) are aligned by a frozen TV-L1
-       solved on their texture (:func:`sktvnet.functional.texture`), blind to gains and
-       offsets, ``MATCH_ALIGNER``;
-    2. ``I1`` is warped by that flow, zoomed to the full size;
-    3. both are blurred (sigma ``MATCH_FIT_SIGMA``), so that the warp's own interpolation blur
-       does not bias the gain, and a gain and offset are fitted by least squares reweighted
-       ``MATCH_FIT_ITERS`` times by ``1 / (1 + (r / mean|r|)^2)``, over the pixels whose blur
-       window stays inside the frame after the warp: the pixels the coarse flow misaligns
-       (occlusions, motion boundaries) fall out of the fit.
-
-    ``compiled``: the alignment's iterations run on TVNet's compiled step, the graph the main
-    flow uses when it runs compiled (no compilation of its own).
-    """
-    batch, _, height, width = i0.shape
-    down = max(1.0, min(float(MATCH_DOWNSCALE), min(height, width) / MATCH_MIN_SIDE))
-    small = (max(1, round(height / down)), max(1, round(width / down)))
-    # No gradient flows here; while exporting (under inference mode already) a no_grad region
-    # would wrap the aligner's loops in a region that torch.export cannot nest loops in.
-    with contextlib.nullcontext() if torch.compiler.is_exporting() else torch.no_grad():
-        pair = F.interpolate(torch.cat([i0, i1], dim=1), size=small, mode="area")
-        aligner = _match_aligner(i0.device) if aligner is None else aligner
-        coarse = aligner._flow(pair[:, 0:1], pair[:, 1:2], compiled=compiled,
-                               use_checkpoint=False)
-        scale = torch.tensor([width / small[1], height / small[0]], dtype=i0.dtype,
-                             device=i0.device).view(1, 2, 1, 1)
-        flow = F.interpolate(coarse, size=(height, width), mode="bilinear",
-                             align_corners=False) * scale
-        # Warped at full size (the small frames' own interpolation blur would bias the gain),
-        # then fitted at the small size: the blur leaves nothing finer to see.
-        warped, outside = tvf.warp_unchecked(i1, flow)
-        fit = F.interpolate(torch.cat([i0, warped, outside.to(i0.dtype)], dim=1), size=small,
-                            mode="area")
-        sigma = MATCH_FIT_SIGMA / down
-        radius = int(math.ceil(3 * sigma))
-        # Pixels whose blur window reaches outside the frame: a max filter, one axis at a time.
-        outside = fit[:, 2:3]
-        outside = F.max_pool2d(outside, (2 * radius + 1, 1), 1, (radius, 0))
-        outside = F.max_pool2d(outside, (1, 2 * radius + 1), 1, (0, radius)) > 0
-        b0 = tvf.gaussian_blur_unchecked(fit[:, 0:1], sigma)
-        b1 = tvf.gaussian_blur_unchecked(fit[:, 1:2], sigma)
-        inside = (~outside).to(i0.dtype)
-        dims = (1, 2, 3)
-        weight = inside
-        gain = torch.ones(batch, 1, 1, 1, dtype=i0.dtype, device=i0.device)
-        m0 = m1 = torch.zeros_like(gain)
-        residual = (b1 - b0) * inside
-        for _ in range(MATCH_FIT_ITERS):
-            count = weight.sum(dims, keepdim=True).clamp_min(1.0)
-            spread = ((residual.abs() * weight).sum(dims, keepdim=True) / count).clamp_min(1e-6)
-            weight = inside / (1.0 + (residual / spread) ** 2)
-            total = weight.sum(dims, keepdim=True).clamp_min(1e-12)
-            m0 = (weight * b0).sum(dims, keepdim=True) / total
-            m1 = (weight * b1).sum(dims, keepdim=True) / total
-            d1 = b1 - m1
-            var = (weight * d1 * d1).sum(dims, keepdim=True)
-            flat = var <= 1e-12 * total
-            cov = (weight * (b0 - m0) * d1).sum(dims, keepdim=True)
-            gain = torch.where(flat, torch.ones_like(var),
-                               cov / torch.where(flat, torch.ones_like(var), var))
-            gain = gain.clamp(*_core.BRIGHTNESS_GAIN_RANGE)
-            residual = (gain * d1 + m0 - b0) * inside
-    return gain, m0 - gain * m1
+    """Gain and offset that map ``i1``'s grey levels to ``i0``'s
+    (:func:`sktvnet._match.match_brightness_stats`), aligned by ``aligner``: by default the
+    frozen TV-L1 of ``MATCH_ALIGNER`` that TVNet keeps for ``i0``'s device."""
+    aligner = _match_aligner(i0.device) if aligner is None else aligner
+    return _match.match_brightness_stats(i0, i1, aligner, compiled=compiled)
 
 
-def _match_brightness(i0: Tensor, i1: Tensor, aligner: "TVNet | None" = None, *,
+def _match_brightness(i0: Tensor, i1: Tensor, aligner: TVNet | None = None, *,
                       compiled: bool = False) -> Tensor:
-    """``i1`` (grey levels in [0, 255]) mapped by :func:`match_brightness_stats`, where the change
-    is large enough to be measured: pairs whose fitted change is under ``MATCH_MIN_CHANGE`` grey
-    levels (root mean square over the frame) keep ``i1`` as it is. That is the size of the fit's
-    own error on pairs of constant brightness, a tenth of what a 1% change of exposure makes."""
-    gain, offset = match_brightness_stats(i0, i1, aligner, compiled=compiled)
-    change = (gain - 1.0) * i1 + offset
-    rms = change.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt()
-    return torch.where(rms >= MATCH_MIN_CHANGE, i1 + change, i1)
+    """:func:`sktvnet._match.match_brightness`, by default on TVNet's aligner for the device."""
+    aligner = _match_aligner(i0.device) if aligner is None else aligner
+    return _match.match_brightness(i0, i1, aligner, compiled=compiled)
 
 
 class TVNet(nn.Module):

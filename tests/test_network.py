@@ -14,7 +14,7 @@ from skimage import data, transform
 from torch.autograd import gradcheck
 from torch.func import functional_call
 
-from sktvnet import _compile, _core, network, tvl1_optical_flow
+from sktvnet import _compile, _core, _match, network, tvl1_optical_flow
 from sktvnet import functional as tvf
 from sktvnet.losses import endpoint_error, tvl1_energy
 from sktvnet.network import TVNet
@@ -1117,7 +1117,7 @@ def test_match_brightness_aligner_runs_compiled_when_the_flow_does(monkeypatch, 
     assert linearized == []
     compiled = TVNet(**structure, compiled=True)(x0, x1)
     height, width = x0.shape[-2:]
-    down = max(1.0, min(float(network.MATCH_DOWNSCALE), min(height, width) / network.MATCH_MIN_SIDE))
+    down = max(1.0, min(float(_match.MATCH_DOWNSCALE), min(height, width) / _match.MATCH_MIN_SIDE))
     assert (height, width) in linearized                           # the flow's finest level
     assert (round(height / down), round(width / down)) in linearized  # the aligner's
     torch.testing.assert_close(compiled, eager, rtol=0, atol=1e-4)
