@@ -1,4 +1,5 @@
-"""Shared fixtures: devices, dtypes and the tolerance table used across the test modules."""
+"""Shared fixtures: devices, dtypes, the tolerance table, a random flow, one torch thread for a
+module, and a fresh compile policy, used across the test modules."""
 
 import contextlib
 import os
@@ -38,6 +39,25 @@ def dtype(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def flow(rng):
+    """A random float32 flow field (2, 5, 7) of a few pixels."""
+    return rng.normal(scale=4.0, size=(2, 5, 7)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module's tests (``pytestmark = pytest.mark.usefixtures(
+    "one_thread")``): tensors this small gain nothing from a thread pool, and lose much when
+    cores are busy."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture
