@@ -90,12 +90,12 @@ def tvl1_energy(
     check_like(image0, flow, "image0", "flow", spatial_only=True)
     lmbda = check_real("lmbda", lmbda, low=0.0, low_open=False)
     eps = check_real("eps", eps, low=0.0, low_open=False)
-    i0, i1 = tvf._to_grey(image0), tvf._to_grey(image1)
+    i0, i1 = tvf.to_grey_unchecked(image0), tvf.to_grey_unchecked(image1)
     if normalize:
-        i0, i1 = tvf._normalize_pair(i0, i1)
-    ux, uy = tvf._forward_gradient(flow)
+        i0, i1 = tvf.normalize_pair_unchecked(i0, i1)
+    ux, uy = tvf.forward_gradient_unchecked(flow)
     tv = torch.sqrt(ux * ux + uy * uy + eps).sum(dim=1)
-    warped, _ = tvf._warp(i1, flow)
+    warped, _ = tvf.warp_unchecked(i1, flow)
     data = (warped - i0).abs()[:, 0]
     return (tv + lmbda * data).mean()
 

@@ -7,13 +7,9 @@ from ._threads import before_torch as _before_torch
 
 _before_torch()
 
-import contextlib
-import contextvars
 import copy
 import functools
 import math
-import os
-import warnings
 from collections.abc import Sequence
 
 import torch
@@ -21,398 +17,20 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint as _checkpoint
 
-from . import _core
+from . import _compile, _core, _match
+from . import functional as tvf
+# Names of the compile policy that other modules take from here (estimators, command, export).
+from ._compile import forget_compiled_loops, job_of  # noqa: F401
+from ._match import MATCH_ALIGNER
 from ._validation import (check_interpolation, check_like, check_median_filter, check_preset,
                           check_real, check_tensor, check_texture, check_tvnet_params,
                           texture_shares)
-from . import functional as tvf
-
-try:  # a loop in an exported graph (torch >= 2.6); older versions export the iterations unrolled
-    from torch._higher_order_ops.scan import scan as _scan
-except ImportError:  # pragma: no cover - depends on the torch version
-    _scan = None
 
 __all__ = ["TVNet", "COMPILE_ENV_VAR", "COMPILE_MIN_WORK"]
 
 #: Environment variable that disables ``torch.compile`` everywhere in sktvnet when set to ``0``
 #: (also ``false``, ``no``, ``off``); read at each call.
-COMPILE_ENV_VAR = "SKTVNET_COMPILE"
-# Storage size of the trainable initial flow: independent of the image, resized to the input.
-U0_SIZE = (16, 16)
-# Range of log(sigma / PRESMOOTHING_SIGMA) of the learned pre-smoothing: from IPOL's sigma 0.8
-# (training may blur the frames more, never less) up to about 4 px.
-PRESMOOTHING_LOG_RANGE = (0.0, 1.6)
-
-
-def _compile_enabled() -> bool:
-    return os.environ.get(COMPILE_ENV_VAR, "1").strip().lower() not in ("0", "false", "no", "off")
-
-
-def _is_compile_error(exc: BaseException) -> bool:
-    """Whether ``exc`` comes from compiling (dynamo, inductor, the C++/Triton compilers), not
-    from running compiled code."""
-    from torch._dynamo import exc as dynamo_exc
-    from torch._inductor import exc as inductor_exc
-
-    return isinstance(exc, (
-        dynamo_exc.TorchDynamoException,  # Unsupported, BackendCompilerFailed, InductorError, ...
-        inductor_exc.CppCompileError,
-        inductor_exc.CppWrapperCodegenError,
-        inductor_exc.InvalidCxxCompiler,
-        inductor_exc.OperatorIssue,
-        inductor_exc.SubgraphLoweringException,
-    ))
-
-
-class _CompiledFunction:
-    """``fn`` compiled with ``torch.compile(fn, **options)`` at its first call, or ``fn`` itself.
-
-    Failure policy: a compile error (see ``_is_compile_error``; also any error of
-    ``torch.compile`` itself, e.g. an unsupported Python) concerns the function and the
-    installation, not one call, so the object warns once and runs ``fn`` eagerly from then on.
-    Any other error of a compiled call (out of memory, a bad input) propagates unchanged and the
-    next call runs compiled again: it says nothing about compilation.
-    """
-
-    def __init__(self, fn, **options) -> None:
-        self.fn = fn
-        self.options = options
-        self.compiled = None
-        self.failed = False
-
-    def __call__(self, *args):
-        if self.failed:
-            return self.fn(*args)
-        if self.compiled is None:
-            try:
-                self.compiled = torch.compile(self.fn, **self.options)
-            except Exception as exc:  # compile-time by construction: nothing has run yet
-                return self._give_up(exc, args)
-        try:
-            return self.compiled(*args)
-        except Exception as exc:
-            if not _is_compile_error(exc):
-                raise
-            return self._give_up(exc, args)
-
-    def _give_up(self, exc: Exception, args):
-        self.failed = True
-        warnings.warn(
-            f"torch.compile failed ({type(exc).__name__}: {str(exc).strip()[:300]}); "
-            f"TVNet runs eagerly from now on. Set {COMPILE_ENV_VAR}=0 to skip compilation.",
-            UserWarning,
-            stacklevel=3,  # the caller of the compiled function
-        )
-        return self.fn(*args)
-
-
-def _uniform_step(u, px, py, rho_c, grad, denom, forward_weight, divergence_weight, consts):
-    """One iteration with every input a tensor, so that a single compiled graph serves them all.
-
-    ``consts`` holds this iteration's (lmbda * theta, tau / theta, theta, eps): as a tensor, not
-    floats, it does not make the graph recompile for each iteration's (learned) step sizes or
-    for each TVNet's constants (a grid search over lmbda would).
-    """
-    l_t, taut, theta, eps = consts.unbind()
-    u, (px, py) = tvf._tvl1_step(
-        u, (px, py), rho_c, grad, denom, l_t=l_t, taut=taut, theta=theta, eps=eps,
-        forward_weight=forward_weight, divergence_weight=divergence_weight,
-    )
-    return u, px, py
-
-
-def _padded_views(buf: Tensor, shape, offset: int) -> Tensor:
-    """The ``(B, 2, H, W)`` field stored in ``buf`` (see ``_padded_step``), read ``offset``
-    elements further on: 1 is the right neighbour, W the one below, -1 and -W left and above."""
-    width = shape[-1]
-    count = math.prod(shape)
-    return buf[width + offset:width + offset + count].view(shape)
-
-
-def _padded_step(u, px, py, u_out, px_out, py_out, rho_c, grad, denom, masks,
-                 forward_weight, divergence_weight, consts):
-    """``_uniform_step`` for inference, written into ``u_out``, ``px_out``, ``py_out``.
-
-    Every field lives flattened in a buffer with W zeros before and after it, so that a neighbour
-    is a plain load at an offset; the zero border of Eq. 4-5 then costs no masked load (in
-    ``_uniform_step``, padding makes every neighbour a masked load, and the masks cost more than
-    the arithmetic). It relies on px being 0 on the last column and py on the last row (the
-    divergence ignores them), which the dual update keeps: the forward gradient is 0 there
-    (``masks``: (1, 2, H, W), 0 on the last column of x, on the last row of y, else 1), so p stays
-    at its starting 0. The values equal ``_uniform_step``'s; the graph mutates its outputs, so it
-    serves inference only (autograd goes through ``_uniform_step``).
-    """
-    shape = (rho_c.shape[0], 2, *rho_c.shape[-2:])
-    width = shape[-1]
-    l_t, taut, theta, eps = consts.unbind()
-    flow = _padded_views(u, shape, 0)
-    gx, gy = grad[:, 0:1], grad[:, 1:2]
-    rho = rho_c + gx * flow[:, 0:1] + gy * flow[:, 1:2]
-    v = flow - torch.clamp(rho / denom, -l_t, l_t) * grad
-    a, b, c, d = divergence_weight.reshape(-1).unbind()
-    div = ((b * _padded_views(px, shape, 0) + a * _padded_views(px, shape, -1))
-           + (d * _padded_views(py, shape, 0) + c * _padded_views(py, shape, -width)))
-    new = _padded_views(u_out, shape, 0)
-    new.copy_(v + theta * div)
-    a, b, c, d = forward_weight.reshape(-1).unbind()
-    ux = (a * new + b * _padded_views(u_out, shape, 1)) * masks[:, 0:1]
-    uy = (c * new + d * _padded_views(u_out, shape, width)) * masks[:, 1:2]
-    norm = 1.0 + taut * torch.sqrt(ux * ux + uy * uy + eps)
-    _padded_views(px_out, shape, 0).copy_((_padded_views(px, shape, 0) + taut * ux) / norm)
-    _padded_views(py_out, shape, 0).copy_((_padded_views(py, shape, 0) + taut * uy) / norm)
-
-
-def _padded_step_inplace(u, px, py, u_out, px_out, py_out, rho_c, grad, denom, masks,
-                         forward_weight, divergence_weight, consts, scratch, update_dual=True):
-    """``_padded_step`` for eager inference: the same buffers, computed in place.
-
-    Every operation writes into ``u_out``, ``px_out``, ``py_out`` or ``scratch`` (a
-    ``(B, 1, H, W)`` and three ``(B, 2, H, W)`` tensors), allocated once for all iterations:
-    with a new tensor per operation, most of an eager iteration went to the allocator giving
-    fresh memory pages (at 240x320, 8 pairs, one thread: 43-70 ms an iteration against 11).
-    The results equal ``_uniform_step``'s up to rounding (the sums are formed in another order).
-    ``update_dual=False`` (the last iteration of a level) leaves ``px_out`` and ``py_out`` as
-    they are: p is reset at the next level.
-    """
-    shape = (rho_c.shape[0], 2, *rho_c.shape[-2:])
-    width = shape[-1]
-    l_t, taut, theta, eps = consts.unbind()
-    flow = _padded_views(u, shape, 0)
-    coef, ux, uy, norm = scratch
-    # Threshold step: coef = clip(rho / denom, -l_t, l_t), v = u - coef grad.
-    torch.addcmul(rho_c, grad[:, 0:1], flow[:, 0:1], out=coef)
-    coef.addcmul_(grad[:, 1:2], flow[:, 1:2]).div_(denom).clamp_(-l_t, l_t)
-    new = _padded_views(u_out, shape, 0)
-    torch.addcmul(flow, coef, grad, value=-1.0, out=new)
-    # Primal step: u = v + theta div p.
-    a, b, c, d = (divergence_weight.reshape(-1) * theta).unbind()
-    new.addcmul_(_padded_views(px, shape, 0), b).addcmul_(_padded_views(px, shape, -1), a)
-    new.addcmul_(_padded_views(py, shape, 0), d).addcmul_(_padded_views(py, shape, -width), c)
-    if not update_dual:
-        return
-    # Dual step: p = (p + tau/theta grad u) / (1 + tau/theta |grad u|).
-    a, b, c, d = forward_weight.reshape(-1).unbind()
-    torch.mul(new, a, out=ux).addcmul_(_padded_views(u_out, shape, 1), b).mul_(masks[:, 0:1])
-    torch.mul(new, c, out=uy).addcmul_(_padded_views(u_out, shape, width), d)
-    uy.mul_(masks[:, 1:2])
-    torch.mul(ux, ux, out=norm).addcmul_(uy, uy).add_(eps).sqrt_().mul_(taut).add_(1.0)
-    for p, p_out, grad_u in ((px, px_out, ux), (py, py_out, uy)):
-        out = _padded_views(p_out, shape, 0)
-        torch.addcmul(_padded_views(p, shape, 0), grad_u, taut, out=out).div_(norm)
-
-
-def _linearize(i0, stack, flow, eps, bicubic=False, compensate=False, opencv=False):
-    """The data term of one warp: ``I1`` and its gradient warped by ``flow`` (the channels of
-    ``stack``; bilinear, or bicubic when ``bicubic``), with the gain and offset that map them to
-    ``I0`` applied when ``compensate``, then ``rho_c = I1w - grad . w - I0`` and
-    ``|grad|^2 + eps`` (Eq. 10-11).
-
-    Outside the image there is no data: I1w and its gradient are zero there, so that the
-    threshold step keeps v = u. ``eps`` is a 0-d tensor (one graph for every constant).
-    ``opencv`` warps as ``cv2.remap`` (zero border, Keys a = -0.75 when bicubic), whose border
-    fades to zero by itself.
-    """
-    warped, outside = (tvf._opencv_warp if opencv else tvf._warp)(stack, flow, bicubic)
-    if compensate:
-        warped = tvf._compensate_brightness(i0, warped, outside)
-    if not opencv:
-        warped = warped.masked_fill(outside, 0.0)
-    i1w, grad = warped[:, 0:1], warped[:, 1:3]
-    gx, gy = grad[:, 0:1], grad[:, 1:2]
-    rho_c = i1w - gx * flow[:, 0:1] - gy * flow[:, 1:2] - i0
-    denom = gx * gx + gy * gy + eps
-    return rho_c, grad, denom
-
-
-# The brightness match (``match_brightness``): the coarse alignment it fits on, and the fit.
-# Tuned on scikit-image's test images (never the held-out sources); see match_brightness_stats.
-MATCH_DOWNSCALE = 3            # the alignment runs on frames this many times smaller
-MATCH_MIN_SIDE = 16            # ... but never under this many pixels a side
-MATCH_ALIGNER = dict(n_scales=4, n_warps=2, n_iters=20, zoom_factor=0.5, texture=True)
-MATCH_FIT_SIGMA = 4.0          # both frames blurred so before the fit (px at full size)
-MATCH_FIT_ITERS = 8            # reweightings of the robust fit
-MATCH_MIN_CHANGE = 0.25        # grey levels (of 255): smaller fitted changes are not applied
-_MATCH_ALIGNERS: dict = {}
-
-
-def _match_aligner(device) -> "TVNet":
-    aligner = _MATCH_ALIGNERS.get(device)
-    if aligner is None:
-        aligner = TVNet(**MATCH_ALIGNER, compiled=False).to(device).eval()
-        _MATCH_ALIGNERS[device] = aligner
-    return aligner
-
-
-def match_brightness_stats(i0: Tensor, i1: Tensor, aligner: "TVNet | None" = None, *,
-                           compiled: bool = False) -> tuple[Tensor, Tensor]:
-    """Gain ``a`` and offset ``b`` (each ``(B, 1, 1, 1)``, no gradient) with
-    ``a * I1(x + w(x)) + b ~= I0(x)``, where ``w`` is a coarse flow that no change of brightness
-    can mislead.
-
-    A change of brightness between two frames (exposure, flicker) is motion to TV-L1: on smooth
-    regions, where a small difference of grey levels is explained by a large motion, a 1% offset
-    turns a still pair into motions of many pixels, at every level of the pyramid. Fitting the
-    change per warp against the current flow (``compensate_brightness``) cannot tell it from a
-    motion there either, since both explain the same difference. This fit breaks the tie with
-    an alignment that ignores brightness:
-
-    1. frames ``MATCH_DOWNSCALE`` times smaller (area average) are aligned by a frozen TV-L1
-       solved on their texture (:func:`sktvnet.functional.texture`), blind to gains and
-       offsets, ``MATCH_ALIGNER``;
-    2. ``I1`` is warped by that flow, zoomed to the full size;
-    3. both are blurred (sigma ``MATCH_FIT_SIGMA``), so that the warp's own interpolation blur
-       does not bias the gain, and a gain and offset are fitted by least squares reweighted
-       ``MATCH_FIT_ITERS`` times by ``1 / (1 + (r / mean|r|)^2)``, over the pixels whose blur
-       window stays inside the frame after the warp: the pixels the coarse flow misaligns
-       (occlusions, motion boundaries) fall out of the fit.
-
-    ``compiled``: the alignment's iterations run on TVNet's compiled step, the graph the main
-    flow uses when it runs compiled (no compilation of its own).
-    """
-    batch, _, height, width = i0.shape
-    down = max(1.0, min(float(MATCH_DOWNSCALE), min(height, width) / MATCH_MIN_SIDE))
-    small = (max(1, round(height / down)), max(1, round(width / down)))
-    # No gradient flows here; while exporting (under inference mode already) a no_grad region
-    # would wrap the aligner's loops in a region that torch.export cannot nest loops in.
-    with contextlib.nullcontext() if torch.compiler.is_exporting() else torch.no_grad():
-        pair = F.interpolate(torch.cat([i0, i1], dim=1), size=small, mode="area")
-        aligner = _match_aligner(i0.device) if aligner is None else aligner
-        coarse = aligner._flow(pair[:, 0:1], pair[:, 1:2], compiled=compiled,
-                               use_checkpoint=False)
-        scale = torch.tensor([width / small[1], height / small[0]], dtype=i0.dtype,
-                             device=i0.device).view(1, 2, 1, 1)
-        flow = F.interpolate(coarse, size=(height, width), mode="bilinear",
-                             align_corners=False) * scale
-        # Warped at full size (the small frames' own interpolation blur would bias the gain),
-        # then fitted at the small size: the blur leaves nothing finer to see.
-        warped, outside = tvf._warp(i1, flow)
-        fit = F.interpolate(torch.cat([i0, warped, outside.to(i0.dtype)], dim=1), size=small,
-                            mode="area")
-        sigma = MATCH_FIT_SIGMA / down
-        radius = int(math.ceil(3 * sigma))
-        # Pixels whose blur window reaches outside the frame: a max filter, one axis at a time.
-        outside = fit[:, 2:3]
-        outside = F.max_pool2d(outside, (2 * radius + 1, 1), 1, (radius, 0))
-        outside = F.max_pool2d(outside, (1, 2 * radius + 1), 1, (0, radius)) > 0
-        b0 = tvf._gaussian_blur(fit[:, 0:1], sigma)
-        b1 = tvf._gaussian_blur(fit[:, 1:2], sigma)
-        inside = (~outside).to(i0.dtype)
-        dims = (1, 2, 3)
-        weight = inside
-        gain = torch.ones(batch, 1, 1, 1, dtype=i0.dtype, device=i0.device)
-        m0 = m1 = torch.zeros_like(gain)
-        residual = (b1 - b0) * inside
-        for _ in range(MATCH_FIT_ITERS):
-            count = weight.sum(dims, keepdim=True).clamp_min(1.0)
-            spread = ((residual.abs() * weight).sum(dims, keepdim=True) / count).clamp_min(1e-6)
-            weight = inside / (1.0 + (residual / spread) ** 2)
-            total = weight.sum(dims, keepdim=True).clamp_min(1e-12)
-            m0 = (weight * b0).sum(dims, keepdim=True) / total
-            m1 = (weight * b1).sum(dims, keepdim=True) / total
-            d1 = b1 - m1
-            var = (weight * d1 * d1).sum(dims, keepdim=True)
-            flat = var <= 1e-12 * total
-            cov = (weight * (b0 - m0) * d1).sum(dims, keepdim=True)
-            gain = torch.where(flat, torch.ones_like(var),
-                               cov / torch.where(flat, torch.ones_like(var), var))
-            gain = gain.clamp(*_core.BRIGHTNESS_GAIN_RANGE)
-            residual = (gain * d1 + m0 - b0) * inside
-    return gain, m0 - gain * m1
-
-
-def _match_brightness(i0: Tensor, i1: Tensor, aligner: "TVNet | None" = None, *,
-                      compiled: bool = False) -> Tensor:
-    """``i1`` (grey levels in [0, 255]) mapped by :func:`match_brightness_stats`, where the change
-    is large enough to be measured: pairs whose fitted change is under ``MATCH_MIN_CHANGE`` grey
-    levels (root mean square over the frame) keep ``i1`` as it is. That is the size of the fit's
-    own error on pairs of constant brightness, a tenth of what a 1% change of exposure makes."""
-    gain, offset = match_brightness_stats(i0, i1, aligner, compiled=compiled)
-    change = (gain - 1.0) * i1 + offset
-    rms = change.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt()
-    return torch.where(rms >= MATCH_MIN_CHANGE, i1 + change, i1)
-
-
-# The bodies of the loops of an exported graph (TVNet._iterate_loop, TVNet._solve_level_loop),
-# at module level so that export.py can make torch forget what it compiled of them before.
-def _loop_iteration(rho_c, grad, denom, eps: float, carry, scanned):
-    """One iteration: ``carry`` is (u, px, py), ``scanned`` the iteration's forward and
-    divergence taps and its row of the step table."""
-    flow, px, py = carry
-    forward_taps, div_taps, row = scanned
-    flow, (px, py) = tvf._tvl1_step(
-        flow, (px, py), rho_c, grad, denom, l_t=row[0], taut=row[1], theta=row[2], eps=eps,
-        forward_weight=forward_taps, divergence_weight=div_taps)
-    return (flow, px, py), ()
-
-
-def _loop_warp(i0, stack, eps_tensor, options, n_iters: int, eps: float, carry, scanned):
-    """One warp: linearise at the current flow, then the loop of its ``n_iters`` iterations;
-    ``scanned`` holds the warp's taps and step sizes, one row per iteration."""
-    flow, px, py = carry
-    forward_taps, div_taps, rows = scanned
-    rho_c, grad, denom = _linearize(i0, stack, flow, eps_tensor, *options)
-    flow, (px, py) = TVNet._iterate_loop(flow, (px, py), rho_c, grad, denom, forward_taps,
-                                         div_taps, rows, 0, n_iters, eps)
-    return (flow, px, py), ()
-
-
-LOOP_BODIES = (_loop_iteration, _loop_warp)
-
-
-def forget_compiled_loops() -> None:
-    """Make torch forget what it compiled of TVNet's loops for an earlier export.
-
-    torch.export traces each loop (:data:`LOOP_BODIES`) by compiling torch.scan's inner
-    function, whose cache would serve a loop compiled for another batch size (one fixed by
-    ``batch_size``) and break a dynamic batch. Only those functions are forgotten where torch
-    lets them be named (its ``reset_code``): other compiled code (a compiled TVNet) keeps its
-    cache; otherwise all of torch.compile's caches are. Without torch.scan, nothing is.
-    """
-    if _scan is None:
-        return
-    codes = [body.__code__ for body in LOOP_BODIES]
-    codes += [const for const in _scan.__code__.co_consts
-              if getattr(const, "co_name", None) == "run_flattened_scan"]
-    reset_code = getattr(torch._dynamo, "reset_code", None)
-    if reset_code is None or len(codes) == len(LOOP_BODIES):
-        torch._dynamo.reset()
-        return
-    for code in codes:
-        reset_code(code)
-
-
-def _taps_per_iteration(forward: Tensor, div: Tensor) -> tuple[Tensor, Tensor]:
-    """A level's forward and divergence taps (one set per dual update, T - 1 of them) padded to
-    one set per iteration: ``forward[t]`` at the end of iteration t, ``div[t]`` at its start.
-    Where a set does not exist (p = 0 before the first iteration, p unused after the last) any
-    taps will do; padding keeps one tensor kind for compiled graphs and one row per iteration
-    for the exported loops."""
-    default = torch.tensor([tvf.FORWARD_TAPS] * 2, dtype=forward.dtype,
-                           device=forward.device)[None]
-    return torch.cat([forward, default]), torch.cat([default, div])
-
-
-def _fused_kernel(kind: str, *args):
-    """``_linearize(*args)`` (``kind="linearize"``, once per warp) or ``_uniform_step(*args)``
-    (``"step"``, once per iteration): the two parts of TVNet that run compiled. One compiled
-    function holds both (a graph for each kind), so that compiling succeeds or fails for them
-    together. Eagerly, the gathers of a warp (4 a sample, 16 bicubic) and the arithmetic around
-    them pass over memory a dozen times and cost about ten iterations (bilinear); compiled, one
-    pass."""
-    if kind == "linearize":
-        return _linearize(*args)
-    if kind == "padded_step":
-        return _padded_step(*args)
-    return _uniform_step(*args)
-
-
-# dynamic=True: one graph per kind for every pyramid level, iteration, batch size and image size.
-# Every index that a warp gathers at is clamped to the image first, so inductor's bounds check of
-# each indirect load, which it cannot prove true for symbolic sizes, would only cost time (a
-# quarter of a bicubic warp's).
-_COMPILED = _CompiledFunction(_fused_kernel, dynamic=True,
-                              options={"assert_indirect_indexing": False})
-
+COMPILE_ENV_VAR = _compile.COMPILE_ENV_VAR
 #: Work above which ``compiled="auto"`` compiles, in pixel-iterations (pairs x pixels summed over
 #: the pyramid levels x n_warps x n_iters). The break-even point, the first compile divided by
 #: the time that fusing saves per pixel-iteration, measured 1.5e9 and 2.4e9 in two runs on a
@@ -423,60 +41,40 @@ _COMPILED = _CompiledFunction(_fused_kernel, dynamic=True,
 #: then serves every later job of the process and the cache every later process, so the
 #: threshold is the warm break-even. A 100-frame 240x320 video through TVNet-1-1-50 (3.8e8)
 #: runs eagerly, three 5-frame 68x160 clips through TVNet-3-3-30 (1.5e7) too.
-COMPILE_MIN_WORK = 1.5e9
-# Inference work that "auto" ran eagerly in this process while no graph was compiled.
-_eager_work = 0.0
-# The job in progress, announced by job_of: (pairs x pixels of the job, _eager_work before it).
-_job = contextvars.ContextVar("sktvnet_job", default=None)
+COMPILE_MIN_WORK = _compile.COMPILE_MIN_WORK
+# Storage size of the trainable initial flow: independent of the image, resized to the input.
+U0_SIZE = (16, 16)
+# Range of log(sigma / PRESMOOTHING_SIGMA) of the learned pre-smoothing: from IPOL's sigma 0.8
+# (training may blur the frames more, never less) up to about 4 px.
+PRESMOOTHING_LOG_RANGE = (0.0, 1.6)
 
 
-@contextlib.contextmanager
-def job_of(pair_pixels: int):
-    """Announce that the coming calls make one job of ``pair_pixels``, so that
-    ``compiled="auto"`` weighs compiling against the whole job, not against each batch of it.
-
-    The estimators and ``sktvnet flow`` wrap a video's (or a call's) batches in it.
-
-    Parameters
-    ----------
-    pair_pixels : int
-        Pairs x H x W of the whole job, e.g. a video's ``(T - 1) * H * W``.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sktvnet.network import TVNet, job_of
-    >>> net = TVNet(n_scales=1, n_iters=2)
-    >>> frames = torch.rand(4, 1, 16, 16)
-    >>> with job_of(3 * 16 * 16), torch.inference_mode():  # 3 pairs, in batches of 1
-    ...     flows = [net(frames[t:t + 1], frames[t + 1:t + 2]) for t in range(3)]
-    >>> flows[0].shape
-    torch.Size([1, 2, 16, 16])
-    """
-    token = _job.set((pair_pixels, _eager_work))
-    try:
-        yield
-    finally:
-        _job.reset(token)
+# The brightness match (sktvnet._match) aligns on a frozen TVNet: TVNet keeps one per device.
+_MATCH_ALIGNERS: dict = {}
 
 
-def _compile_pays(work_per_pixel: float, batch_pixels: int) -> bool:
-    """The rule of ``compiled="auto"`` for inference; counts the work it leaves to eager.
+def _match_aligner(device) -> TVNet:
+    aligner = _MATCH_ALIGNERS.get(device)
+    if aligner is None:
+        aligner = TVNet(**MATCH_ALIGNER, compiled=False).to(device).eval()
+        _MATCH_ALIGNERS[device] = aligner
+    return aligner
 
-    A compiled graph serves every later call (one graph for all sizes), so it always pays once
-    it exists. Before that, compiling pays when the job (else this call) plus the work already
-    run eagerly reaches ``COMPILE_MIN_WORK``: a long video compiles at once, a small job runs
-    eagerly, and many small jobs compile once their sum would have repaid it.
-    """
-    global _eager_work
-    if _COMPILED.compiled is not None:
-        return True
-    job = _job.get()
-    before, pixels = (_eager_work, batch_pixels) if job is None else (job[1], job[0])
-    if before + pixels * work_per_pixel >= COMPILE_MIN_WORK:
-        return True
-    _eager_work += batch_pixels * work_per_pixel
-    return False
+
+def match_brightness_stats(i0: Tensor, i1: Tensor, aligner: TVNet | None = None, *,
+                           compiled: bool = False) -> tuple[Tensor, Tensor]:
+    """Gain and offset that map ``i1``'s grey levels to ``i0``'s
+    (:func:`sktvnet._match.match_brightness_stats`), aligned by ``aligner``: by default the
+    frozen TV-L1 of ``MATCH_ALIGNER`` that TVNet keeps for ``i0``'s device."""
+    aligner = _match_aligner(i0.device) if aligner is None else aligner
+    return _match.match_brightness_stats(i0, i1, aligner, compiled=compiled)
+
+
+def _match_brightness(i0: Tensor, i1: Tensor, aligner: TVNet | None = None, *,
+                      compiled: bool = False) -> Tensor:
+    """:func:`sktvnet._match.match_brightness`, by default on TVNet's aligner for the device."""
+    aligner = _match_aligner(i0.device) if aligner is None else aligner
+    return _match.match_brightness(i0, i1, aligner, compiled=compiled)
 
 
 class TVNet(nn.Module):
@@ -917,7 +515,7 @@ class TVNet(nn.Module):
         return flow.clone()
 
     def _use_compiled(self, need_grad: bool, shape) -> bool:
-        if self.compiled is False or _COMPILED.failed or not _compile_enabled():
+        if self.compiled is False or _compile.policy().failed or not _compile.compile_enabled():
             return False
         if self.compiled is True:
             return True
@@ -926,7 +524,7 @@ class TVNet(nn.Module):
         batch, _, height, width = shape
         levels = _core.pyramid_shapes(height, width, self.n_scales, self.zoom_factor)
         per_pixel = sum(h * w for h, w in levels) / (height * width) * self.n_warps * self.n_iters
-        return _compile_pays(per_pixel, batch * height * width)
+        return _compile.policy().pays(per_pixel, batch * height * width)
 
     def _flow(self, x0: Tensor, x1: Tensor, *, compiled: bool, use_checkpoint: bool) -> Tensor:
         batch, _, height, width = x0.shape
@@ -935,21 +533,21 @@ class TVNet(nn.Module):
         opencv = self.preset == "opencv"
         # OpenCV keeps the frames' values (its lambda weighs 8-bit differences); TV-L1 as IPOL
         # scales each pair to [0, 255].
-        scale = tvf._opencv_scale if opencv else tvf._normalize_pair
-        i0, i1 = scale(tvf._to_grey(x0), tvf._to_grey(x1))
+        scale = tvf.opencv_scale if opencv else tvf.normalize_pair_unchecked
+        i0, i1 = scale(tvf.to_grey_unchecked(x0), tvf.to_grey_unchecked(x1))
         if self.match_brightness:
             # An exported copy holds its aligner (export.py); TVNet shares one per device.
             i1 = _match_brightness(i0, i1, self._modules.get("match_aligner"), compiled=compiled)
         if opencv:  # OpenCV's pyramid: no pre-smoothing, levels resized without blur
             shapes = _core.opencv_pyramid_shapes(height, width, self.n_scales, self.zoom_factor)
-            levels = tvf._opencv_pyramid(torch.cat([i0, i1], dim=1), shapes, self.zoom_factor)
+            levels = tvf.opencv_pyramid(torch.cat([i0, i1], dim=1), shapes, self.zoom_factor)
         else:
             frames = self._presmooth(torch.cat([i0, i1], dim=1))
             shapes = _core.pyramid_shapes(height, width, self.n_scales, self.zoom_factor)
-            levels = tvf._pyramid(frames, shapes, self.zoom_factor, bicubic)
+            levels = tvf.pyramid_unchecked(frames, shapes, self.zoom_factor, bicubic)
         # Level by level: the texture of the finest frames alone would leave the coarse levels,
         # which see large motions, almost nothing.
-        levels = [tvf._texture(level, weight=share) if share else level
+        levels = [tvf.texture_unchecked(level, weight=share) if share else level
                   for level, share in zip(levels, texture_shares(self.texture, len(levels)))]
         centered = self.centered_weight.to(device=device, dtype=dtype)
         forward = self.forward_weight.to(device=device, dtype=dtype)
@@ -964,8 +562,8 @@ class TVNet(nn.Module):
                 compiled=compiled, use_checkpoint=use_checkpoint,
             )
             if level > 0:
-                flow = (tvf._opencv_resize(flow, shapes[level - 1]) if opencv
-                        else tvf._zoom_in(flow, shapes[level - 1], bicubic))
+                flow = (tvf.opencv_resize(flow, shapes[level - 1]) if opencv
+                        else tvf.zoom_in_unchecked(flow, shapes[level - 1], bicubic))
                 flow = flow * (1.0 / self.zoom_factor)
         return flow
 
@@ -982,8 +580,8 @@ class TVNet(nn.Module):
             # window would be undefined).
             return torch.full_like(frames, math.nan)
         if isinstance(sigma, Tensor):
-            return tvf._gaussian_blur_learnable(frames, sigma)
-        return tvf._gaussian_blur(frames, sigma)
+            return tvf.gaussian_blur_learnable(frames, sigma)
+        return tvf.gaussian_blur_unchecked(frames, sigma)
 
     def _initial_flow(self, shapes, batch: int, dtype, device) -> Tensor:
         h, w = shapes[-1]
@@ -1003,22 +601,22 @@ class TVNet(nn.Module):
     def _solve_level(self, i0, i1, flow, centered, forward, div, steps, *, compiled,
                      use_checkpoint):
         """``n_warps`` warps of ``n_iters`` iterations on one level; p starts at 0 (None)."""
-        i1x, i1y = tvf._centered_gradient(i1, centered)
+        i1x, i1y = tvf.centered_gradient_unchecked(i1, centered)
         stack = torch.cat([i1, i1x, i1y], dim=1)
         p = None
         eps = torch.tensor(self.eps, dtype=i0.dtype, device=i0.device)
         bicubic = self.interpolation == "bicubic"
         opencv = self.preset == "opencv"
-        if (torch.compiler.is_exporting() and _scan is not None and self.n_warps > 1
+        if (torch.compiler.is_exporting() and tvf.scan is not None and self.n_warps > 1
                 and not self.median_filter and self.tol == 0):
             return self._solve_level_loop(i0, stack, flow, forward, div, steps, eps)
         for warp_index in range(self.n_warps):
             if compiled:
-                rho_c, grad, denom = _COMPILED("linearize", i0, stack, flow, eps, bicubic,
-                                               self.compensate_brightness, opencv)
+                rho_c, grad, denom = _compile.policy().kernel(
+                    "linearize", i0, stack, flow, eps, bicubic, self.compensate_brightness, opencv)
             else:
-                rho_c, grad, denom = _linearize(i0, stack, flow, eps, bicubic,
-                                                self.compensate_brightness, opencv)
+                rho_c, grad, denom = tvf.linearize(i0, stack, flow, eps, bicubic,
+                                                   self.compensate_brightness, opencv)
             start = warp_index * self.n_iters
             # The median filter runs before every MEDIAN_EVERY iterations of the warp (OpenCV's
             # outer iterations): the iterations run in stretches between its passes.
@@ -1029,7 +627,7 @@ class TVNet(nn.Module):
                 if settled is not None and bool(settled.all()):
                     break
                 if self.median_filter:
-                    filtered = tvf._median_filter(flow, self.median_filter)
+                    filtered = tvf.median_filter_unchecked(flow, self.median_filter)
                     flow = filtered if settled is None else torch.where(settled, flow, filtered)
                 if self.tol > 0:
                     flow, p, settled = self._iterate_to_tol(
@@ -1053,18 +651,20 @@ class TVNet(nn.Module):
     def _solve_level_loop(self, i0, stack, flow, forward, div, steps, eps):
         """``_solve_level`` for export: the warps of a level are one loop (a ``torch.scan``,
         an ONNX ``Scan``) whose body warps ``I1`` and runs the loop of the iterations
-        (``_iterate_loop``), so that the graph holds one warp per level whatever ``n_warps``."""
+        (``functional.iterate_loop``), so that the graph holds one warp per level whatever
+        ``n_warps``."""
         n_warps, n_iters = self.n_warps, self.n_iters
-        forward, div = _taps_per_iteration(forward, div)
+        forward, div = tvf.taps_per_iteration(forward, div)
         forward = forward.reshape(n_warps, n_iters, 2, 2)
         div = div.reshape(n_warps, n_iters, 2, 2)
         steps = steps.reshape(n_warps, n_iters, -1)
         options = (self.interpolation == "bicubic", self.compensate_brightness,
                    self.preset == "opencv")
-        body = functools.partial(_loop_warp, i0.clone(), stack.clone(), eps, options, n_iters,
+        body = functools.partial(tvf.loop_warp, i0.clone(), stack.clone(), eps, options, n_iters,
                                  self.eps)
         zeros = torch.zeros_like(flow)
-        (flow, _, _), _ = _scan(body, (flow.clone(), zeros, zeros.clone()), (forward, div, steps))
+        (flow, _, _), _ = tvf.scan(body, (flow.clone(), zeros, zeros.clone()),
+                                   (forward, div, steps))
         return flow
 
     def _iterate_to_tol(self, u, p, rho_c, grad, denom, forward, div, steps, start: int,
@@ -1098,16 +698,16 @@ class TVNet(nn.Module):
         ``steps`` (see ``_step_table``).
         """
         last = self.n_warps * self.n_iters - 1
-        exporting = torch.compiler.is_exporting() and _scan is not None and stop - start > 1
+        exporting = torch.compiler.is_exporting() and tvf.scan is not None and stop - start > 1
         # Inference runs on zero-bordered buffers, in place when eager. Under torch.compile or
         # torch.export of the whole network (ONNX files) the functional form serves better: the
         # graph plans its own memory, and a mutating graph exports larger and runs slower.
         inference = not torch.is_grad_enabled() and not torch.compiler.is_compiling()
         if compiled or inference or exporting:
-            forward, div = _taps_per_iteration(forward, div)
+            forward, div = tvf.taps_per_iteration(forward, div)
         if exporting:
-            return self._iterate_loop(u, p, rho_c, grad, denom, forward, div, steps, start, stop,
-                                      self.eps)
+            return tvf.iterate_loop(u, p, rho_c, grad, denom, forward, div, steps, start, stop,
+                                    self.eps)
         if inference:
             return self._iterate_padded(u, p, rho_c, grad, denom, forward, div, steps,
                                         start, stop, compiled=compiled, last=last)
@@ -1117,7 +717,7 @@ class TVNet(nn.Module):
             for t in range(start, stop):
                 # Clones, not views: the guards of a view include its base's size, which differs
                 # between structures and would make the graph recompile.
-                u, px, py = _COMPILED(
+                u, px, py = _compile.policy().kernel(
                     "step", u, p[0], p[1], rho_c, grad, denom,
                     forward[t].clone(), div[t].clone(), steps[t].clone(),
                 )
@@ -1125,7 +725,7 @@ class TVNet(nn.Module):
             return u, p
         for t in range(start, stop):
             l_t, taut, theta, _ = steps[t].unbind()
-            u, p = tvf._tvl1_step(
+            u, p = tvf.tvl1_step(
                 u, p, rho_c, grad, denom, l_t=l_t, taut=taut, theta=theta, eps=self.eps,
                 forward_weight=forward[t] if t < last else None,
                 divergence_weight=div[t - 1] if t > 0 else None,
@@ -1134,30 +734,12 @@ class TVNet(nn.Module):
         return u, p
 
     @staticmethod
-    def _iterate_loop(u, p, rho_c, grad, denom, forward, div, steps, start: int, stop: int,
-                      eps: float):
-        """``_iterate`` for export: one loop over the iterations (``torch.scan``, an ONNX
-        ``Scan``), whose body is written once in the graph and whose per-iteration taps and
-        step sizes are the loop's scanned inputs. Every iteration updates the dual variable
-        (after the last one of a level that p is unused, and u does not depend on it), and p = 0
-        stands for p = None (its divergence is zero, so u is the same). ``forward`` and ``div``
-        hold a tap set for every iteration (``_iterate`` pads them)."""
-        if p is None:
-            p = (torch.zeros_like(u), torch.zeros_like(u))
-        # Fresh tensors: the loop body cannot trace views whose offset depends on the batch.
-        body = functools.partial(_loop_iteration, rho_c.clone(), grad.clone(), denom.clone(),
-                                 eps)
-        (u, px, py), _ = _scan(body, (u, p[0], p[1]),
-                               (forward[start:stop], div[start:stop], steps[start:stop]))
-        return u, (px, py)
-
-    @staticmethod
     def _iterate_padded(u, p, rho_c, grad, denom, forward, div, steps, start: int, stop: int, *,
                         compiled: bool, last: int):
-        """``_iterate`` for inference: ``_padded_step`` compiled (``compiled``), else
-        ``_padded_step_inplace``, between two sets of zero-bordered buffers, each iteration
-        writing the set that the previous one read. ``forward`` and ``div`` hold a tap set for
-        every iteration (``_iterate`` pads them)."""
+        """``_iterate`` for inference: ``functional.padded_step`` compiled (``compiled``), else
+        ``functional.padded_step_inplace``, between two sets of zero-bordered buffers, each
+        iteration writing the set that the previous one read. ``forward`` and ``div`` hold a tap
+        set for every iteration (``_iterate`` pads them)."""
         shape = u.shape
         height, width = shape[-2:]
         state = [u] + ([torch.zeros_like(u)] * 2 if p is None else list(p))
@@ -1171,13 +753,14 @@ class TVNet(nn.Module):
             scratch += [torch.empty_like(u) for _ in range(3)]
         for t in range(start, stop):
             if compiled:
-                _COMPILED("padded_step", *buffers, *spare, rho_c, grad, denom, masks,
-                          forward[t].clone(), div[t].clone(), steps[t].clone())
+                _compile.policy().kernel("padded_step", *buffers, *spare, rho_c, grad, denom,
+                                         masks, forward[t].clone(), div[t].clone(),
+                                         steps[t].clone())
             else:
-                _padded_step_inplace(*buffers, *spare, rho_c, grad, denom, masks, forward[t],
-                                     div[t], steps[t], scratch, update_dual=t < last)
+                tvf.padded_step_inplace(*buffers, *spare, rho_c, grad, denom, masks, forward[t],
+                                        div[t], steps[t], scratch, update_dual=t < last)
                 if t == last:  # p was not updated: it is the one the iteration read
                     spare[1:] = buffers[1:]
             buffers, spare = spare, buffers
-        u, px, py = (_padded_views(buf, shape, 0) for buf in buffers)
+        u, px, py = (tvf.padded_views(buf, shape, 0) for buf in buffers)
         return u, (px, py)

@@ -1,5 +1,7 @@
-"""Shared fixtures: devices, dtypes and the tolerance table used across the test modules."""
+"""Shared fixtures: devices, dtypes, the tolerance table, a random flow, one torch thread for a
+module, and a fresh compile policy, used across the test modules."""
 
+import contextlib
 import os
 
 # Compilation (torch.compile) takes tens of seconds per shape on a small CPU: tests run eager.
@@ -37,3 +39,36 @@ def dtype(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def flow(rng):
+    """A random float32 flow field (2, 5, 7) of a few pixels."""
+    return rng.normal(scale=4.0, size=(2, 5, 7)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module's tests (``pytestmark = pytest.mark.usefixtures(
+    "one_thread")``): tensors this small gain nothing from a thread pool, and lose much when
+    cores are busy."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def compile_policy():
+    """Installs a fresh compile policy for the test, ``install(**kwargs)`` ->
+    ``sktvnet._compile.CompilePolicy(**kwargs)``: nothing compiled yet, no eager work counted
+    (the process's own policy is left as it was)."""
+    from sktvnet import _compile
+
+    with contextlib.ExitStack() as stack:
+        def install(**kwargs):
+            return stack.enter_context(_compile.use_policy(_compile.CompilePolicy(**kwargs)))
+
+        yield install

@@ -16,13 +16,8 @@ from sktvnet.io import read_video
 from sktvnet.network import TVNet
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tensors this small gain nothing from a thread pool, and lose much when cores are busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tensors this small gain nothing from a thread pool (conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _flows(X, n_iters=30):

@@ -82,23 +82,21 @@ def test_progress_counts_pairs_not_videos(capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("n_frames, compiles", [(5, False), (9, True)])
-def test_transform_weighs_compiling_against_the_whole_video(monkeypatch, n_frames, compiles):
+def test_transform_weighs_compiling_against_the_whole_video(monkeypatch, compile_policy,
+                                                            n_frames, compiles):
     """One video is one job for compiled="auto": its first batch already knows the whole work."""
     from sktvnet import network
 
     calls = []
     monkeypatch.setenv(network.COMPILE_ENV_VAR, "1")
     monkeypatch.setattr(torch, "compile", lambda fn, **options: calls.append(options) or fn)
-    monkeypatch.setattr(network, "_COMPILED",
-                        network._CompiledFunction(network._fused_kernel, dynamic=True))
-    monkeypatch.setattr(network, "_eager_work", 0.0)
     # 24x28 frames, TVNet-1-1-5: 3360 pixel-iterations a pair; 6 pairs or more repay compiling.
-    monkeypatch.setattr(network, "COMPILE_MIN_WORK", 6 * 3360)
+    policy = compile_policy(min_work=6 * 3360, options={"dynamic": True})
     video = np.random.default_rng(0).random((1, n_frames, 24, 28)).astype(np.float32)
     TVNetFlow(weights=None, n_scales=1, n_iters=5, batch_size=2).fit(video).transform(video)
     assert calls == ([{"dynamic": True}] if compiles else [])
     # Compiled from the first batch on (no batch ran eagerly), or eager to the end.
-    assert network._eager_work == (0 if compiles else (n_frames - 1) * 3360)
+    assert policy.eager_work == (0 if compiles else (n_frames - 1) * 3360)
 
 
 @pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])

@@ -573,13 +573,13 @@ def test_iteration_step_takes_tensor_step_sizes_with_gradients(rng):
     denom = grad[:, :1] ** 2 + grad[:, 1:] ** 2 + 1e-10
     floats = dict(l_t=0.15 * 0.3, taut=0.25 / 0.3, theta=0.3, eps=1e-10)
     tensors = {k: torch.tensor(v, dtype=torch.float64) for k, v in floats.items()}
-    expected = tvf._tvl1_step(u, (px, py), rho_c, grad, denom, **floats)
-    got = tvf._tvl1_step(u, (px, py), rho_c, grad, denom, **tensors)
+    expected = tvf.tvl1_step(u, (px, py), rho_c, grad, denom, **floats)
+    got = tvf.tvl1_step(u, (px, py), rho_c, grad, denom, **tensors)
     for a, b in zip((expected[0], *expected[1]), (got[0], *got[1])):
         assert torch.equal(a, b)
 
     def step(l_t, taut, theta):
-        u_new, p = tvf._tvl1_step(u, (px, py), rho_c, grad, denom, l_t=l_t, taut=taut,
+        u_new, p = tvf.tvl1_step(u, (px, py), rho_c, grad, denom, l_t=l_t, taut=taut,
                                   theta=theta, eps=1e-10)
         return u_new, *p
 
@@ -705,14 +705,14 @@ def test_opencv_resize_and_warp_match_opencv(rng):
     image = rng.random((29, 41)).astype(np.float32)
     tensor = torch.from_numpy(image)[None, None]
     by_factor = cv2.resize(image, None, fx=0.8, fy=0.8, interpolation=cv2.INTER_LINEAR)
-    ours = tvf._opencv_resize(tensor, by_factor.shape, 1 / 0.8)[0, 0].numpy()
+    ours = tvf.opencv_resize(tensor, by_factor.shape, 1 / 0.8)[0, 0].numpy()
     np.testing.assert_allclose(ours, by_factor, atol=1e-5)
     to_size = cv2.resize(image, (50, 33), interpolation=cv2.INTER_LINEAR)
-    np.testing.assert_allclose(tvf._opencv_resize(tensor, (33, 50))[0, 0].numpy(), to_size,
+    np.testing.assert_allclose(tvf.opencv_resize(tensor, (33, 50))[0, 0].numpy(), to_size,
                                atol=1e-5)
     flow = rng.normal(0, 3, (2, 29, 41)).astype(np.float32)
     rows, cols = np.mgrid[0:29, 0:41].astype(np.float32)
     for bicubic, mode in ((True, cv2.INTER_CUBIC), (False, cv2.INTER_LINEAR)):
         expected = cv2.remap(image, cols + flow[0], rows + flow[1], mode)  # zero border
-        warped, _ = tvf._opencv_warp(tensor, torch.from_numpy(flow)[None], bicubic)
+        warped, _ = tvf.opencv_warp(tensor, torch.from_numpy(flow)[None], bicubic)
         np.testing.assert_allclose(warped[0, 0].numpy(), expected, atol=1e-4)

@@ -9,13 +9,8 @@ from torch import nn
 from sktvnet.heads import HEADS, InceptionHead, ResNetHead, make_head
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tensors this small gain nothing from a thread pool, and lose much when cores are busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tensors this small gain nothing from a thread pool (conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("name", sorted(HEADS))

@@ -116,12 +116,6 @@ def _package_of(module: str, modules: dict) -> str:
     return ".".join(parts[:2]) if len(parts) > 2 or modules[module][1] else "sktvnet"
 
 
-# The step kernels that network.py and losses.py take from functional, beside which the issue
-# on the compile policy moves them (issue #30); nothing else may cross.
-_KNOWN_CROSSINGS = {("sktvnet.network", "sktvnet.functional"),
-                    ("sktvnet.losses", "sktvnet.functional")}
-
-
 def test_no_private_name_crosses_a_package_boundary():
     """A module takes no ``_name``, and nothing from a private module, of another subpackage
     (the top level's private modules, ``_core``, ``_validation``, ..., serve every package)."""
@@ -154,7 +148,6 @@ def test_no_private_name_crosses_a_package_boundary():
                     and node.attr.startswith("_") and not node.attr.startswith("__")
                     and node.value.id in aliases):
                 owner = aliases[node.value.id]
-                if (_package_of(owner, modules) not in ("sktvnet", _package_of(name, modules))
-                        and (name, owner) not in _KNOWN_CROSSINGS):
+                if _package_of(owner, modules) not in ("sktvnet", _package_of(name, modules)):
                     crossings.append(f"{name}: {node.value.id}.{node.attr}")
     assert crossings == []

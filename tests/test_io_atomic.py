@@ -8,11 +8,6 @@ from PIL import Image
 
 from sktvnet import io
 
-@pytest.fixture
-def flow(rng):
-    return rng.normal(scale=4.0, size=(2, 5, 7)).astype(np.float32)
-
-
 def _files(folder):
     return sorted(os.listdir(folder))
 

@@ -14,7 +14,7 @@ from skimage import data, transform
 from torch.autograd import gradcheck
 from torch.func import functional_call
 
-from sktvnet import _core, network, tvl1_optical_flow
+from sktvnet import _compile, _core, _match, network, tvl1_optical_flow
 from sktvnet import functional as tvf
 from sktvnet.losses import endpoint_error, tvl1_energy
 from sktvnet.network import TVNet
@@ -527,9 +527,9 @@ def test_inference_output_is_a_normal_tensor():
     assert weight.grad is not None
 
 
-def _fake_compile(monkeypatch, compiled=None):
-    """A fresh compile cache whose 'compiler' records its calls and returns ``compiled`` (default:
-    the function itself), so that no test compiles anything."""
+def _fake_compile(monkeypatch, compile_policy, compiled=None, **policy):
+    """A fresh compile policy (``policy``: its arguments) whose 'compiler' records its calls and
+    returns ``compiled`` (default: the function itself), so that no test compiles anything."""
     calls = []
 
     def fake(fn, **options):
@@ -538,32 +538,28 @@ def _fake_compile(monkeypatch, compiled=None):
 
     monkeypatch.setenv(network.COMPILE_ENV_VAR, "1")
     monkeypatch.setattr(torch, "compile", fake)
-    cache = network._CompiledFunction(network._fused_kernel, **network._COMPILED.options)
-    monkeypatch.setattr(network, "_COMPILED", cache)
     # compiled="auto" finds every job worth compiling, unless a test sets a threshold.
-    monkeypatch.setattr(network, "COMPILE_MIN_WORK", 0.0)
-    monkeypatch.setattr(network, "_eager_work", 0.0)
-    return cache, calls
+    return compile_policy(**{"min_work": 0.0, **policy}), calls
 
 
-def test_compile_switch_is_read_at_each_call(monkeypatch):
-    cache, calls = _fake_compile(monkeypatch)
+def test_compile_switch_is_read_at_each_call(monkeypatch, compile_policy):
+    policy, calls = _fake_compile(monkeypatch, compile_policy)
     x0, x1 = _frames()
     net = TVNet(n_iters=2, compiled=True)
     monkeypatch.setenv(network.COMPILE_ENV_VAR, "0")
     net(x0, x1)
-    assert calls == [] and cache.compiled is None
+    assert calls == [] and policy.kernel.compiled is None
     monkeypatch.setenv(network.COMPILE_ENV_VAR, "1")
     net(x0, x1)
     net(x0, x1)
-    assert calls == [network._COMPILED.options]  # compiled once, then reused
+    assert calls == [_compile.KERNEL_OPTIONS]  # compiled once, then reused
 
 
 @pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
 @pytest.mark.parametrize("compiled", ["auto", True])
-def test_compiled_path_equals_eager(monkeypatch, compiled, interpolation):
+def test_compiled_path_equals_eager(monkeypatch, compile_policy, compiled, interpolation):
     """The compiled loop, with per-iteration steps and taps (here with an identity 'compiler')."""
-    _fake_compile(monkeypatch)
+    _fake_compile(monkeypatch, compile_policy)
     image0, image1, _ = _warped_pair("camera", (40, 48))
     x0, x1 = _to_torch(image0), _to_torch(image1)
     eager = _trainable(n_iters=4, compiled=False, interpolation=interpolation)
@@ -601,7 +597,7 @@ def test_padded_step_equals_uniform_step_and_keeps_its_borders(batch, height, wi
     div = torch.tensor([tvf.DIVERGENCE_TAPS] * 2, dtype=torch.float64) + rand(2, 2, scale=0.1)
     consts = torch.tensor([0.15 * 0.3 * 1.3, 0.25 / 0.3 * 0.8, 0.3 * 1.1, 1e-10],
                           dtype=torch.float64)
-    expected = network._uniform_step(u, px, py, rho_c, grad, denom, forward, div, consts)
+    expected = tvf.uniform_step(u, px, py, rho_c, grad, denom, forward, div, consts)
 
     def padded(field):
         return torch.nn.functional.pad(field.reshape(-1), (width, width))
@@ -614,37 +610,36 @@ def test_padded_step_equals_uniform_step_and_keeps_its_borders(batch, height, wi
     if in_place:
         scratch = [torch.full((batch, 1, height, width), np.nan, dtype=torch.float64)]
         scratch += [torch.full(shape, np.nan, dtype=torch.float64) for _ in range(3)]
-        network._padded_step_inplace(*inputs, *outputs, rho_c, grad, denom, masks, forward, div,
+        tvf.padded_step_inplace(*inputs, *outputs, rho_c, grad, denom, masks, forward, div,
                                      consts, scratch)
     else:
-        assert network._padded_step(*inputs, *outputs, rho_c, grad, denom, masks, forward, div,
+        assert tvf.padded_step(*inputs, *outputs, rho_c, grad, denom, masks, forward, div,
                                     consts) is None
     for buf, want in zip(outputs, expected):
-        torch.testing.assert_close(network._padded_views(buf, shape, 0), want, rtol=0,
+        torch.testing.assert_close(tvf.padded_views(buf, shape, 0), want, rtol=0,
                                    atol=1e-12)
         assert buf[:width].eq(0).all() and buf[-width:].eq(0).all()
-    new_px, new_py = (network._padded_views(buf, shape, 0) for buf in outputs[1:])
+    new_px, new_py = (tvf.padded_views(buf, shape, 0) for buf in outputs[1:])
     assert new_px[..., -1].eq(0).all() and new_py[..., -1, :].eq(0).all()
     if in_place:  # the last iteration of a level: u only, p left as it was
         before = [buf.clone() for buf in outputs + inputs[1:]]
-        network._padded_step_inplace(*outputs, *inputs, rho_c, grad, denom, masks, forward, div,
+        tvf.padded_step_inplace(*outputs, *inputs, rho_c, grad, denom, masks, forward, div,
                                      consts, scratch, update_dual=False)
-        last_u = network._uniform_step(*expected, rho_c, grad, denom, forward, div, consts)[0]
-        torch.testing.assert_close(network._padded_views(inputs[0], shape, 0), last_u, rtol=0,
+        last_u = tvf.uniform_step(*expected, rho_c, grad, denom, forward, div, consts)[0]
+        torch.testing.assert_close(tvf.padded_views(inputs[0], shape, 0), last_u, rtol=0,
                                    atol=1e-12)
         assert all(torch.equal(a, b) for a, b in zip(before, outputs + inputs[1:]))
 
 
-def test_inference_runs_the_padded_step_and_training_the_autograd_step(monkeypatch):
-    _fake_compile(monkeypatch)
+def test_inference_runs_the_padded_step_and_training_the_autograd_step(monkeypatch,
+                                                                       compile_policy):
     kinds = []
-    kernel = network._COMPILED.fn
 
     def recording(kind, *args):
         kinds.append(kind)
-        return kernel(kind, *args)
+        return tvf.fused_kernel(kind, *args)
 
-    monkeypatch.setattr(network._COMPILED, "fn", recording)
+    _fake_compile(monkeypatch, compile_policy, fn=recording)
     x0, x1 = _frames()
     net = _trainable(n_scales=1, n_warps=2, n_iters=3, compiled=True)
     with torch.no_grad():
@@ -683,9 +678,10 @@ def _raiser(error):
     torch._dynamo.exc.BackendCompilerFailed("inductor", RuntimeError("no compiler here"), None),
     torch._inductor.exc.InvalidCxxCompiler(),
 ])
-def test_compile_error_falls_back_to_eager_once_and_for_all(monkeypatch, error):
+def test_compile_error_falls_back_to_eager_once_and_for_all(monkeypatch, compile_policy, error):
     compiled = _raiser(error)
-    cache, _ = _fake_compile(monkeypatch, compiled)
+    policy, _ = _fake_compile(monkeypatch, compile_policy, compiled)
+    cache = policy.kernel
     x0, x1 = _frames()
     expected = TVNet(n_iters=5, compiled=False)(x0, x1)
     net = TVNet(n_iters=5, compiled="auto")
@@ -700,8 +696,8 @@ def test_compile_error_falls_back_to_eager_once_and_for_all(monkeypatch, error):
     assert compiled.calls == 1  # eager from now on, no second try
 
 
-def test_failing_torch_compile_falls_back_to_eager(monkeypatch):
-    cache, _ = _fake_compile(monkeypatch)
+def test_failing_torch_compile_falls_back_to_eager(monkeypatch, compile_policy):
+    policy, _ = _fake_compile(monkeypatch, compile_policy)
 
     def unsupported(fn, **options):
         raise RuntimeError("Dynamo is not supported on this Python")
@@ -710,40 +706,39 @@ def test_failing_torch_compile_falls_back_to_eager(monkeypatch):
     x0, x1 = _frames()
     with pytest.warns(UserWarning, match="RuntimeError: Dynamo is not supported"):
         TVNet(n_iters=2, compiled=True)(x0, x1)
-    assert cache.failed
+    assert policy.failed
 
 
 @pytest.mark.parametrize("error", [torch.OutOfMemoryError("out of memory"),
                                    RuntimeError("a runtime failure"), ValueError("bad input")])
-def test_runtime_error_of_a_compiled_call_propagates_and_keeps_the_compiled_step(monkeypatch,
-                                                                                   error):
+def test_runtime_error_of_a_compiled_call_propagates_and_keeps_the_compiled_step(
+        monkeypatch, compile_policy, error):
     compiled = _raiser(error)
-    cache, calls = _fake_compile(monkeypatch, compiled)
+    policy, calls = _fake_compile(monkeypatch, compile_policy, compiled)
     x0, x1 = _frames()
     net = TVNet(n_iters=2, compiled=True)
     for attempt in (1, 2):
         with pytest.raises(type(error), match=str(error)):
             net(x0, x1)
         assert compiled.calls == attempt  # the next call tries the compiled step again
-    assert not cache.failed and net._use_compiled(need_grad=False, shape=x0.shape)
+    assert not policy.failed and net._use_compiled(need_grad=False, shape=x0.shape)
     assert len(calls) == 1
 
 
 @pytest.fixture
-def no_graph_yet(monkeypatch):
+def no_graph_yet(monkeypatch, compile_policy):
     """A process where nothing is compiled and nothing has run, and a threshold of 1e6
-    pixel-iterations: the 'compiler' records its calls."""
-    _, calls = _fake_compile(monkeypatch)
-    monkeypatch.setattr(network, "COMPILE_MIN_WORK", 1e6)
-    return calls
+    pixel-iterations: (the policy, the calls that the 'compiler' records)."""
+    return _fake_compile(monkeypatch, compile_policy, min_work=1e6)
 
 
 def test_auto_runs_a_small_first_job_eagerly_and_counts_its_work(no_graph_yet):
     net = TVNet(n_scales=1, n_iters=10)  # 10 pixel-iterations per pixel
     x0, x1 = _frames((24, 32))
     net(x0, x1)
-    assert no_graph_yet == []
-    assert network._eager_work == 10 * 24 * 32
+    policy, calls = no_graph_yet
+    assert calls == []
+    assert policy.eager_work == 10 * 24 * 32
 
 
 def test_auto_compiles_a_large_job_at_its_first_batch(no_graph_yet):
@@ -753,8 +748,9 @@ def test_auto_compiles_a_large_job_at_its_first_batch(no_graph_yet):
     with network.job_of(200 * 24 * 32):
         assert net._use_compiled(need_grad=False, shape=x0.shape)
         net(x0, x1)
-    assert no_graph_yet == [network._COMPILED.options]
-    assert network._eager_work == 0.0
+    policy, calls = no_graph_yet
+    assert calls == [_compile.KERNEL_OPTIONS]
+    assert policy.eager_work == 0.0
 
 
 def test_auto_keeps_one_small_job_eager_to_its_end(no_graph_yet):
@@ -763,7 +759,7 @@ def test_auto_keeps_one_small_job_eager_to_its_end(no_graph_yet):
     with network.job_of(100 * 24 * 32):  # 7.7e5 pixel-iterations: below 1e6
         for _ in range(100):
             assert not net._use_compiled(need_grad=False, shape=x0.shape)
-    assert no_graph_yet == []
+    assert no_graph_yet[1] == []
 
 
 def test_auto_compiles_once_small_calls_add_up_then_keeps_the_graph(no_graph_yet):
@@ -788,7 +784,7 @@ def test_auto_stays_eager_for_training_and_off_switches(no_graph_yet, monkeypatc
 def test_auto_counts_the_work_of_every_pyramid_level(no_graph_yet):
     net = TVNet(n_scales=2, n_warps=2, n_iters=5)
     net._use_compiled(need_grad=False, shape=(3, 1, 64, 64))
-    assert network._eager_work == 3 * (64 * 64 + 32 * 32) * 2 * 5
+    assert no_graph_yet[0].eager_work == 3 * (64 * 64 + 32 * 32) * 2 * 5
 
 
 # ------------------------------------------------------------------ learned step sizes
@@ -852,10 +848,10 @@ def test_learned_presmoothing_blurs_the_frames_by_its_sigma():
     with torch.no_grad():
         inference = net(x0, x1)
     torch.testing.assert_close(inference, trained, rtol=1e-10, atol=1e-10)
-    blurred = [tvf._gaussian_blur(x, 1.7) for x in (x0, x1)]
+    blurred = [tvf.gaussian_blur_unchecked(x, 1.7) for x in (x0, x1)]
     reference = tvf.gaussian_blur(x0, 1.7)
     torch.testing.assert_close(blurred[0], reference, rtol=0, atol=0)
-    taps = tvf._gaussian_blur_learnable(x0, torch.tensor(1.7, dtype=torch.float64))
+    taps = tvf.gaussian_blur_learnable(x0, torch.tensor(1.7, dtype=torch.float64))
     torch.testing.assert_close(taps, reference, rtol=1e-12, atol=1e-10)
     assert not torch.allclose(trained, TVNet(n_scales=2, n_warps=2, n_iters=3).double()(x0, x1))
 
@@ -1103,7 +1099,7 @@ def test_match_brightness_keeps_pairs_of_constant_brightness_as_they_are():
     assert (both[1:] - TVNet(**structure)(changed, x1)).abs().max() > 0.1
 
 
-def test_match_brightness_aligner_runs_compiled_when_the_flow_does(monkeypatch):
+def test_match_brightness_aligner_runs_compiled_when_the_flow_does(monkeypatch, compile_policy):
     """Compiled, the coarse alignment of the match runs on the same compiled step as the flow
     (it cost a tenth of the recommended model's time eagerly), and gives the eager result."""
     linearized = []
@@ -1111,9 +1107,9 @@ def test_match_brightness_aligner_runs_compiled_when_the_flow_does(monkeypatch):
     def recording(*args):
         if args[0] == "linearize":
             linearized.append(tuple(args[1].shape[-2:]))
-        return network._fused_kernel(*args)
+        return tvf.fused_kernel(*args)
 
-    _fake_compile(monkeypatch, compiled=recording)
+    _fake_compile(monkeypatch, compile_policy, compiled=recording)
     image0, image1, _ = _smooth_warped_pair()
     x0, x1 = _to_torch(1.02 * image0 + 0.01), _to_torch(image1)
     structure = dict(n_scales=3, n_warps=1, n_iters=10, match_brightness=True)
@@ -1121,7 +1117,7 @@ def test_match_brightness_aligner_runs_compiled_when_the_flow_does(monkeypatch):
     assert linearized == []
     compiled = TVNet(**structure, compiled=True)(x0, x1)
     height, width = x0.shape[-2:]
-    down = max(1.0, min(float(network.MATCH_DOWNSCALE), min(height, width) / network.MATCH_MIN_SIDE))
+    down = max(1.0, min(float(_match.MATCH_DOWNSCALE), min(height, width) / _match.MATCH_MIN_SIDE))
     assert (height, width) in linearized                           # the flow's finest level
     assert (round(height / down), round(width / down)) in linearized  # the aligner's
     torch.testing.assert_close(compiled, eager, rtol=0, atol=1e-4)

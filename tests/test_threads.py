@@ -38,7 +38,8 @@ def _policy(load: float, code: str, user_value: str | None = None) -> list[str]:
                                   # every module that imports torch, imported directly
                                   "import sktvnet.network", "import sktvnet.functional",
                                   "import sktvnet.losses", "import sktvnet.heads",
-                                  "import sktvnet.export",
+                                  "import sktvnet.export", "import sktvnet._compile",
+                                  "import sktvnet._match",
                                   "from sktvnet.pretrained import load_tvnet; load_tvnet(None)"])
 def test_the_package_sets_passive_threads_on_a_busy_machine_before_loading_torch(code):
     assert _policy(1.5, code) == ["sampled", "OMP_WAIT_POLICY: PASSIVE"]

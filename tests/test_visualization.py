@@ -6,11 +6,6 @@ import pytest
 from sktvnet import visualization
 from sktvnet.visualization import flow_to_color
 
-@pytest.fixture
-def flow(rng):
-    return rng.normal(scale=4.0, size=(2, 5, 7)).astype(np.float32)
-
-
 def test_color_wheel_segments():
     wheel = visualization._color_wheel()
     assert wheel.shape == (55, 3)

@@ -16,7 +16,7 @@ from ._taps import Pair, _split_taps
 # --------------------------------------------------------------------------------------------
 # Finite differences (Eq. 3-5)
 # --------------------------------------------------------------------------------------------
-def _centered_gradient(image: Tensor, weight: Tensor | None = None) -> Pair:
+def centered_gradient_unchecked(image: Tensor, weight: Tensor | None = None) -> Pair:
     # Replicate padding turns the taps into the halved one-sided differences on the border.
     xpad = torch.cat([image[..., :1], image, image[..., -1:]], dim=-1)
     ypad = torch.cat([image[..., :1, :], image, image[..., -1:, :]], dim=-2)
@@ -67,10 +67,10 @@ def centered_gradient(image: Tensor, weight: Tensor | None = None) -> Pair:
     """
     _check_tensor(image, "image")
     _check_taps(weight, 3, "weight")
-    return _centered_gradient(image, weight)
+    return centered_gradient_unchecked(image, weight)
 
 
-def _forward_gradient(field: Tensor, weight: Tensor | None = None) -> Pair:
+def forward_gradient_unchecked(field: Tensor, weight: Tensor | None = None) -> Pair:
     left, right = field[..., :-1], field[..., 1:]
     up, down = field[..., :-1, :], field[..., 1:, :]
     if weight is None:
@@ -115,7 +115,7 @@ def forward_gradient(field: Tensor, weight: Tensor | None = None) -> Pair:
     """
     _check_tensor(field, "field")
     _check_taps(weight, 2, "weight")
-    return _forward_gradient(field, weight)
+    return forward_gradient_unchecked(field, weight)
 
 
 def _divergence(px: Tensor, py: Tensor, weight: Tensor | None = None) -> Tensor:

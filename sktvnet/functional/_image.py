@@ -22,7 +22,7 @@ from ._taps import Pair
 # --------------------------------------------------------------------------------------------
 # Image preparation
 # --------------------------------------------------------------------------------------------
-def _to_grey(image: Tensor) -> Tensor:
+def to_grey_unchecked(image: Tensor) -> Tensor:
     if image.shape[1] == 1:
         return image
     r, g, b = _core.LUMA_RGB
@@ -46,14 +46,14 @@ def to_grey(image: Tensor) -> Tensor:
     grey : Tensor of shape (B, 1, H, W)
     """
     _check_tensor(image, "image", channels=(1, 3))
-    return _to_grey(image)
+    return to_grey_unchecked(image)
 
 
 TEXTURE_SIGMA = _core.TEXTURE_SIGMA
 
 
-def _texture(image: Tensor, sigma: float = TEXTURE_SIGMA, weight: float = 1.0) -> Tensor:
-    return image - weight * _gaussian_blur(image, sigma)
+def texture_unchecked(image: Tensor, sigma: float = TEXTURE_SIGMA, weight: float = 1.0) -> Tensor:
+    return image - weight * gaussian_blur_unchecked(image, sigma)
 
 
 def texture(image: Tensor, sigma: float = TEXTURE_SIGMA, weight: float = 1.0) -> Tensor:
@@ -101,10 +101,10 @@ def texture(image: Tensor, sigma: float = TEXTURE_SIGMA, weight: float = 1.0) ->
     _check_tensor(image, "image")
     sigma = check_real("sigma", sigma, low=0.0, low_open=True)
     weight = check_real("weight", weight, low=0.0, low_open=False, high=1.0)
-    return _texture(image, sigma, weight)
+    return texture_unchecked(image, sigma, weight)
 
 
-def _normalize_pair(image0: Tensor, image1: Tensor) -> Pair:
+def normalize_pair_unchecked(image0: Tensor, image1: Tensor) -> Pair:
     batch = image0.shape[0]
     low = torch.minimum(image0.reshape(batch, -1).amin(1), image1.reshape(batch, -1).amin(1))
     high = torch.maximum(image0.reshape(batch, -1).amax(1), image1.reshape(batch, -1).amax(1))
@@ -144,24 +144,24 @@ def normalize_pair(image0: Tensor, image1: Tensor) -> Pair:
     _check_tensor(image0, "image0")
     _check_tensor(image1, "image1")
     _check_like(image1, image0, "image1", "image0")
-    return _normalize_pair(image0, image1)
+    return normalize_pair_unchecked(image0, image1)
 
 
 # --------------------------------------------------------------------------------------------
 # Blur and resampling (the pyramid)
 # --------------------------------------------------------------------------------------------
-def _gaussian_blur(image: Tensor, sigma: float) -> Tensor:
+def gaussian_blur_unchecked(image: Tensor, sigma: float) -> Tensor:
     np_dtype = np.float64 if image.dtype == torch.float64 else np.float32
     # Python floats of the kernel rounded to the image dtype, as the reference rounds its kernel.
     kernel = [float(k) for k in _core.gaussian_kernel1d(sigma).astype(np_dtype)]
     return _symmetric_filter(image, kernel)
 
 
-def _gaussian_blur_learnable(image: Tensor, sigma: Tensor) -> Tensor:
-    """``_gaussian_blur`` by a 0-d tensor ``sigma`` through which the gradient flows (TVNet's
-    learned pre-smoothing): the taps are formed from it, on IPOL's window for its present value.
-    The window's radius is a whole number, so its growth is not differentiable; the taps it
-    adds or drops weigh ``exp(-12.5)`` of the centre's."""
+def gaussian_blur_learnable(image: Tensor, sigma: Tensor) -> Tensor:
+    """``gaussian_blur_unchecked`` by a 0-d tensor ``sigma`` through which the gradient flows
+    (TVNet's learned pre-smoothing): the taps are formed from it, on IPOL's window for its present
+    value. The window's radius is a whole number, so its growth is not differentiable; the taps
+    it adds or drops weigh ``exp(-12.5)`` of the centre's."""
     radius = int(_core.GAUSSIAN_WINDOW * float(sigma.detach()))
     offsets = torch.arange(-radius, radius + 1, dtype=torch.float64, device=image.device)
     taps = torch.exp(-(offsets * offsets) / (2.0 * sigma.double() ** 2))
@@ -224,7 +224,7 @@ def gaussian_blur(image: Tensor, sigma: float) -> Tensor:
     """
     _check_tensor(image, "image")
     sigma = check_real("sigma", sigma, low=0.0)
-    return _gaussian_blur(image, sigma)
+    return gaussian_blur_unchecked(image, sigma)
 
 
 def _resample_axis(image: Tensor, positions: list[float], dim: int, bicubic: bool) -> Tensor:
@@ -265,7 +265,7 @@ def _resample(image: Tensor, rows: list[float], cols: list[float], bicubic: bool
 
 def _zoom_out(image: Tensor, shape: tuple[int, int], zoom_factor: float,
               bicubic: bool = False) -> Tensor:
-    blurred = _gaussian_blur(image, _core.zoom_sigma(zoom_factor))
+    blurred = gaussian_blur_unchecked(image, _core.zoom_sigma(zoom_factor))
     rows = [i / zoom_factor for i in range(shape[0])]
     cols = [j / zoom_factor for j in range(shape[1])]
     return _resample(blurred, rows, cols, bicubic)
@@ -316,7 +316,7 @@ def zoom_out(
     return _zoom_out(image, _check_shape_arg(shape), zoom_factor, bicubic)
 
 
-def _zoom_in(field: Tensor, shape: tuple[int, int], bicubic: bool = False) -> Tensor:
+def zoom_in_unchecked(field: Tensor, shape: tuple[int, int], bicubic: bool = False) -> Tensor:
     height, width = field.shape[-2:]
     rows = [i * (height / shape[0]) for i in range(shape[0])]
     cols = [j * (width / shape[1]) for j in range(shape[1])]
@@ -365,7 +365,7 @@ def zoom_in(
     """
     _check_tensor(field, "field")
     shape = _check_shape_arg(shape)
-    out = _zoom_in(field, shape, check_interpolation(interpolation) == "bicubic")
+    out = zoom_in_unchecked(field, shape, check_interpolation(interpolation) == "bicubic")
     if zoom_factor is not None:
         zoom_factor = check_real(
             "zoom_factor", zoom_factor, low=0.0, high=1.0, high_open=True
@@ -374,7 +374,7 @@ def zoom_in(
     return out
 
 
-def _pyramid(image: Tensor, shapes: list[tuple[int, int]], zoom_factor: float,
+def pyramid_unchecked(image: Tensor, shapes: list[tuple[int, int]], zoom_factor: float,
              bicubic: bool = False) -> list[Tensor]:
     levels = [image]
     for shape in shapes[1:]:
@@ -423,4 +423,4 @@ def pyramid(
     )
     shapes = _core.pyramid_shapes(*image.shape[-2:], params["n_scales"], params["zoom_factor"])
     bicubic = check_interpolation(interpolation) == "bicubic"
-    return _pyramid(image, shapes, params["zoom_factor"], bicubic)
+    return pyramid_unchecked(image, shapes, params["zoom_factor"], bicubic)

@@ -9,7 +9,7 @@ from .._validation import check_median_filter as _check_median_filter
 from .._validation import check_tensor as _check_tensor
 
 
-def _median_filter(field: Tensor, size: int) -> Tensor:
+def median_filter_unchecked(field: Tensor, size: int) -> Tensor:
     pad = size // 2
     # Replicated borders, as cv2.medianBlur and scipy.ndimage.median_filter(mode="nearest").
     padded = F.pad(field, (pad, pad, pad, pad), mode="replicate")
@@ -55,4 +55,4 @@ def median_filter(field: Tensor, size: int) -> Tensor:
     size = _check_median_filter(size)
     if size == 0:
         return field
-    return _median_filter(field, size)
+    return median_filter_unchecked(field, size)

@@ -13,7 +13,7 @@ from ._image import _resample
 from ._warp import _sample_grid
 
 
-def _opencv_resize(image: Tensor, shape: tuple[int, int], scale: float | None = None) -> Tensor:
+def opencv_resize(image: Tensor, shape: tuple[int, int], scale: float | None = None) -> Tensor:
     """Bilinear resize on pixel centres, as ``cv2.resize(INTER_LINEAR)``: output pixel ``i``
     samples ``(i + 0.5) * s - 0.5`` clamped to the image, with ``s`` the given ``scale`` (OpenCV's
     ``1 / fx`` when it resizes by a factor) or the size ratio per axis (when it resizes to a size).
@@ -25,16 +25,16 @@ def _opencv_resize(image: Tensor, shape: tuple[int, int], scale: float | None = 
     return _resample(image, rows, cols, bicubic=False)
 
 
-def _opencv_pyramid(image: Tensor, shapes: list[tuple[int, int]], zoom_factor: float) -> list:
+def opencv_pyramid(image: Tensor, shapes: list[tuple[int, int]], zoom_factor: float) -> list:
     """Levels of OpenCV DualTVL1's pyramid, finest first: each the previous one resized by
     ``zoom_factor`` (no blur); ``shapes`` from ``_core.opencv_pyramid_shapes``."""
     levels = [image]
     for shape in shapes[1:]:
-        levels.append(_opencv_resize(levels[-1], shape, 1.0 / zoom_factor))
+        levels.append(opencv_resize(levels[-1], shape, 1.0 / zoom_factor))
     return levels
 
 
-def _opencv_warp(image: Tensor, flow: Tensor, bicubic: bool = True) -> tuple[Tensor, Tensor]:
+def opencv_warp(image: Tensor, flow: Tensor, bicubic: bool = True) -> tuple[Tensor, Tensor]:
     """``image`` sampled at ``x + w(x)`` as ``cv2.remap`` with its default zero border: a
     neighbour outside the image contributes 0. Returns the warped image and where the position
     leaves the image (as :func:`sktvnet.functional.warp`)."""
@@ -68,7 +68,7 @@ def _opencv_warp(image: Tensor, flow: Tensor, bicubic: bool = True) -> tuple[Ten
     return warped, outside
 
 
-def _opencv_scale(image0: Tensor, image1: Tensor) -> tuple[Tensor, Tensor]:
+def opencv_scale(image0: Tensor, image1: Tensor) -> tuple[Tensor, Tensor]:
     """The frames on OpenCV DualTVL1's scale, pair by pair: 8-bit values as they are (no joint
     scaling to [0, 255]), and a pair whose values all lie in [0, 1] multiplied by 255, as OpenCV
     takes float frames."""

@@ -14,13 +14,13 @@ from .._validation import check_tensor as _check_tensor
 
 from ._taps import Pair
 
-from ._differences import _divergence, _forward_gradient
+from ._differences import _divergence, forward_gradient_unchecked
 
 
 # --------------------------------------------------------------------------------------------
 # One TV-L1 iteration (Eq. 9-12)
 # --------------------------------------------------------------------------------------------
-def _tvl1_step(
+def tvl1_step(
     u: Tensor,
     p: Pair | None,
     rho_c: Tensor,
@@ -49,7 +49,7 @@ def _tvl1_step(
     if not update_dual:
         return u, p
     # Dual step (Eq. 12), per component of u: p = (p + tau/theta grad u) / (1 + tau/theta |grad u|).
-    ux, uy = _forward_gradient(u, forward_weight)
+    ux, uy = forward_gradient_unchecked(u, forward_weight)
     norm = 1.0 + taut * torch.sqrt(ux * ux + uy * uy + eps)
     if p is None:
         return u, ((taut * ux) / norm, (taut * uy) / norm)
@@ -157,7 +157,7 @@ def tvl1_iteration(
     else:
         _check_tensor(denom, "denom", channels=(1,))
         _check_like(denom, rho_c, "denom", "rho_c")
-    return _tvl1_step(
+    return tvl1_step(
         u, p, rho_c, grad, denom,
         l_t=params["lmbda"] * params["theta"], taut=params["tau"] / params["theta"],
         theta=params["theta"], eps=eps,

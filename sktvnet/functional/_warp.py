@@ -36,7 +36,7 @@ def _sample_grid(flow: Tensor, height: int, width: int, margin: int):
     return x0, y0, tx, ty, outside.unsqueeze(1)
 
 
-def _warp(image: Tensor, flow: Tensor, bicubic: bool = False) -> tuple[Tensor, Tensor]:
+def warp_unchecked(image: Tensor, flow: Tensor, bicubic: bool = False) -> tuple[Tensor, Tensor]:
     batch, channels, height, width = image.shape
     x0, y0, tx, ty, outside = _sample_grid(flow, height, width, 1)
     if bicubic:
@@ -126,13 +126,13 @@ def warp(
     _check_tensor(image, "image")
     _check_tensor(flow, "flow", channels=(2,))
     _check_like(flow, image, "flow", "image", spatial_only=True)
-    return _warp(image, flow, check_interpolation(interpolation) == "bicubic")
+    return warp_unchecked(image, flow, check_interpolation(interpolation) == "bicubic")
 
 
 # --------------------------------------------------------------------------------------------
 # Brightness compensation
 # --------------------------------------------------------------------------------------------
-def _compensate_brightness(image0: Tensor, warped: Tensor, outside: Tensor) -> Tensor:
+def compensate_brightness_unchecked(image0: Tensor, warped: Tensor, outside: Tensor) -> Tensor:
     dims = (1, 2, 3)
     i1w = warped[:, 0:1]
     weight = (~outside).to(image0.dtype)
@@ -189,4 +189,4 @@ def compensate_brightness(image0: Tensor, warped: Tensor, outside: Tensor) -> Te
     if outside.dtype != torch.bool or outside.shape != image0.shape:
         raise ValueError(f"outside must be a bool tensor of image0's shape {tuple(image0.shape)}, "
                          f"got {outside.dtype} {tuple(outside.shape)}")
-    return _compensate_brightness(image0, warped, outside)
+    return compensate_brightness_unchecked(image0, warped, outside)
