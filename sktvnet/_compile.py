@@ -64,13 +64,20 @@ class CompiledFunction:
     installation, not one call, so the object warns once and runs ``fn`` eagerly from then on.
     Any other error of a compiled call (out of memory, a bad input) propagates unchanged and the
     next call runs compiled again: it says nothing about compilation.
+
+    ``group``: a :class:`CompiledFunction` whose failure this one shares (both give up
+    together, with one warning), as the kernels of one :class:`CompilePolicy` do.
     """
 
-    def __init__(self, fn, **options) -> None:
+    def __init__(self, fn, *, group: "CompiledFunction | None" = None, **options) -> None:
         self.fn = fn
         self.options = options
         self.compiled = None
-        self.failed = False
+        self._state = group._state if group is not None else {"failed": False}
+
+    @property
+    def failed(self) -> bool:
+        return self._state["failed"]
 
     def __call__(self, *args):
         if self.failed:
@@ -88,7 +95,9 @@ class CompiledFunction:
             return self._give_up(exc, args)
 
     def _give_up(self, exc: Exception, args):
-        self.failed = True
+        if self.failed:  # another function of the group warned already
+            return self.fn(*args)
+        self._state["failed"] = True
         warnings.warn(
             f"torch.compile failed ({type(exc).__name__}: {str(exc).strip()[:300]}); "
             f"TVNet runs eagerly from now on. Set {COMPILE_ENV_VAR}=0 to skip compilation.",
@@ -115,6 +124,11 @@ class CompilePolicy:
     ----------
     kernel : CompiledFunction
         ``fn`` compiled at its first call; TVNet calls it as ``kernel(kind, *args)``.
+    resampling : dict of str to CompiledFunction
+        :data:`sktvnet.functional.RESAMPLING_KERNELS` compiled (same options) at their first
+        call, each on its own, failing with ``kernel``: the passes over whole frames around the
+        iterations (the pyramid's blurs and resamplings, the flow's zoom-ins, the brightness
+        match's warp), which the compiled path runs through :meth:`resample`.
     eager_work : float
         Inference work that ``compiled="auto"`` ran eagerly under this policy while no graph
         was compiled.
@@ -122,7 +136,10 @@ class CompilePolicy:
 
     def __init__(self, fn=tvf.fused_kernel, *, min_work: float = COMPILE_MIN_WORK,
                  options: dict | None = None) -> None:
-        self.kernel = CompiledFunction(fn, **(KERNEL_OPTIONS if options is None else options))
+        options = KERNEL_OPTIONS if options is None else options
+        self.kernel = CompiledFunction(fn, **options)
+        self.resampling = {kind: CompiledFunction(kernel, group=self.kernel, **options)
+                           for kind, kernel in tvf.RESAMPLING_KERNELS.items()}
         self.min_work = min_work
         self.eager_work = 0.0
         # The job in progress, announced by job_of: (pairs x pixels of the job, eager_work
@@ -133,6 +150,11 @@ class CompilePolicy:
     def failed(self) -> bool:
         """Whether compiling failed: TVNet then runs eagerly for the rest of the process."""
         return self.kernel.failed
+
+    def resample(self, kind: str, *tensors):
+        """``RESAMPLING_KERNELS[kind](*tensors)``, compiled: the ``runner`` of the functional
+        pyramid, blur and warp on TVNet's compiled path."""
+        return self.resampling[kind](*tensors)
 
     @contextlib.contextmanager
     def job_of(self, pair_pixels: int):

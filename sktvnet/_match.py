@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from . import _core
+from . import _compile, _core
 from . import functional as tvf
 
 # The brightness match (``match_brightness``): the coarse alignment it fits on, and the fit.
@@ -56,7 +56,8 @@ def match_brightness_stats(i0: Tensor, i1: Tensor, aligner, *,
     ``aligner`` is that frozen TV-L1, a :class:`sktvnet.TVNet` of ``MATCH_ALIGNER``
     (:func:`sktvnet.network.match_brightness_stats` gives TVNet's own, one per device).
     ``compiled``: the alignment's iterations run on TVNet's compiled step, the graph the main
-    flow uses when it runs compiled (no compilation of its own).
+    flow uses when it runs compiled (no compilation of its own), and the full-size warp and the
+    blurs on the compile policy's compiled passes (``sktvnet._compile.CompilePolicy.resample``).
     """
     batch, _, height, width = i0.shape
     down = max(1.0, min(float(MATCH_DOWNSCALE), min(height, width) / MATCH_MIN_SIDE))
@@ -73,7 +74,9 @@ def match_brightness_stats(i0: Tensor, i1: Tensor, aligner, *,
                              align_corners=False) * scale
         # Warped at full size (the small frames' own interpolation blur would bias the gain),
         # then fitted at the small size: the blur leaves nothing finer to see.
-        warped, outside = tvf.warp_unchecked(i1, flow)
+        runner = _compile.policy().resample if compiled else None
+        warped, outside = (tvf.warp_unchecked(i1, flow) if runner is None
+                           else runner("warp_bilinear", i1, flow))
         fit = F.interpolate(torch.cat([i0, warped, outside.to(i0.dtype)], dim=1), size=small,
                             mode="area")
         sigma = MATCH_FIT_SIGMA / down
@@ -82,8 +85,8 @@ def match_brightness_stats(i0: Tensor, i1: Tensor, aligner, *,
         outside = fit[:, 2:3]
         outside = F.max_pool2d(outside, (2 * radius + 1, 1), 1, (radius, 0))
         outside = F.max_pool2d(outside, (1, 2 * radius + 1), 1, (0, radius)) > 0
-        b0 = tvf.gaussian_blur_unchecked(fit[:, 0:1], sigma)
-        b1 = tvf.gaussian_blur_unchecked(fit[:, 1:2], sigma)
+        b0 = tvf.gaussian_blur_unchecked(fit[:, 0:1], sigma, runner=runner)
+        b1 = tvf.gaussian_blur_unchecked(fit[:, 1:2], sigma, runner=runner)
         inside = (~outside).to(i0.dtype)
         dims = (1, 2, 3)
         weight = inside

@@ -42,6 +42,12 @@ COMPILE_ENV_VAR = _compile.COMPILE_ENV_VAR
 #: threshold is the warm break-even. A 100-frame 240x320 video through TVNet-1-1-50 (3.8e8)
 #: runs eagerly, three 5-frame 68x160 clips through TVNet-3-3-30 (1.5e7) too.
 COMPILE_MIN_WORK = _compile.COMPILE_MIN_WORK
+#: Pixels of a pyramid level that CPU inference solves at once (pairs x H x W); a larger batch is
+#: solved in groups of pairs of at most this size. An iteration rereads about 64 bytes a pixel (u,
+#: p, the linearised data term); past about 10 MB they leave the cache: a compiled iteration at
+#: 240x320 took 5.3 ns a pixel for 8 pairs at once against 3.2 for 1 or 2 (one thread, AMD EPYC
+#: with 32 MiB of L3; ``benchmarks/bench_heldout.py`` measures the whole flow).
+CPU_CHUNK_PIXELS = 160_000
 # Storage size of the trainable initial flow: independent of the image, resized to the input.
 U0_SIZE = (16, 16)
 # Range of log(sigma / PRESMOOTHING_SIGMA) of the learned pre-smoothing: from IPOL's sigma 0.8
@@ -534,6 +540,8 @@ class TVNet(nn.Module):
         # OpenCV keeps the frames' values (its lambda weighs 8-bit differences); TV-L1 as IPOL
         # scales each pair to [0, 255].
         scale = tvf.opencv_scale if opencv else tvf.normalize_pair_unchecked
+        # The compiled path runs the passes over whole frames (blurs, resamplings) compiled too.
+        runner = _compile.policy().resample if compiled else None
         i0, i1 = scale(tvf.to_grey_unchecked(x0), tvf.to_grey_unchecked(x1))
         if self.match_brightness:
             # An exported copy holds its aligner (export.py); TVNet shares one per device.
@@ -542,12 +550,13 @@ class TVNet(nn.Module):
             shapes = _core.opencv_pyramid_shapes(height, width, self.n_scales, self.zoom_factor)
             levels = tvf.opencv_pyramid(torch.cat([i0, i1], dim=1), shapes, self.zoom_factor)
         else:
-            frames = self._presmooth(torch.cat([i0, i1], dim=1))
+            frames = self._presmooth(torch.cat([i0, i1], dim=1), runner)
             shapes = _core.pyramid_shapes(height, width, self.n_scales, self.zoom_factor)
-            levels = tvf.pyramid_unchecked(frames, shapes, self.zoom_factor, bicubic)
+            levels = tvf.pyramid_unchecked(frames, shapes, self.zoom_factor, bicubic,
+                                           runner=runner)
         # Level by level: the texture of the finest frames alone would leave the coarse levels,
         # which see large motions, almost nothing.
-        levels = [tvf.texture_unchecked(level, weight=share) if share else level
+        levels = [tvf.texture_unchecked(level, weight=share, runner=runner) if share else level
                   for level, share in zip(levels, texture_shares(self.texture, len(levels)))]
         centered = self.centered_weight.to(device=device, dtype=dtype)
         forward = self.forward_weight.to(device=device, dtype=dtype)
@@ -563,11 +572,12 @@ class TVNet(nn.Module):
             )
             if level > 0:
                 flow = (tvf.opencv_resize(flow, shapes[level - 1]) if opencv
-                        else tvf.zoom_in_unchecked(flow, shapes[level - 1], bicubic))
+                        else tvf.zoom_in_unchecked(flow, shapes[level - 1], bicubic,
+                                                   runner=runner))
                 flow = flow * (1.0 / self.zoom_factor)
         return flow
 
-    def _presmooth(self, frames: Tensor) -> Tensor:
+    def _presmooth(self, frames: Tensor, runner=None) -> Tensor:
         """``frames`` blurred by the pre-smoothing: by a float sigma unless it learns (in
         place, and 0.8 exactly until trained), else by taps formed from the parameter."""
         sigma = self._presmoothing_constant
@@ -581,7 +591,7 @@ class TVNet(nn.Module):
             return torch.full_like(frames, math.nan)
         if isinstance(sigma, Tensor):
             return tvf.gaussian_blur_learnable(frames, sigma)
-        return tvf.gaussian_blur_unchecked(frames, sigma)
+        return tvf.gaussian_blur_unchecked(frames, sigma, runner=runner)
 
     def _initial_flow(self, shapes, batch: int, dtype, device) -> Tensor:
         h, w = shapes[-1]
@@ -600,7 +610,25 @@ class TVNet(nn.Module):
 
     def _solve_level(self, i0, i1, flow, centered, forward, div, steps, *, compiled,
                      use_checkpoint):
-        """``n_warps`` warps of ``n_iters`` iterations on one level; p starts at 0 (None)."""
+        """``n_warps`` warps of ``n_iters`` iterations on one level; p starts at 0 (None).
+
+        CPU inference solves a large level in groups of pairs of at most ``CPU_CHUNK_PIXELS``
+        pixels (the pairs are independent: the same flows), so that the fields that every
+        iteration rereads stay in the processor's cache.
+        """
+        # Not while tracing (export, compile): the batch is a symbol there, not a number.
+        if (i0.device.type == "cpu" and not torch.is_grad_enabled()
+                and not (torch.compiler.is_compiling() or torch.compiler.is_exporting())):
+            batch, _, height, width = i0.shape
+            chunk = max(1, CPU_CHUNK_PIXELS // (height * width))
+        else:
+            batch = chunk = 1
+        if batch > chunk:
+            return torch.cat([
+                self._solve_level(i0[s:s + chunk], i1[s:s + chunk], flow[s:s + chunk], centered,
+                                  forward, div, steps, compiled=compiled,
+                                  use_checkpoint=use_checkpoint)
+                for s in range(0, batch, chunk)])
         i1x, i1y = tvf.centered_gradient_unchecked(i1, centered)
         stack = torch.cat([i1, i1x, i1y], dim=1)
         p = None

@@ -551,8 +551,13 @@ def test_compile_switch_is_read_at_each_call(monkeypatch, compile_policy):
     assert calls == [] and policy.kernel.compiled is None
     monkeypatch.setenv(network.COMPILE_ENV_VAR, "1")
     net(x0, x1)
+    # The iterations' kernel, and the passes over whole frames that this TVNet-1-1-2 makes (the
+    # pre-smoothing, an axis at a time), each compiled once...
+    assert calls == [_compile.KERNEL_OPTIONS] * 3
+    assert [kind for kind, fn in policy.resampling.items() if fn.compiled] == ["filter_rows",
+                                                                               "filter_cols"]
     net(x0, x1)
-    assert calls == [_compile.KERNEL_OPTIONS]  # compiled once, then reused
+    assert len(calls) == 3  # ... then reused
 
 
 @pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
@@ -573,6 +578,46 @@ def test_compiled_path_equals_eager(monkeypatch, compile_policy, compiled, inter
         tvl1_energy(eager(x0, x1), x0, x1).backward()
         for a, b in zip(other.parameters(), eager.parameters()):
             torch.testing.assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("texture", [False, (0, 1)])
+def test_compiled_passes_over_frames_equal_eager(monkeypatch, compile_policy, texture):
+    """The compiled path's blurs, pyramid, textures and zoom-ins (``RESAMPLING_KERNELS``, here
+    with an identity 'compiler') compute what the eager ones do, and each kind that ran is
+    compiled on its own."""
+    policy, _ = _fake_compile(monkeypatch, compile_policy)
+    image0, image1, _ = _warped_pair("camera", (40, 48))
+    x0, x1 = _to_torch(image0), _to_torch(image1)
+    structure = dict(n_scales=3, n_warps=1, n_iters=3, interpolation="bicubic", texture=texture)
+    eager = TVNet(**structure, compiled=False).double()(x0, x1)
+    compiled = TVNet(**structure, compiled=True).double()(x0, x1)
+    torch.testing.assert_close(compiled, eager, rtol=0, atol=1e-12)
+    ran = {kind for kind, fn in policy.resampling.items() if fn.compiled is not None}
+    assert ran == {"filter_rows", "filter_cols", "resample_rows", "resample_cols"}
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_cpu_inference_solves_large_levels_in_groups_of_pairs(monkeypatch, grad):
+    """Below ``CPU_CHUNK_PIXELS`` a level's pairs are solved in groups (inference only), with
+    the flows of one batch."""
+    x0, x1 = _frames((24, 32), batch=5)
+    net = _trainable(n_iters=3)
+    with torch.set_grad_enabled(grad):
+        whole = net(x0.double(), x1.double())
+    solved = []
+    solve_level = TVNet._solve_level
+
+    def recording(self, i0, *args, **kwargs):
+        solved.append(i0.shape[0])
+        return solve_level(self, i0, *args, **kwargs)
+
+    monkeypatch.setattr(TVNet, "_solve_level", recording)
+    monkeypatch.setattr(network, "CPU_CHUNK_PIXELS", 2 * 24 * 32)  # the finest level: 2 pairs
+    with torch.set_grad_enabled(grad):
+        grouped = net(x0.double(), x1.double())
+    torch.testing.assert_close(grouped, whole, rtol=0, atol=1e-12)
+    # Coarsest level first: 5 pairs of 12x16 fit; the finest, 5 > 2 pairs, goes by 2, 2, 1.
+    assert solved == ([5, 5] if grad else [5, 5, 2, 2, 1])
 
 
 @pytest.mark.parametrize("in_place", [False, True])
@@ -749,7 +794,8 @@ def test_auto_compiles_a_large_job_at_its_first_batch(no_graph_yet):
         assert net._use_compiled(need_grad=False, shape=x0.shape)
         net(x0, x1)
     policy, calls = no_graph_yet
-    assert calls == [_compile.KERNEL_OPTIONS]
+    assert calls and all(options == _compile.KERNEL_OPTIONS for options in calls)
+    assert policy.kernel.compiled is not None
     assert policy.eager_work == 0.0
 
 
@@ -1109,7 +1155,10 @@ def test_match_brightness_aligner_runs_compiled_when_the_flow_does(monkeypatch, 
             linearized.append(tuple(args[1].shape[-2:]))
         return tvf.fused_kernel(*args)
 
-    _fake_compile(monkeypatch, compile_policy, compiled=recording)
+    _fake_compile(monkeypatch, compile_policy)
+    # The iterations' kernel records its calls; the passes over whole frames run as they are.
+    monkeypatch.setattr(torch, "compile", lambda fn, **options: (
+        recording if fn is tvf.fused_kernel else fn))
     image0, image1, _ = _smooth_warped_pair()
     x0, x1 = _to_torch(1.02 * image0 + 0.01), _to_torch(image1)
     structure = dict(n_scales=3, n_warps=1, n_iters=10, match_brightness=True)

@@ -55,6 +55,7 @@ from ._warp import compensate_brightness_unchecked, warp_unchecked
 # function that TVNet compiles (``fused_kernel``).
 from ._inference import (
     LOOP_BODIES,
+    RESAMPLING_KERNELS,
     fused_kernel,
     iterate_loop,
     linearize,

@@ -52,8 +52,9 @@ def to_grey(image: Tensor) -> Tensor:
 TEXTURE_SIGMA = _core.TEXTURE_SIGMA
 
 
-def texture_unchecked(image: Tensor, sigma: float = TEXTURE_SIGMA, weight: float = 1.0) -> Tensor:
-    return image - weight * gaussian_blur_unchecked(image, sigma)
+def texture_unchecked(image: Tensor, sigma: float = TEXTURE_SIGMA, weight: float = 1.0, *,
+                      runner=None) -> Tensor:
+    return image - weight * gaussian_blur_unchecked(image, sigma, runner=runner)
 
 
 def texture(image: Tensor, sigma: float = TEXTURE_SIGMA, weight: float = 1.0) -> Tensor:
@@ -150,11 +151,11 @@ def normalize_pair(image0: Tensor, image1: Tensor) -> Pair:
 # --------------------------------------------------------------------------------------------
 # Blur and resampling (the pyramid)
 # --------------------------------------------------------------------------------------------
-def gaussian_blur_unchecked(image: Tensor, sigma: float) -> Tensor:
+def gaussian_blur_unchecked(image: Tensor, sigma: float, *, runner=None) -> Tensor:
     np_dtype = np.float64 if image.dtype == torch.float64 else np.float32
     # Python floats of the kernel rounded to the image dtype, as the reference rounds its kernel.
     kernel = [float(k) for k in _core.gaussian_kernel1d(sigma).astype(np_dtype)]
-    return _symmetric_filter(image, kernel)
+    return _symmetric_filter(image, kernel, runner=runner)
 
 
 def gaussian_blur_learnable(image: Tensor, sigma: Tensor) -> Tensor:
@@ -168,9 +169,13 @@ def gaussian_blur_learnable(image: Tensor, sigma: Tensor) -> Tensor:
     return _symmetric_filter(image, list((taps / taps.sum()).to(image.dtype).unbind()))
 
 
-def _symmetric_filter(image: Tensor, kernel: list) -> Tensor:
+def _symmetric_filter(image: Tensor, kernel: list, *, runner=None) -> Tensor:
     """Separable filter by a symmetric ``kernel`` of odd length (Python floats, or 0-d tensors
-    that the gradient flows to), columns then rows, with IPOL's mirrored borders."""
+    that the gradient flows to), columns then rows, with IPOL's mirrored borders.
+
+    ``runner`` (Python float taps only): a callable ``runner(kind, *tensors)`` that runs
+    ``RESAMPLING_KERNELS[kind]`` (here ``"filter_cols"``, then ``"filter_rows"``), compiled on
+    TVNet's compiled path: the same values up to rounding, in one pass over memory an axis."""
     radius = len(kernel) // 2
     out = image
     # Mirrored borders: c b | a b c | b a. Shifted slices, pairing the symmetric taps, run several
@@ -179,6 +184,10 @@ def _symmetric_filter(image: Tensor, kernel: list) -> Tensor:
         n = out.shape[dim]
         # Indices from a Python list: a constant of an exported graph, not NumPy inside it.
         idx = torch.tensor(_core.mirror_indices(n, radius).tolist(), device=image.device)
+        if runner is not None:
+            taps = torch.tensor(kernel, dtype=image.dtype, device=image.device)
+            out = runner("filter_cols" if dim == 3 else "filter_rows", out, idx, taps)
+            continue
         padded = out.index_select(dim, idx)
         acc = padded.narrow(dim, radius, n) * kernel[radius]
         for k in range(radius):
@@ -190,6 +199,30 @@ def _symmetric_filter(image: Tensor, kernel: list) -> Tensor:
                 # tensor (the texture's blur, 21 taps, runs twice as fast).
                 acc.add_(pair, alpha=kernel[k])
         out = acc
+    return out
+
+
+def filter_axis(image: Tensor, index: Tensor, taps: Tensor, dim: int) -> Tensor:
+    """One axis of ``_symmetric_filter`` with every input a tensor, for ``torch.compile``:
+    ``image`` read at the mirrored ``index`` along ``dim``, then weighed by the symmetric
+    ``taps`` (odd length), in ``_symmetric_filter``'s order of summation."""
+    n = image.shape[dim]
+    radius = taps.shape[0] // 2
+    padded = image.index_select(dim, index)
+    acc = padded.narrow(dim, radius, n) * taps[radius]
+    for k in range(radius):
+        acc = acc + (padded.narrow(dim, k, n) + padded.narrow(dim, 2 * radius - k, n)) * taps[k]
+    return acc
+
+
+def resample_axis(image: Tensor, index: Tensor, weight: Tensor, dim: int) -> Tensor:
+    """One axis of ``_resample`` with every input a tensor, for ``torch.compile``: the sum over
+    k of ``image`` read at ``index[k]`` along ``dim`` times ``weight[k]`` (both ``(K, n)``)."""
+    shape = [1, 1, 1, 1]
+    shape[dim] = -1
+    out = image.index_select(dim, index[0]) * weight[0].view(shape)
+    for k in range(1, index.shape[0]):
+        out = out + image.index_select(dim, index[k]) * weight[k].view(shape)
     return out
 
 
@@ -227,7 +260,8 @@ def gaussian_blur(image: Tensor, sigma: float) -> Tensor:
     return gaussian_blur_unchecked(image, sigma)
 
 
-def _resample_axis(image: Tensor, positions: list[float], dim: int, bicubic: bool) -> Tensor:
+def _resample_axis(image: Tensor, positions: list[float], dim: int, bicubic: bool, *,
+                   runner=None) -> Tensor:
     """Linear or cubic (Catmull-Rom) interpolation along ``dim`` at real ``positions``,
     neighbours clamped to the axis.
 
@@ -249,6 +283,11 @@ def _resample_axis(image: Tensor, positions: list[float], dim: int, bicubic: boo
         offsets, weights = (-1, 0, 1, 2), _core.catmull_rom_weights(frac)
     else:
         offsets, weights = (0, 1), (1 - frac, frac)
+    if runner is not None:
+        index = torch.tensor([[min(max(b + k, 0), n - 1) for b in base] for k in offsets],
+                             device=device)
+        weight = torch.stack(list(weights)).to(device)
+        return runner("resample_cols" if dim == 3 else "resample_rows", image, index, weight)
     out = None
     for k, weight in zip(offsets, weights):
         index = torch.tensor([min(max(b + k, 0), n - 1) for b in base], device=device)
@@ -258,17 +297,19 @@ def _resample_axis(image: Tensor, positions: list[float], dim: int, bicubic: boo
     return out
 
 
-def _resample(image: Tensor, rows: list[float], cols: list[float], bicubic: bool) -> Tensor:
+def _resample(image: Tensor, rows: list[float], cols: list[float], bicubic: bool, *,
+              runner=None) -> Tensor:
     # Columns first, then rows: the order of the reference's accumulation.
-    return _resample_axis(_resample_axis(image, cols, 3, bicubic), rows, 2, bicubic)
+    by_columns = _resample_axis(image, cols, 3, bicubic, runner=runner)
+    return _resample_axis(by_columns, rows, 2, bicubic, runner=runner)
 
 
 def _zoom_out(image: Tensor, shape: tuple[int, int], zoom_factor: float,
-              bicubic: bool = False) -> Tensor:
-    blurred = gaussian_blur_unchecked(image, _core.zoom_sigma(zoom_factor))
+              bicubic: bool = False, *, runner=None) -> Tensor:
+    blurred = gaussian_blur_unchecked(image, _core.zoom_sigma(zoom_factor), runner=runner)
     rows = [i / zoom_factor for i in range(shape[0])]
     cols = [j / zoom_factor for j in range(shape[1])]
-    return _resample(blurred, rows, cols, bicubic)
+    return _resample(blurred, rows, cols, bicubic, runner=runner)
 
 
 def zoom_out(
@@ -316,11 +357,12 @@ def zoom_out(
     return _zoom_out(image, _check_shape_arg(shape), zoom_factor, bicubic)
 
 
-def zoom_in_unchecked(field: Tensor, shape: tuple[int, int], bicubic: bool = False) -> Tensor:
+def zoom_in_unchecked(field: Tensor, shape: tuple[int, int], bicubic: bool = False, *,
+                      runner=None) -> Tensor:
     height, width = field.shape[-2:]
     rows = [i * (height / shape[0]) for i in range(shape[0])]
     cols = [j * (width / shape[1]) for j in range(shape[1])]
-    return _resample(field, rows, cols, bicubic)
+    return _resample(field, rows, cols, bicubic, runner=runner)
 
 
 def zoom_in(
@@ -375,10 +417,10 @@ def zoom_in(
 
 
 def pyramid_unchecked(image: Tensor, shapes: list[tuple[int, int]], zoom_factor: float,
-             bicubic: bool = False) -> list[Tensor]:
+                      bicubic: bool = False, *, runner=None) -> list[Tensor]:
     levels = [image]
     for shape in shapes[1:]:
-        levels.append(_zoom_out(levels[-1], shape, zoom_factor, bicubic))
+        levels.append(_zoom_out(levels[-1], shape, zoom_factor, bicubic, runner=runner))
     return levels
 
 
