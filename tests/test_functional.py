@@ -316,8 +316,11 @@ def test_warp_errors():
 
 # ------------------------------------------------------------------ blur and pyramid
 @pytest.mark.parametrize("sigma", [_core.PRESMOOTHING_SIGMA, _core.zoom_sigma(0.5), 3.0])
-def test_gaussian_blur_matches_reference(rng, sigma):
-    image = _rand(rng, 1, 1, 9, 13)  # small: the mirrored padding wraps more than once for sigma 3
+@pytest.mark.parametrize("shape", [(9, 13), (16, 40)])
+def test_gaussian_blur_matches_reference(rng, sigma, shape):
+    # 9x13: the mirrored padding wraps more than once for sigma 3 (radius 15, the gathered
+    # indices); 16x40: flipped edges along the rows, gathered indices along the columns.
+    image = _rand(rng, 1, 1, *shape)
     np.testing.assert_allclose(
         tvf.gaussian_blur(image, sigma)[0, 0].numpy(),
         reference._gaussian_blur(image[0, 0].numpy(), sigma),
