@@ -85,8 +85,8 @@ def match_brightness_stats(i0: Tensor, i1: Tensor, aligner, *,
         outside = fit[:, 2:3]
         outside = F.max_pool2d(outside, (2 * radius + 1, 1), 1, (radius, 0))
         outside = F.max_pool2d(outside, (1, 2 * radius + 1), 1, (0, radius)) > 0
-        b0 = tvf.gaussian_blur_unchecked(fit[:, 0:1], sigma, runner=runner)
-        b1 = tvf.gaussian_blur_unchecked(fit[:, 1:2], sigma, runner=runner)
+        blurred = tvf.gaussian_blur_unchecked(fit[:, 0:2], sigma, runner=runner)
+        b0, b1 = blurred[:, 0:1], blurred[:, 1:2]
         inside = (~outside).to(i0.dtype)
         dims = (1, 2, 3)
         weight = inside

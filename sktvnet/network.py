@@ -612,23 +612,23 @@ class TVNet(nn.Module):
                      use_checkpoint):
         """``n_warps`` warps of ``n_iters`` iterations on one level; p starts at 0 (None).
 
-        CPU inference solves a large level in groups of pairs of at most ``CPU_CHUNK_PIXELS``
-        pixels (the pairs are independent: the same flows), so that the fields that every
-        iteration rereads stay in the processor's cache.
+        CPU inference solves a large level in groups of about ``CPU_CHUNK_PIXELS`` pixels, of
+        two pairs at least (the pairs are independent: the same flows), so that the fields that
+        every iteration rereads stay in the processor's cache. Groups of equal size, never of
+        one pair out of several: each batch size 1 would be a compiled graph of its own.
         """
         # Not while tracing (export, compile): the batch is a symbol there, not a number.
         if (i0.device.type == "cpu" and not torch.is_grad_enabled()
                 and not (torch.compiler.is_compiling() or torch.compiler.is_exporting())):
             batch, _, height, width = i0.shape
-            chunk = max(1, CPU_CHUNK_PIXELS // (height * width))
+            groups = batch // max(2, CPU_CHUNK_PIXELS // (height * width))
         else:
-            batch = chunk = 1
-        if batch > chunk:
+            groups = 1
+        if groups > 1:
             return torch.cat([
-                self._solve_level(i0[s:s + chunk], i1[s:s + chunk], flow[s:s + chunk], centered,
-                                  forward, div, steps, compiled=compiled,
-                                  use_checkpoint=use_checkpoint)
-                for s in range(0, batch, chunk)])
+                self._solve_level(i0_, i1_, flow_, centered, forward, div, steps,
+                                  compiled=compiled, use_checkpoint=use_checkpoint)
+                for i0_, i1_, flow_ in zip(*(x.tensor_split(groups) for x in (i0, i1, flow)))])
         i1x, i1y = tvf.centered_gradient_unchecked(i1, centered)
         stack = torch.cat([i1, i1x, i1y], dim=1)
         p = None

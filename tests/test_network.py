@@ -598,8 +598,8 @@ def test_compiled_passes_over_frames_equal_eager(monkeypatch, compile_policy, te
 
 @pytest.mark.parametrize("grad", [False, True])
 def test_cpu_inference_solves_large_levels_in_groups_of_pairs(monkeypatch, grad):
-    """Below ``CPU_CHUNK_PIXELS`` a level's pairs are solved in groups (inference only), with
-    the flows of one batch."""
+    """Above ``CPU_CHUNK_PIXELS`` a level's pairs are solved in groups of two pairs at least
+    (inference only), with the flows of one batch."""
     x0, x1 = _frames((24, 32), batch=5)
     net = _trainable(n_iters=3)
     with torch.set_grad_enabled(grad):
@@ -616,8 +616,9 @@ def test_cpu_inference_solves_large_levels_in_groups_of_pairs(monkeypatch, grad)
     with torch.set_grad_enabled(grad):
         grouped = net(x0.double(), x1.double())
     torch.testing.assert_close(grouped, whole, rtol=0, atol=1e-12)
-    # Coarsest level first: 5 pairs of 12x16 fit; the finest, 5 > 2 pairs, goes by 2, 2, 1.
-    assert solved == ([5, 5] if grad else [5, 5, 2, 2, 1])
+    # Coarsest level first: 5 pairs of 12x16 fit; the finest, 5 > 2 pairs, goes in two groups
+    # (a group of one pair would be a compiled graph of its own).
+    assert solved == ([5, 5] if grad else [5, 5, 3, 2])
 
 
 @pytest.mark.parametrize("in_place", [False, True])

@@ -169,13 +169,14 @@ def gaussian_blur_learnable(image: Tensor, sigma: Tensor) -> Tensor:
     return _symmetric_filter(image, list((taps / taps.sum()).to(image.dtype).unbind()))
 
 
-def _mirror_pad(image: Tensor, dim: int, radius: int, index: Tensor) -> Tensor:
+def _mirror_pad(image: Tensor, dim: int, radius: int, index: Tensor | None = None) -> Tensor:
     """``image`` padded by ``radius`` along ``dim`` with mirrored borders (``c b | a b c | b
-    a``): the flipped edges around it, or, on an axis shorter than the radius, read at the
-    mirrored ``index`` (``_core.mirror_indices``). The same values either way; along rows the
-    flipped edges run ten times faster than the gather, compiled or not."""
+    a``): the flipped edges around it, or, given ``index`` (``_core.mirror_indices``) and an
+    axis no longer than the radius, the image read there. The same values either way; along
+    rows the flipped edges run ten times faster than the gather, compiled or not. Without
+    ``index`` the axis must be longer than the radius."""
     n = image.shape[dim]
-    if radius >= n:
+    if index is not None and radius >= n:
         return image.index_select(dim, index)
     left = image.narrow(dim, 1, radius).flip(dim)
     right = image.narrow(dim, n - 1 - radius, radius).flip(dim)
@@ -188,7 +189,10 @@ def _symmetric_filter(image: Tensor, kernel: list, *, runner=None) -> Tensor:
 
     ``runner`` (Python float taps only): a callable ``runner(kind, *tensors)`` that runs
     ``RESAMPLING_KERNELS[kind]`` (here ``"filter_cols"``, then ``"filter_rows"``), compiled on
-    TVNet's compiled path: the same values up to rounding, in one pass over memory an axis."""
+    TVNet's compiled path: the same values up to rounding, in one pass over memory an axis. It
+    gets axes longer than the radius only, and contiguous frames of one channel, so that its
+    graphs vary with the filter's length alone (each layout, border rule, or channel count
+    would be a graph of its own)."""
     radius = len(kernel) // 2
     out = image
     # Mirrored borders: c b | a b c | b a. Shifted slices, pairing the symmetric taps, run several
@@ -196,11 +200,13 @@ def _symmetric_filter(image: Tensor, kernel: list, *, runner=None) -> Tensor:
     for dim in (3, 2):
         n = out.shape[dim]
         # Indices from a Python list: a constant of an exported graph, not NumPy inside it.
-        idx = torch.tensor(_core.mirror_indices(n, radius).tolist(), device=image.device)
-        if runner is not None:
+        if runner is not None and radius < n:
             taps = torch.tensor(kernel, dtype=image.dtype, device=image.device)
-            out = runner("filter_cols" if dim == 3 else "filter_rows", out, idx, taps)
+            single = out.reshape(-1, 1, *out.shape[-2:])
+            out = runner("filter_cols" if dim == 3 else "filter_rows", single,
+                         taps).view(out.shape)
             continue
+        idx = torch.tensor(_core.mirror_indices(n, radius).tolist(), device=image.device)
         padded = _mirror_pad(out, dim, radius, idx)
         acc = padded.narrow(dim, radius, n) * kernel[radius]
         for k in range(radius):
@@ -215,14 +221,13 @@ def _symmetric_filter(image: Tensor, kernel: list, *, runner=None) -> Tensor:
     return out
 
 
-def filter_axis(image: Tensor, index: Tensor, taps: Tensor, dim: int) -> Tensor:
+def filter_axis(image: Tensor, taps: Tensor, dim: int) -> Tensor:
     """One axis of ``_symmetric_filter`` with every input a tensor, for ``torch.compile``:
-    ``image`` mirrored along ``dim`` (``index`` where the axis is shorter than the radius),
-    then weighed by the symmetric ``taps`` (odd length), in ``_symmetric_filter``'s order of
-    summation."""
+    ``image`` mirrored along ``dim`` (longer than the radius), then weighed by the symmetric
+    ``taps`` (odd length), in ``_symmetric_filter``'s order of summation."""
     n = image.shape[dim]
     radius = taps.shape[0] // 2
-    padded = _mirror_pad(image, dim, radius, index)
+    padded = _mirror_pad(image, dim, radius)
     acc = padded.narrow(dim, radius, n) * taps[radius]
     for k in range(radius):
         acc = acc + (padded.narrow(dim, k, n) + padded.narrow(dim, 2 * radius - k, n)) * taps[k]
@@ -301,7 +306,10 @@ def _resample_axis(image: Tensor, positions: list[float], dim: int, bicubic: boo
         index = torch.tensor([[min(max(b + k, 0), n - 1) for b in base] for k in offsets],
                              device=device)
         weight = torch.stack(list(weights)).to(device)
-        return runner("resample_cols" if dim == 3 else "resample_rows", image, index, weight)
+        # Frames of one channel, as the blur's (see _symmetric_filter).
+        single = image.reshape(-1, 1, *image.shape[-2:])
+        out = runner("resample_cols" if dim == 3 else "resample_rows", single, index, weight)
+        return out.view(*image.shape[:2], *out.shape[-2:])
     out = None
     for k, weight in zip(offsets, weights):
         index = torch.tensor([min(max(b + k, 0), n - 1) for b in base], device=device)

@@ -223,12 +223,12 @@ def iterate_loop(u, p, rho_c, grad, denom, forward, div, steps, start: int, stop
 # lengths, interpolations) count against its own recompile limit. Eagerly every tap is a pass over
 # memory: at 240x320, 8 pairs, one thread, the pre-smoothing, pyramid and zoom-ins took 80 ms, a
 # fifth of the recommended model's flow, and the match's warp 35 ms.
-def filter_rows(image: Tensor, index: Tensor, taps: Tensor) -> Tensor:
-    return filter_axis(image, index, taps, 2)
+def filter_rows(image: Tensor, taps: Tensor) -> Tensor:
+    return filter_axis(image, taps, 2)
 
 
-def filter_cols(image: Tensor, index: Tensor, taps: Tensor) -> Tensor:
-    return filter_axis(image, index, taps, 3)
+def filter_cols(image: Tensor, taps: Tensor) -> Tensor:
+    return filter_axis(image, taps, 3)
 
 
 def resample_rows(image: Tensor, index: Tensor, weights: Tensor) -> Tensor:
