@@ -14,6 +14,11 @@ import pytest  # noqa: E402
 TOLERANCES = {"float32": 1e-3, "float64": 1e-8}
 
 
+def listing(folder):
+    """The names in ``folder``, sorted: what a write left there (or did not)."""
+    return sorted(os.listdir(folder))
+
+
 def _cuda_available():
     try:
         import torch

@@ -12,6 +12,7 @@ import torch
 from _media import moving_texture, write_video
 from PIL import Image
 
+from conftest import listing
 from sktvnet import cli, io
 from sktvnet.cli import flow as flow_cli
 
@@ -48,9 +49,6 @@ def run(argv, capsys):
     out, err = capsys.readouterr()
     return status, out, err
 
-
-def listing(folder):
-    return sorted(os.listdir(folder))
 
 
 def flo_names(n):

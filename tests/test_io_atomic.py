@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import listing
 from sktvnet import io
-
-def _files(folder):
-    return sorted(os.listdir(folder))
 
 
 def test_interrupted_write_leaves_nothing_behind(tmp_path, monkeypatch, flow):
@@ -23,7 +21,7 @@ def test_interrupted_write_leaves_nothing_behind(tmp_path, monkeypatch, flow):
     monkeypatch.setattr(os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):
         io.write_flo(path, np.zeros((2, 3, 3)))
-    assert _files(tmp_path) == ["flow.flo"]  # no temporary file left
+    assert listing(tmp_path) == ["flow.flo"]  # no temporary file left
     assert path.read_bytes() == before  # the old file is untouched
 
 
@@ -34,7 +32,7 @@ def test_failure_while_writing_png_leaves_no_file(tmp_path, monkeypatch):
     monkeypatch.setattr(Image.Image, "save", fail)
     with pytest.raises(KeyboardInterrupt):
         io.save_png(tmp_path / "out.png", np.zeros((4, 4, 3), dtype=np.uint8))
-    assert _files(tmp_path) == []
+    assert listing(tmp_path) == []
 
 
 def test_atomic_write_respects_umask(tmp_path, flow):
@@ -71,11 +69,11 @@ def test_atomic_write_publishes_only_on_success(tmp_path):
         with io.atomic_write(path) as handle:
             handle.write(b"new, never published")
             raise RuntimeError("stop")
-    assert _files(tmp_path) == ["data.bin"] and path.read_bytes() == b"old"
+    assert listing(tmp_path) == ["data.bin"] and path.read_bytes() == b"old"
     with io.atomic_write(path) as handle:
         handle.write(b"new")
         assert path.read_bytes() == b"old"  # the old file stays until the block ends
-    assert _files(tmp_path) == ["data.bin"] and path.read_bytes() == b"new"
+    assert listing(tmp_path) == ["data.bin"] and path.read_bytes() == b"new"
 
 
 def test_estimator_save_honours_the_umask(tmp_path):
@@ -92,5 +90,5 @@ def test_estimator_save_honours_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
-    assert _files(tmp_path) == ["model.sktvnet"]
+    assert listing(tmp_path) == ["model.sktvnet"]
     assert TVNetFlow.load(path).n_scales == 2

@@ -6,10 +6,8 @@ import struct
 import numpy as np
 import pytest
 
+from conftest import listing
 from sktvnet import io
-
-def _files(folder):
-    return sorted(os.listdir(folder))
 
 
 def test_flo_round_trip_is_bit_exact(tmp_path, flow):
@@ -138,7 +136,7 @@ def test_read_flo_missing_file(tmp_path):
 def test_write_flo_bad_shape(tmp_path, shape, message):
     with pytest.raises(ValueError, match=message):
         io.write_flo(tmp_path / "f.flo", np.zeros(shape))
-    assert _files(tmp_path) == []
+    assert listing(tmp_path) == []
 
 
 def test_write_flo_non_numeric(tmp_path):

@@ -6,12 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import listing
 from sktvnet import io
 from sktvnet.io._image import _natural_key
 
-
-def _files(folder):
-    return sorted(os.listdir(folder))
 
 @pytest.mark.parametrize("shape", [(6, 9, 3), (6, 9)])
 def test_save_png_round_trip(tmp_path, rng, shape):
@@ -21,7 +19,7 @@ def test_save_png_round_trip(tmp_path, rng, shape):
     with Image.open(path) as png:
         assert png.format == "PNG"
         np.testing.assert_array_equal(np.asarray(png), image)
-    assert _files(tmp_path) == ["image.png"]
+    assert listing(tmp_path) == ["image.png"]
 
 
 def test_save_png_rejects_floats(tmp_path):
@@ -33,7 +31,7 @@ def test_save_png_rejects_floats(tmp_path):
 def test_save_png_rejects_bad_shapes(tmp_path, shape):
     with pytest.raises(ValueError, match=r"rgb must have shape \(H, W, 3\) or \(H, W\), got"):
         io.save_png(tmp_path / "x.png", np.zeros(shape, dtype=np.uint8))
-    assert _files(tmp_path) == []
+    assert listing(tmp_path) == []
 
 
 def test_natural_key_orders_numbers_by_value():
