@@ -235,13 +235,14 @@ def filter_axis(image: Tensor, taps: Tensor, dim: int) -> Tensor:
 
 
 def resample_axis(image: Tensor, index: Tensor, weight: Tensor, dim: int) -> Tensor:
-    """One axis of ``_resample`` with every input a tensor, for ``torch.compile``: the sum over
-    k of ``image`` read at ``index[k]`` along ``dim`` times ``weight[k]`` (both ``(K, n)``)."""
+    """One axis of ``_resample``, eager or compiled: the sum over k of ``image`` read at
+    ``index[k]`` along ``dim`` times ``weight[k]`` (both ``(K, n)``), the first term's buffer
+    accumulating the others in place."""
     shape = [1, 1, 1, 1]
     shape[dim] = -1
     out = image.index_select(dim, index[0]) * weight[0].view(shape)
     for k in range(1, index.shape[0]):
-        out = out + image.index_select(dim, index[k]) * weight[k].view(shape)
+        out = out.addcmul_(image.index_select(dim, index[k]), weight[k].view(shape))
     return out
 
 
@@ -291,9 +292,6 @@ def _resample_axis(image: Tensor, positions: list[float], dim: int, bicubic: boo
     """
     n = image.shape[dim]
     base = [math.floor(x) for x in positions]
-    device = image.device
-    shape = [1, 1, 1, 1]
-    shape[dim] = len(positions)
     # float64 fractions rounded to the image dtype, then the weights in that dtype (the
     # reference's order of rounding).
     frac = torch.tensor([x - b for x, b in zip(positions, base)], dtype=torch.float64)
@@ -302,21 +300,15 @@ def _resample_axis(image: Tensor, positions: list[float], dim: int, bicubic: boo
         offsets, weights = (-1, 0, 1, 2), _core.catmull_rom_weights(frac)
     else:
         offsets, weights = (0, 1), (1 - frac, frac)
-    if runner is not None:
-        index = torch.tensor([[min(max(b + k, 0), n - 1) for b in base] for k in offsets],
-                             device=device)
-        weight = torch.stack(list(weights)).to(device)
-        # Frames of one channel, as the blur's (see _symmetric_filter).
-        single = image.reshape(-1, 1, *image.shape[-2:])
-        out = runner("resample_cols" if dim == 3 else "resample_rows", single, index, weight)
-        return out.view(*image.shape[:2], *out.shape[-2:])
-    out = None
-    for k, weight in zip(offsets, weights):
-        index = torch.tensor([min(max(b + k, 0), n - 1) for b in base], device=device)
-        sample, weight = image.index_select(dim, index), weight.to(device).view(shape)
-        # In place after the first term, as in the blur.
-        out = sample * weight if out is None else out.addcmul_(sample, weight)
-    return out
+    index = torch.tensor([[min(max(b + k, 0), n - 1) for b in base] for k in offsets],
+                         device=image.device)
+    weight = torch.stack(list(weights)).to(image.device)
+    if runner is None:
+        return resample_axis(image, index, weight, dim)
+    # Frames of one channel, as the blur's (see _symmetric_filter).
+    single = image.reshape(-1, 1, *image.shape[-2:])
+    out = runner("resample_cols" if dim == 3 else "resample_rows", single, index, weight)
+    return out.view(*image.shape[:2], *out.shape[-2:])
 
 
 def _resample(image: Tensor, rows: list[float], cols: list[float], bicubic: bool, *,
