@@ -76,13 +76,6 @@ def match_brightness_stats(i0: Tensor, i1: Tensor, aligner: TVNet | None = None,
     return _match.match_brightness_stats(i0, i1, aligner, compiled=compiled)
 
 
-def _match_brightness(i0: Tensor, i1: Tensor, aligner: TVNet | None = None, *,
-                      compiled: bool = False) -> Tensor:
-    """:func:`sktvnet._match.match_brightness`, by default on TVNet's aligner for the device."""
-    aligner = _match_aligner(i0.device) if aligner is None else aligner
-    return _match.match_brightness(i0, i1, aligner, compiled=compiled)
-
-
 class TVNet(nn.Module):
     """TV-L1 optical flow unrolled into a network: TVNet-``n_scales``-``n_warps``-``n_iters``.
 
@@ -545,7 +538,9 @@ class TVNet(nn.Module):
         i0, i1 = scale(tvf.to_grey_unchecked(x0), tvf.to_grey_unchecked(x1))
         if self.match_brightness:
             # An exported copy holds its aligner (export.py); TVNet shares one per device.
-            i1 = _match_brightness(i0, i1, self._modules.get("match_aligner"), compiled=compiled)
+            aligner = self._modules.get("match_aligner")
+            aligner = _match_aligner(device) if aligner is None else aligner
+            i1 = _match.match_brightness(i0, i1, aligner, compiled=compiled)
         if opencv:  # OpenCV's pyramid: no pre-smoothing, levels resized without blur
             shapes = _core.opencv_pyramid_shapes(height, width, self.n_scales, self.zoom_factor)
             levels = tvf.opencv_pyramid(torch.cat([i0, i1], dim=1), shapes, self.zoom_factor)
